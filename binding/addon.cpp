@@ -1,0 +1,47 @@
+// Module entry: registers the native classes and functions for one Node environment.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "log_bridge.h"
+#include "model.h"
+#include "state.h"
+#include "system.h"
+
+namespace whisper_napi {
+
+namespace {
+
+void SetLogger(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int min_level = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 1;
+  AddonData::Of(env)->log_sink->SetLogger(env, info.Length() > 0 ? info[0] : env.Null(), min_level);
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InstallLogCallback();
+  auto* data = new AddonData();
+  data->log_sink = std::make_unique<LogSink>(env);
+  Napi::Function model = Model::DefineClass(env);
+  Napi::Function state = State::DefineClass(env);
+  data->model_constructor = Napi::Persistent(model);
+  data->state_constructor = Napi::Persistent(state);
+  // Freed with the environment: the sink unregisters itself from the log callback.
+  env.SetInstanceData<AddonData>(data);
+
+  exports.Set("loadModel", Napi::Function::New<Model::Load>(env, "loadModel"));
+  exports.Set("getDevices", Napi::Function::New<GetDevices>(env, "getDevices"));
+  exports.Set("getSystemInfo", Napi::Function::New<GetSystemInfo>(env, "getSystemInfo"));
+  exports.Set("getLanguages", Napi::Function::New<GetLanguages>(env, "getLanguages"));
+  exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
+  exports.Set("NativeModel", model);
+  exports.Set("NativeState", state);
+  return exports;
+}
+
+}  // namespace whisper_napi
+
+static Napi::Object InitWhisperNapi(Napi::Env env, Napi::Object exports) { return whisper_napi::Init(env, exports); }
+
+NODE_API_MODULE(whisper_napi, InitWhisperNapi)

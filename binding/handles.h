@@ -1,0 +1,38 @@
+// Owning handles for whisper.cpp objects.
+//
+// JS objects and in-flight workers share these through shared_ptr, so whichever lets go
+// last frees the native memory: disposing a model or state while a job still runs can
+// never free memory under that job.
+#pragma once
+
+#include <whisper.h>
+
+#include <atomic>
+#include <memory>
+
+namespace whisper_napi {
+
+struct ModelHandle {
+  explicit ModelHandle(whisper_context* context) : ctx(context) {}
+  ~ModelHandle() { whisper_free(ctx); }
+  ModelHandle(const ModelHandle&) = delete;
+  ModelHandle& operator=(const ModelHandle&) = delete;
+
+  whisper_context* const ctx;
+};
+
+struct StateHandle {
+  StateHandle(std::shared_ptr<ModelHandle> owner, whisper_state* s) : model(std::move(owner)), state(s) {}
+  ~StateHandle() { whisper_free_state(state); }
+  StateHandle(const StateHandle&) = delete;
+  StateHandle& operator=(const StateHandle&) = delete;
+
+  const std::shared_ptr<ModelHandle> model;
+  whisper_state* const state;
+  // A whisper_state runs one whisper_full at a time.
+  std::atomic<bool> busy{false};
+  // Set by abort() and by dispose(); read by whisper.cpp's abort callback.
+  std::atomic<bool> abort_requested{false};
+};
+
+}  // namespace whisper_napi

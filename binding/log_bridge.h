@@ -1,0 +1,43 @@
+// Routes whisper.cpp and ggml log output to JavaScript loggers instead of stderr.
+#pragma once
+
+#include <napi.h>
+
+#include <mutex>
+#include <string>
+
+namespace whisper_napi {
+
+// One per addon instance (main thread or worker_thread). Lines reach the instance's
+// JS logger through a thread-safe function; with no logger set, nothing is printed.
+class LogSink {
+ public:
+  explicit LogSink(Napi::Env env);
+  ~LogSink();
+  LogSink(const LogSink&) = delete;
+  LogSink& operator=(const LogSink&) = delete;
+
+  // logger(level: string, message: string) or null to silence. minLevel: 0 debug .. 4 error.
+  void SetLogger(Napi::Env env, Napi::Value logger, int minLevel);
+
+  // Called from any thread with a complete line.
+  void Emit(int level, const std::string& line);
+
+ private:
+  void ReleaseLocked();
+
+  std::mutex mutex_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool active_ = false;
+  int min_level_ = 0;
+};
+
+// Installs the process-wide whisper/ggml log callback once.
+void InstallLogCallback();
+
+// Error and warning lines logged on the calling thread since the last reset; workers
+// attach them to failures so a JS error says why whisper.cpp gave up.
+void ResetThreadDiagnostics();
+std::string ThreadDiagnostics();
+
+}  // namespace whisper_napi

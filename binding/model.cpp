@@ -1,0 +1,190 @@
+#include "model.h"
+
+#include <string>
+
+#include "addon_data.h"
+#include "errors.h"
+#include "log_bridge.h"
+#include "state.h"
+
+namespace whisper_napi {
+
+namespace {
+
+struct LoadOptions {
+  std::string path;
+  bool use_gpu = true;
+  int gpu_device = 0;
+  bool flash_attn = true;
+};
+
+class LoadModelWorker : public Napi::AsyncWorker {
+ public:
+  LoadModelWorker(Napi::Env env, LoadOptions options)
+      : Napi::AsyncWorker(env, "whisper-napi:loadModel"), deferred_(env), options_(std::move(options)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    ResetThreadDiagnostics();
+    whisper_context_params params = whisper_context_default_params();
+    params.use_gpu = options_.use_gpu;
+    params.gpu_device = options_.gpu_device;
+    params.flash_attn = options_.flash_attn;
+    whisper_context* ctx = whisper_init_from_file_with_params_no_state(options_.path.c_str(), params);
+    if (ctx == nullptr) {
+      std::string why = ThreadDiagnostics();
+      failure_ = {"MODEL_LOAD_FAILED",
+                  "whisper.cpp could not load the model '" + options_.path + "'" + (why.empty() ? "" : ": " + why)};
+      return;
+    }
+    handle_ = std::make_shared<ModelHandle>(ctx);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failure_.failed()) {
+      deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
+      return;
+    }
+    auto* boxed = new std::shared_ptr<ModelHandle>(std::move(handle_));
+    Napi::External<std::shared_ptr<ModelHandle>> external = Napi::External<std::shared_ptr<ModelHandle>>::New(
+        env, boxed, [](Napi::Env, std::shared_ptr<ModelHandle>* p) { delete p; });
+    deferred_.Resolve(AddonData::Of(env)->model_constructor.New({external}));
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  LoadOptions options_;
+  std::shared_ptr<ModelHandle> handle_;
+  WorkerFailure failure_;
+};
+
+class CreateStateWorker : public Napi::AsyncWorker {
+ public:
+  CreateStateWorker(Napi::Env env, Napi::Object model, std::shared_ptr<ModelHandle> handle)
+      : Napi::AsyncWorker(env, "whisper-napi:createState"), deferred_(env), model_(std::move(handle)) {
+    model_ref_ = Napi::Persistent(model);
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    ResetThreadDiagnostics();
+    whisper_state* state = whisper_init_state(model_->ctx);
+    if (state == nullptr) {
+      std::string why = ThreadDiagnostics();
+      failure_ = {"STATE_INIT_FAILED", "whisper.cpp could not create a decoding state" + (why.empty() ? "" : ": " + why)};
+      return;
+    }
+    state_ = std::make_shared<StateHandle>(model_, state);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failure_.failed()) {
+      deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
+      return;
+    }
+    deferred_.Resolve(State::NewInstance(env, std::move(state_)));
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<ModelHandle> model_;
+  Napi::ObjectReference model_ref_;
+  std::shared_ptr<StateHandle> state_;
+  WorkerFailure failure_;
+};
+
+bool OptionalBool(const Napi::Object& options, const char* key, bool fallback) {
+  Napi::Value value = options.Get(key);
+  return value.IsBoolean() ? value.As<Napi::Boolean>().Value() : fallback;
+}
+
+}  // namespace
+
+Napi::Function Model::DefineClass(Napi::Env env) {
+  return ObjectWrap<Model>::DefineClass(env, "NativeModel",
+                                        {
+                                            InstanceMethod<&Model::Info>("info"),
+                                            InstanceMethod<&Model::CreateState>("createState"),
+                                            InstanceMethod<&Model::Dispose>("dispose"),
+                                            InstanceAccessor<&Model::IsDisposed>("disposed"),
+                                        });
+}
+
+Model::Model(const Napi::CallbackInfo& info) : ObjectWrap<Model>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "NativeModel is created by loadModel(), not by new");
+  }
+  handle_ = *info[0].As<Napi::External<std::shared_ptr<ModelHandle>>>().Data();
+}
+
+Napi::Value Model::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadModel: path must be a string");
+  LoadOptions options;
+  options.path = info[0].As<Napi::String>().Utf8Value();
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object object = info[1].As<Napi::Object>();
+    options.use_gpu = OptionalBool(object, "useGpu", options.use_gpu);
+    options.flash_attn = OptionalBool(object, "flashAttn", options.flash_attn);
+    Napi::Value device = object.Get("gpuDevice");
+    if (device.IsNumber()) options.gpu_device = device.As<Napi::Number>().Int32Value();
+  }
+  auto* worker = new LoadModelWorker(env, std::move(options));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value Model::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!handle_) throw MakeError(env, "DISPOSED", "the model has been disposed");
+  whisper_context* ctx = handle_->ctx;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("type", whisper_model_type_readable(ctx));
+  out.Set("multilingual", Napi::Boolean::New(env, whisper_is_multilingual(ctx) != 0));
+  out.Set("nVocab", whisper_model_n_vocab(ctx));
+  out.Set("nAudioCtx", whisper_model_n_audio_ctx(ctx));
+  out.Set("nAudioState", whisper_model_n_audio_state(ctx));
+  out.Set("nAudioHead", whisper_model_n_audio_head(ctx));
+  out.Set("nAudioLayer", whisper_model_n_audio_layer(ctx));
+  out.Set("nTextCtx", whisper_model_n_text_ctx(ctx));
+  out.Set("nTextState", whisper_model_n_text_state(ctx));
+  out.Set("nTextHead", whisper_model_n_text_head(ctx));
+  out.Set("nTextLayer", whisper_model_n_text_layer(ctx));
+  out.Set("nMels", whisper_model_n_mels(ctx));
+  out.Set("ftype", whisper_model_ftype(ctx));
+  Napi::Object tokens = Napi::Object::New(env);
+  tokens.Set("eot", whisper_token_eot(ctx));
+  tokens.Set("sot", whisper_token_sot(ctx));
+  tokens.Set("beg", whisper_token_beg(ctx));
+  tokens.Set("translate", whisper_token_translate(ctx));
+  tokens.Set("transcribe", whisper_token_transcribe(ctx));
+  out.Set("specialTokens", tokens);
+  return out;
+}
+
+Napi::Value Model::CreateState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!handle_) throw MakeError(env, "DISPOSED", "the model has been disposed");
+  auto* worker = new CreateStateWorker(env, info.This().As<Napi::Object>(), handle_);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+void Model::Dispose(const Napi::CallbackInfo&) {
+  // States and running jobs hold their own references; the context is freed after the last.
+  handle_.reset();
+}
+
+Napi::Value Model::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !handle_); }
+
+}  // namespace whisper_napi

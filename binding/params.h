@@ -1,0 +1,60 @@
+// Transcription parameters, copied out of a JS object into plain C++ before the work
+// leaves the JS thread. lib/options.ts validates and fills every field; this side only
+// checks types, so a bad call from JS is a TypeError rather than undefined behaviour.
+#pragma once
+
+#include <napi.h>
+#include <whisper.h>
+
+#include <string>
+
+namespace whisper_napi {
+
+struct TranscribeParams {
+  bool beam_search = false;
+  int best_of = 1;
+  int beam_size = 1;
+  int n_threads = 1;
+  int n_max_text_ctx = 16384;
+  int offset_ms = 0;
+  int duration_ms = 0;
+  bool translate = false;
+  bool no_context = true;
+  bool no_timestamps = false;
+  bool single_segment = false;
+  bool token_timestamps = false;
+  float thold_pt = 0.01f;
+  float thold_ptsum = 0.01f;
+  int max_len = 0;
+  bool split_on_word = false;
+  int max_tokens = 0;
+  int audio_ctx = 0;
+  bool tdrz_enable = false;
+  std::string suppress_regex;
+  std::string initial_prompt;
+  bool carry_initial_prompt = false;
+  std::string language;  // "auto" detects
+  bool detect_language = false;
+  bool suppress_blank = true;
+  bool suppress_nst = false;
+  float temperature = 0.0f;
+  float max_initial_ts = 1.0f;
+  float length_penalty = -1.0f;
+  float temperature_inc = 0.2f;
+  float entropy_thold = 2.4f;
+  float logprob_thold = -1.0f;
+  float no_speech_thold = 0.6f;
+  bool vad = false;
+  std::string vad_model_path;
+  whisper_vad_params vad_params = whisper_vad_default_params();
+  bool want_progress = false;
+  bool want_segments = false;
+};
+
+// Throws Napi::TypeError naming the field when a value is missing or of the wrong type.
+TranscribeParams ReadTranscribeParams(const Napi::Object& object);
+
+// The returned struct points into `params`' strings: keep `params` alive while it is used.
+whisper_full_params ToWhisperParams(const TranscribeParams& params);
+
+}  // namespace whisper_napi

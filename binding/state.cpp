@@ -1,0 +1,83 @@
+#include "state.h"
+
+#include <cstring>
+#include <vector>
+
+#include "addon_data.h"
+#include "errors.h"
+#include "params.h"
+#include "transcribe_worker.h"
+
+namespace whisper_napi {
+
+Napi::Function State::DefineClass(Napi::Env env) {
+  return ObjectWrap<State>::DefineClass(env, "NativeState",
+                                        {
+                                            InstanceMethod<&State::Transcribe>("transcribe"),
+                                            InstanceMethod<&State::Abort>("abort"),
+                                            InstanceMethod<&State::Dispose>("dispose"),
+                                            InstanceAccessor<&State::IsBusy>("busy"),
+                                            InstanceAccessor<&State::IsDisposed>("disposed"),
+                                        });
+}
+
+Napi::Object State::NewInstance(Napi::Env env, std::shared_ptr<StateHandle> handle) {
+  auto* boxed = new std::shared_ptr<StateHandle>(std::move(handle));
+  auto external = Napi::External<std::shared_ptr<StateHandle>>::New(
+      env, boxed, [](Napi::Env, std::shared_ptr<StateHandle>* p) { delete p; });
+  return AddonData::Of(env)->state_constructor.New({external});
+}
+
+State::State(const Napi::CallbackInfo& info) : ObjectWrap<State>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "NativeState is created by model.createState(), not by new");
+  }
+  handle_ = *info[0].As<Napi::External<std::shared_ptr<StateHandle>>>().Data();
+}
+
+Napi::Value State::Transcribe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!handle_) throw MakeError(env, "DISPOSED", "the state has been disposed");
+  if (info.Length() < 2 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsObject()) {
+    throw Napi::TypeError::New(env, "transcribe(pcm: Float32Array, params: object, onEvent?: function)");
+  }
+  Napi::Float32Array samples = info[0].As<Napi::Float32Array>();
+  if (samples.ElementLength() == 0 || samples.ElementLength() > static_cast<size_t>(INT32_MAX)) {
+    throw MakeError(env, "INVALID_AUDIO", "pcm must hold between 1 and 2^31-1 samples");
+  }
+  TranscribeParams params = ReadTranscribeParams(info[1].As<Napi::Object>());
+  Napi::Value on_event = info.Length() > 2 ? info[2] : env.Undefined();
+  params.want_progress = params.want_segments = on_event.IsFunction();
+
+  bool expected = false;
+  if (!handle_->busy.compare_exchange_strong(expected, true)) {
+    throw MakeError(env, "STATE_BUSY", "this state is already running a transcription");
+  }
+  handle_->abort_requested.store(false);
+  // The caller may reuse or detach its buffer as soon as this returns.
+  std::vector<float> pcm(samples.Data(), samples.Data() + samples.ElementLength());
+  auto* worker = new TranscribeWorker(env, info.This().As<Napi::Object>(), handle_, std::move(pcm), std::move(params), on_event);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+void State::Abort(const Napi::CallbackInfo&) {
+  if (handle_ && handle_->busy.load()) handle_->abort_requested.store(true);
+}
+
+void State::Dispose(const Napi::CallbackInfo&) {
+  if (!handle_) return;
+  // A running job sees the abort and then drops the last reference to the state.
+  if (handle_->busy.load()) handle_->abort_requested.store(true);
+  handle_.reset();
+}
+
+Napi::Value State::IsBusy(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), handle_ && handle_->busy.load());
+}
+
+Napi::Value State::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !handle_); }
+
+}  // namespace whisper_napi

@@ -1,0 +1,208 @@
+/**
+ * The whole native surface in one place: what binding/ exports, typed, and the one loader.
+ * Nothing outside lib/ touches the addon directly.
+ */
+import path from 'node:path';
+import { WhisperError, type WhisperErrorCode } from './errors';
+
+export interface NativeLoadOptions {
+  useGpu: boolean;
+  gpuDevice: number;
+  flashAttn: boolean;
+}
+
+export interface NativeModelInfo {
+  type: string;
+  multilingual: boolean;
+  nVocab: number;
+  nAudioCtx: number;
+  nAudioState: number;
+  nAudioHead: number;
+  nAudioLayer: number;
+  nTextCtx: number;
+  nTextState: number;
+  nTextHead: number;
+  nTextLayer: number;
+  nMels: number;
+  ftype: number;
+  specialTokens: { eot: number; sot: number; beg: number; translate: number; transcribe: number };
+}
+
+/** Every field is required: lib/options.ts resolves defaults before the native call. */
+export interface NativeTranscribeParams {
+  strategy: 'greedy' | 'beam';
+  bestOf: number;
+  beamSize: number;
+  threads: number;
+  maxTextContext: number;
+  offsetMs: number;
+  durationMs: number;
+  translate: boolean;
+  noContext: boolean;
+  noTimestamps: boolean;
+  singleSegment: boolean;
+  tokenTimestamps: boolean;
+  tokenTimestampThreshold: number;
+  tokenTimestampSumThreshold: number;
+  maxSegmentLength: number;
+  splitOnWord: boolean;
+  maxTokensPerSegment: number;
+  audioContext: number;
+  tinydiarize: boolean;
+  suppressRegex: string;
+  initialPrompt: string;
+  carryInitialPrompt: boolean;
+  language: string;
+  detectLanguage: boolean;
+  suppressBlank: boolean;
+  suppressNonSpeechTokens: boolean;
+  temperature: number;
+  maxInitialTimestamp: number;
+  lengthPenalty: number;
+  temperatureIncrement: number;
+  entropyThreshold: number;
+  logprobThreshold: number;
+  noSpeechThreshold: number;
+  vad: boolean;
+  vadModelPath: string;
+  vadThreshold: number;
+  vadMinSpeechDurationMs: number;
+  vadMinSilenceDurationMs: number;
+  vadMaxSpeechDurationS: number;
+  vadSpeechPadMs: number;
+  vadSamplesOverlap: number;
+}
+
+export interface NativeToken {
+  id: number;
+  text: string;
+  probability: number;
+  logProbability: number;
+  timestampProbability: number;
+  timestampProbabilitySum: number;
+  /** -1 unless token timestamps were requested. */
+  startMs: number;
+  endMs: number;
+  special: boolean;
+}
+
+export interface NativeSegment {
+  index: number;
+  startMs: number;
+  endMs: number;
+  text: string;
+  noSpeechProbability: number;
+  speakerTurnNext: boolean;
+  tokens: NativeToken[];
+}
+
+export interface NativeTranscript {
+  segments: NativeSegment[];
+  language: string;
+  /** -1 when the language was given rather than detected. */
+  languageProbability: number;
+  timings: { totalMs: number; languageDetectionMs: number; encoderRuns: number };
+}
+
+export interface NativeState {
+  transcribe(
+    pcm: Float32Array,
+    params: NativeTranscribeParams,
+    onEvent?: (kind: 'progress' | 'segment', payload: number | NativeSegment) => void,
+  ): Promise<NativeTranscript>;
+  /** Asks the running job, if any, to stop at the next ggml graph boundary. */
+  abort(): void;
+  /** Releases the state; a running job aborts and frees it when it ends. Idempotent. */
+  dispose(): void;
+  readonly busy: boolean;
+  readonly disposed: boolean;
+}
+
+export interface NativeModel {
+  info(): NativeModelInfo;
+  createState(): Promise<NativeState>;
+  /** Drops the model's reference; whisper_free runs after the last state lets go. Idempotent. */
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+export interface NativeDevice {
+  index: number;
+  name: string;
+  description: string;
+  type: 'cpu' | 'gpu' | 'igpu' | 'accel' | 'other';
+  backend: string;
+  freeBytes: number;
+  totalBytes: number;
+}
+
+export interface NativeSystemInfo {
+  whisperVersion: string;
+  systemInfo: string;
+  cuda: boolean;
+}
+
+export interface NativeLanguage {
+  id: number;
+  code: string;
+  name: string;
+}
+
+export type NativeLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface NativeAddon {
+  loadModel(path: string, options: NativeLoadOptions): Promise<NativeModel>;
+  getDevices(): NativeDevice[];
+  getSystemInfo(): NativeSystemInfo;
+  getLanguages(): NativeLanguage[];
+  /** minLevel: 0 debug, 1 info, 2 warn, 3 error. */
+  setLogger(logger: ((level: NativeLogLevel, message: string) => void) | null, minLevel: number): void;
+}
+
+const packageRoot = path.resolve(__dirname, '..');
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once per JS environment (main thread or worker). */
+export function native(): NativeAddon {
+  if (addon) return addon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = load(packageRoot);
+  } catch (error) {
+    throw new WhisperError(
+      'NATIVE_ERROR',
+      `could not load the whisper-napi native addon from ${packageRoot}: ${(error as Error).message}. ` +
+        'Reinstall the package, or build it with `npm run build:native`.',
+      { cause: error },
+    );
+  }
+  return addon;
+}
+
+const knownCodes = new Set<WhisperErrorCode>([
+  'INVALID_ARGUMENT',
+  'MODEL_NOT_FOUND',
+  'INVALID_MODEL',
+  'MODEL_LOAD_FAILED',
+  'INVALID_AUDIO',
+  'TRANSCRIPTION_FAILED',
+  'ABORTED',
+  'DISPOSED',
+]);
+
+/**
+ * Turns an error from the addon into a WhisperError. Native rejections have no useful JS
+ * stack, so the error is created here, in the caller's async context, with the native one
+ * as `cause`.
+ */
+export function fromNativeError(error: unknown): WhisperError {
+  if (error instanceof WhisperError) return error;
+  const nativeCode = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const code: WhisperErrorCode =
+    typeof nativeCode === 'string' && knownCodes.has(nativeCode as WhisperErrorCode)
+      ? (nativeCode as WhisperErrorCode)
+      : 'NATIVE_ERROR';
+  return new WhisperError(code, message, { cause: error });
+}

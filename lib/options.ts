@@ -1,0 +1,314 @@
+/**
+ * Public options, their defaults, and validation. The native layer receives a fully
+ * resolved NativeTranscribeParams and never decides anything itself.
+ */
+import os from 'node:os';
+import { invalidArgument } from './errors';
+import type { NativeTranscribeParams } from './native';
+import type { AudioOptions } from './audio';
+import type { Segment } from './transcript';
+
+/** whisper.cpp's WHISPER_MAX_DECODERS: beam size and best-of above it fail inside whisper_full. */
+export const MAX_DECODERS = 8;
+
+export interface VadOptions {
+  /** Path to a Silero VAD model in whisper.cpp's ggml format. */
+  modelPath: string;
+  /** Speech probability threshold, 0..1. Default 0.5. */
+  threshold?: number;
+  /** Shorter speech is dropped. Default 250. */
+  minSpeechDurationMs?: number;
+  /** Silence at least this long ends a speech segment. Default 100. */
+  minSilenceDurationMs?: number;
+  /** Longer speech is split. Default: no limit. */
+  maxSpeechDurationS?: number;
+  /** Padding around each speech segment. Default 30. */
+  speechPadMs?: number;
+  /** Overlap between speech segments when they are joined, in seconds. Default 0.1. */
+  samplesOverlap?: number;
+}
+
+export interface TranscribeOptions {
+  /** ISO 639-1 code such as 'en' or 'de', or 'auto' (the default) to detect it. */
+  language?: string;
+  /** Translate to English instead of transcribing. Default false. */
+  translate?: boolean;
+  /** Only detect the language; the transcript has no segments. Default false. */
+  detectLanguage?: boolean;
+  /** 'greedy' (default) or 'beam'. */
+  strategy?: 'greedy' | 'beam';
+  /** Candidates sampled at temperature > 0 (greedy fallback). Default 5, at most 8. */
+  bestOf?: number;
+  /** Beams for strategy 'beam'. Default 5, at most 8. */
+  beamSize?: number;
+  /** CPU threads for this job. Default: the available cores divided by the model's concurrency, at most 4. */
+  threads?: number;
+  /** Start of the audio to transcribe, in ms. Default 0. */
+  offsetMs?: number;
+  /** Length of audio to transcribe from offsetMs, in ms; 0 (default) means to the end. */
+  durationMs?: number;
+  /**
+   * true (default): every job starts without earlier text as prompt. false keeps the text
+   * of the previous job that ran on the same internal state; only meaningful when the
+   * model runs one job at a time (concurrency 1).
+   */
+  noContext?: boolean;
+  /** Maximum number of tokens of past text used as prompt. Default 16384 (whisper.cpp caps it at n_text_ctx/2). */
+  maxTextContext?: number;
+  /** Decode without timestamp tokens. Default false. */
+  noTimestamps?: boolean;
+  /** Put everything in one segment. Default false. */
+  singleSegment?: boolean;
+  /** Per-token start/end times. Default false. */
+  tokenTimestamps?: boolean;
+  tokenTimestampThreshold?: number;
+  tokenTimestampSumThreshold?: number;
+  /** Maximum segment length in characters; 0 (default) = no limit. Enables token timestamps. */
+  maxSegmentLength?: number;
+  /** With maxSegmentLength, split on words rather than tokens. */
+  splitOnWord?: boolean;
+  /** Maximum tokens per segment; 0 (default) = no limit. */
+  maxTokensPerSegment?: number;
+  /** Encoder context override (speed-up with lower quality); 0 (default) = the model's. */
+  audioContext?: number;
+  /** Text to prime the decoder with (names, spelling, style). */
+  initialPrompt?: string;
+  /** Prepend initialPrompt to every 30 s window, not only the first. Default false. */
+  carryInitialPrompt?: boolean;
+  suppressBlank?: boolean;
+  suppressNonSpeechTokens?: boolean;
+  /** Regular expression (ECMAScript syntax, as std::regex) of tokens never to emit. */
+  suppressRegex?: string;
+  /** Initial sampling temperature, 0..1. Default 0. */
+  temperature?: number;
+  /** Temperature step for fallback when a window fails the thresholds; 0 disables fallback. Default 0.2. */
+  temperatureIncrement?: number;
+  entropyThreshold?: number;
+  logprobThreshold?: number;
+  noSpeechThreshold?: number;
+  maxInitialTimestamp?: number;
+  lengthPenalty?: number;
+  /** tinydiarize speaker-turn detection (needs a tdrz model). */
+  tinydiarize?: boolean;
+  /** Voice activity detection before transcription. */
+  vad?: VadOptions;
+  /** Aborts the job; the promise rejects with code ABORTED. */
+  signal?: AbortSignal;
+  /** Called with 0..100 as decoding advances. */
+  onProgress?: (percent: number) => void;
+  /** Called for each segment as soon as whisper.cpp finalizes it. */
+  onSegment?: (segment: Segment) => void;
+  /** How WAV input is decoded. */
+  audio?: AudioOptions;
+}
+
+export interface LoadModelOptions {
+  /** Use a GPU backend when the addon has one. Default true. */
+  gpu?: boolean;
+  /** GPU index. Default 0. */
+  gpuDevice?: number;
+  /** Flash attention. Default true (as whisper.cpp). */
+  flashAttention?: boolean;
+  /** Transcriptions that run at once, each with its own whisper state. Default 1. */
+  concurrency?: number;
+}
+
+export interface ResolvedLoadOptions {
+  gpu: boolean;
+  gpuDevice: number;
+  flashAttention: boolean;
+  concurrency: number;
+}
+
+/**
+ * Threads per job when the caller gives none: the cores shared among the jobs that may run
+ * at once, at most 4. ggml's worker threads spin while they wait, so oversubscribed cores
+ * slow every job down by far more than the ratio.
+ */
+export function defaultThreads(concurrency = 1): number {
+  return Math.max(1, Math.min(4, Math.floor(os.availableParallelism() / Math.max(1, concurrency))));
+}
+
+type Check<T> = (name: string, value: unknown) => T;
+
+const bool: Check<boolean> = (name, value) => {
+  if (typeof value !== 'boolean') throw invalidArgument(name, 'a boolean', value);
+  return value;
+};
+
+function int(min: number, max: number): Check<number> {
+  return (name, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw invalidArgument(name, `an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'infinity' : max}`, value);
+    }
+    return value;
+  };
+}
+
+function num(min: number, max: number): Check<number> {
+  return (name, value) => {
+    if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+      throw invalidArgument(name, `a number from ${min} to ${max}`, value);
+    }
+    return value;
+  };
+}
+
+const str: Check<string> = (name, value) => {
+  if (typeof value !== 'string') throw invalidArgument(name, 'a string', value);
+  return value;
+};
+
+const INT32_MAX = 2 ** 31 - 1;
+/** whisper.cpp uses FLT_MAX as "no limit" for the VAD speech duration. */
+const FLT_MAX = 3.4028234663852886e38;
+
+function pick<T>(options: Record<string, unknown>, key: string, check: Check<T>, fallback: T, prefix = 'options.'): T {
+  const value = options[key];
+  return value === undefined ? fallback : check(prefix + key, value);
+}
+
+function assertObject(name: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidArgument(name, 'an object', value);
+  }
+  return value as Record<string, unknown>;
+}
+
+const TRANSCRIBE_KEYS = new Set([
+  'language', 'translate', 'detectLanguage', 'strategy', 'bestOf', 'beamSize', 'threads', 'offsetMs', 'durationMs',
+  'noContext', 'maxTextContext', 'noTimestamps', 'singleSegment', 'tokenTimestamps', 'tokenTimestampThreshold',
+  'tokenTimestampSumThreshold', 'maxSegmentLength', 'splitOnWord', 'maxTokensPerSegment', 'audioContext',
+  'initialPrompt', 'carryInitialPrompt', 'suppressBlank', 'suppressNonSpeechTokens', 'suppressRegex', 'temperature',
+  'temperatureIncrement', 'entropyThreshold', 'logprobThreshold', 'noSpeechThreshold', 'maxInitialTimestamp',
+  'lengthPenalty', 'tinydiarize', 'vad', 'signal', 'onProgress', 'onSegment', 'audio',
+]);
+
+function rejectUnknownKeys(name: string, options: Record<string, unknown>, known: Set<string>): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key) && options[key] !== undefined) {
+      throw invalidArgument(`${name}.${key}`, `one of the known options (${[...known].join(', ')})`, key);
+    }
+  }
+}
+
+export interface ModelLimits {
+  multilingual: boolean;
+  nAudioCtx: number;
+  /** Codes whisper.cpp knows, e.g. 'en'. */
+  languages: ReadonlySet<string>;
+  /** Threads for a job that names none. */
+  defaultThreads: number;
+}
+
+/** Validates options against the model and fills every default. */
+export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): NativeTranscribeParams {
+  const o = assertObject('options', input);
+  rejectUnknownKeys('options', o, TRANSCRIBE_KEYS);
+
+  const language = pick(o, 'language', str, 'auto').toLowerCase();
+  if (language !== 'auto' && !limits.languages.has(language)) {
+    throw invalidArgument('options.language', `'auto' or a language code whisper knows (e.g. 'en', 'de', 'ja')`, o.language);
+  }
+  if (!limits.multilingual && language !== 'auto' && language !== 'en') {
+    throw invalidArgument('options.language', `'en' or 'auto' for this English-only model`, o.language);
+  }
+  const strategy = pick(o, 'strategy', (name, v) => {
+    if (v !== 'greedy' && v !== 'beam') throw invalidArgument(name, `'greedy' or 'beam'`, v);
+    return v;
+  }, 'greedy' as 'greedy' | 'beam');
+  const translate = pick(o, 'translate', bool, false);
+  if (translate && !limits.multilingual) {
+    throw invalidArgument('options.translate', 'false for this English-only model (it cannot translate)', translate);
+  }
+
+  const vad = o.vad === undefined || o.vad === false ? undefined : assertObject('options.vad', o.vad);
+  let vadModelPath = '';
+  if (vad) {
+    rejectUnknownKeys('options.vad', vad, new Set([
+      'modelPath', 'threshold', 'minSpeechDurationMs', 'minSilenceDurationMs', 'maxSpeechDurationS', 'speechPadMs', 'samplesOverlap',
+    ]));
+    vadModelPath = str('options.vad.modelPath', vad.modelPath);
+    if (vadModelPath.length === 0) throw invalidArgument('options.vad.modelPath', 'a path to a Silero VAD ggml model', vadModelPath);
+  }
+  const vadPick = <T>(key: string, check: Check<T>, fallback: T) =>
+    vad ? pick(vad, key, check, fallback, 'options.vad.') : fallback;
+
+  const audioContext = pick(o, 'audioContext', int(0, limits.nAudioCtx), 0);
+  if (audioContext !== 0 && audioContext < 64) {
+    // Tiny encoder contexts break the conv/attention graph shapes.
+    throw invalidArgument('options.audioContext', `0 (the model's ${limits.nAudioCtx}) or from 64 to ${limits.nAudioCtx}`, audioContext);
+  }
+  const suppressRegex = pick(o, 'suppressRegex', str, '');
+  if (suppressRegex) {
+    try {
+      new RegExp(suppressRegex);
+    } catch {
+      throw invalidArgument('options.suppressRegex', 'a valid regular expression', suppressRegex);
+    }
+  }
+  for (const callback of ['onProgress', 'onSegment'] as const) {
+    if (o[callback] !== undefined && typeof o[callback] !== 'function') {
+      throw invalidArgument(`options.${callback}`, 'a function', o[callback]);
+    }
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw invalidArgument('options.signal', 'an AbortSignal', o.signal);
+  }
+
+  return {
+    strategy,
+    bestOf: pick(o, 'bestOf', int(1, MAX_DECODERS), 5),
+    beamSize: pick(o, 'beamSize', int(1, MAX_DECODERS), 5),
+    threads: pick(o, 'threads', int(1, 256), limits.defaultThreads),
+    maxTextContext: pick(o, 'maxTextContext', int(0, INT32_MAX), 16384),
+    offsetMs: pick(o, 'offsetMs', int(0, INT32_MAX), 0),
+    durationMs: pick(o, 'durationMs', int(0, INT32_MAX), 0),
+    translate,
+    noContext: pick(o, 'noContext', bool, true),
+    noTimestamps: pick(o, 'noTimestamps', bool, false),
+    singleSegment: pick(o, 'singleSegment', bool, false),
+    tokenTimestamps: pick(o, 'tokenTimestamps', bool, false),
+    tokenTimestampThreshold: pick(o, 'tokenTimestampThreshold', num(0, 1), 0.01),
+    tokenTimestampSumThreshold: pick(o, 'tokenTimestampSumThreshold', num(0, 1), 0.01),
+    maxSegmentLength: pick(o, 'maxSegmentLength', int(0, INT32_MAX), 0),
+    splitOnWord: pick(o, 'splitOnWord', bool, false),
+    maxTokensPerSegment: pick(o, 'maxTokensPerSegment', int(0, INT32_MAX), 0),
+    audioContext,
+    tinydiarize: pick(o, 'tinydiarize', bool, false),
+    suppressRegex,
+    initialPrompt: pick(o, 'initialPrompt', str, ''),
+    carryInitialPrompt: pick(o, 'carryInitialPrompt', bool, false),
+    language,
+    detectLanguage: pick(o, 'detectLanguage', bool, false),
+    suppressBlank: pick(o, 'suppressBlank', bool, true),
+    suppressNonSpeechTokens: pick(o, 'suppressNonSpeechTokens', bool, false),
+    temperature: pick(o, 'temperature', num(0, 1), 0),
+    maxInitialTimestamp: pick(o, 'maxInitialTimestamp', num(0, 30), 1),
+    lengthPenalty: pick(o, 'lengthPenalty', num(-1, 1), -1),
+    temperatureIncrement: pick(o, 'temperatureIncrement', num(0, 1), 0.2),
+    entropyThreshold: pick(o, 'entropyThreshold', num(0, 100), 2.4),
+    logprobThreshold: pick(o, 'logprobThreshold', num(-100, 0), -1),
+    noSpeechThreshold: pick(o, 'noSpeechThreshold', num(0, 1), 0.6),
+    vad: vad !== undefined,
+    vadModelPath,
+    vadThreshold: vadPick('threshold', num(0, 1), 0.5),
+    vadMinSpeechDurationMs: vadPick('minSpeechDurationMs', int(0, INT32_MAX), 250),
+    vadMinSilenceDurationMs: vadPick('minSilenceDurationMs', int(0, INT32_MAX), 100),
+    vadMaxSpeechDurationS: vadPick('maxSpeechDurationS', num(0.1, FLT_MAX), FLT_MAX),
+    vadSpeechPadMs: vadPick('speechPadMs', int(0, INT32_MAX), 30),
+    vadSamplesOverlap: vadPick('samplesOverlap', num(0, 10), 0.1),
+  };
+}
+
+export function resolveLoadOptions(input: unknown): ResolvedLoadOptions {
+  const o = assertObject('options', input);
+  rejectUnknownKeys('options', o, new Set(['gpu', 'gpuDevice', 'flashAttention', 'concurrency']));
+  return {
+    gpu: pick(o, 'gpu', bool, true),
+    gpuDevice: pick(o, 'gpuDevice', int(0, 64), 0),
+    flashAttention: pick(o, 'flashAttention', bool, true),
+    concurrency: pick(o, 'concurrency', int(1, 64), 1),
+  };
+}

@@ -1,0 +1,90 @@
+/** The public result types, and their shaping from what the addon returns. */
+import type { NativeSegment, NativeTranscript } from './native';
+
+export interface Token {
+  id: number;
+  /** The token's text; special tokens look like `[_BEG_]` or `[_TT_150]`. */
+  text: string;
+  probability: number;
+  logProbability: number;
+  /** Present when `tokenTimestamps` (or `maxSegmentLength`) was set. */
+  startMs?: number;
+  endMs?: number;
+  /** End-of-text, timestamp and other control tokens. */
+  special: boolean;
+}
+
+export interface Segment {
+  index: number;
+  /** Absolute position in the input audio. */
+  startMs: number;
+  endMs: number;
+  text: string;
+  noSpeechProbability: number;
+  /** tinydiarize: the speaker changes after this segment. */
+  speakerTurnNext: boolean;
+  tokens: Token[];
+}
+
+export interface Transcript {
+  /** All segment texts joined, trimmed. */
+  text: string;
+  segments: Segment[];
+  /** The language decoded in: as given, or as detected. */
+  language: string;
+  /** Present when the language was detected. */
+  languageProbability?: number;
+  /** Length of the input audio. */
+  audioDurationMs: number;
+  timings: {
+    /** Decoding the input (WAV parsing, resampling). */
+    audioMs: number;
+    /** Waiting for a free state. */
+    queueMs: number;
+    /** whisper.cpp's work, language detection included. */
+    inferenceMs: number;
+    languageDetectionMs: number;
+    /** How many 30 s encoder windows ran. */
+    encoderRuns: number;
+  };
+}
+
+export function toSegment(native: NativeSegment): Segment {
+  return {
+    index: native.index,
+    startMs: native.startMs,
+    endMs: native.endMs,
+    text: native.text,
+    noSpeechProbability: native.noSpeechProbability,
+    speakerTurnNext: native.speakerTurnNext,
+    tokens: native.tokens.map((t) => ({
+      id: t.id,
+      text: t.text,
+      probability: t.probability,
+      logProbability: t.logProbability,
+      ...(t.startMs >= 0 && t.endMs >= 0 ? { startMs: t.startMs, endMs: t.endMs } : {}),
+      special: t.special,
+    })),
+  };
+}
+
+export function toTranscript(
+  native: NativeTranscript,
+  context: { audioSamples: number; sampleRate: number; audioMs: number; queueMs: number },
+): Transcript {
+  const segments = native.segments.map(toSegment);
+  return {
+    text: segments.map((s) => s.text).join('').trim(),
+    segments,
+    language: native.language,
+    ...(native.languageProbability >= 0 ? { languageProbability: native.languageProbability } : {}),
+    audioDurationMs: Math.round((context.audioSamples / context.sampleRate) * 1000),
+    timings: {
+      audioMs: context.audioMs,
+      queueMs: context.queueMs,
+      inferenceMs: native.timings.totalMs,
+      languageDetectionMs: native.timings.languageDetectionMs,
+      encoderRuns: native.timings.encoderRuns,
+    },
+  };
+}

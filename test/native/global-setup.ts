@@ -1,0 +1,38 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
+import { writeSyntheticModel } from '../../lib/synthetic-model';
+import { SHARED } from '../support/paths';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    whisperCli: string;
+    syntheticTinyEn: string;
+    workDir: string;
+  }
+}
+
+let workDir: string | undefined;
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  const root = path.resolve(__dirname, '../..');
+  const whisperCli = execFileSync(process.execPath, [path.join(root, 'scripts', 'build-whisper-cli.mjs')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-napi-native-'));
+  const syntheticTinyEn = path.join(workDir, 'synthetic-tiny.en-f16-seed1.bin');
+  await writeSyntheticModel({
+    headerFrom: path.join(SHARED, 'models', 'header-only-ggml-tiny.en.bin'),
+    outPath: syntheticTinyEn,
+    seed: 1,
+  });
+  project.provide('whisperCli', whisperCli);
+  project.provide('syntheticTinyEn', syntheticTinyEn);
+  project.provide('workDir', workDir);
+  return () => {
+    if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The strongest oracle: whisper.cpp's own whisper-cli, built from the same deps/ source
+ * with the same ggml options, must produce exactly our tokens, probabilities (to the six
+ * digits it prints), texts and timestamps for the same model, audio and parameters.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadModel, type WhisperModel } from '../../lib';
+import type { TranscribeOptions } from '../../lib/options';
+import { JFK_WAV, SHARED } from '../support/paths';
+import { runWhisperCli, toOracleShape } from '../support/whisper-cli';
+import { readVocabBytes } from '../support/vocab';
+
+const THREADS = 2;
+const CLIPS = [
+  JFK_WAV,
+  path.join(SHARED, 'audio', 'librivox', 'sense_and_sensibility_01_austen_64kb-0870.wav'),
+  path.join(SHARED, 'audio', 'cards', '005.wav'),
+];
+
+// whisper-cli -bs 1 -tp 0 -nf -ojf: greedy, temperature 0, no fallback, token timestamps.
+const BASE_OPTIONS: TranscribeOptions = {
+  language: 'en',
+  threads: THREADS,
+  strategy: 'greedy',
+  temperature: 0,
+  temperatureIncrement: 0,
+  tokenTimestamps: true,
+};
+
+const MODES = [
+  { name: 'with timestamps', cliArgs: [] as string[], options: {} },
+  // Without timestamp tokens the random-weight model decodes long token runs: a long oracle.
+  { name: 'without timestamps', cliArgs: ['-nt'], options: { noTimestamps: true } },
+];
+
+describe('parity with whisper-cli on a synthetic tiny.en model', () => {
+  const modelPath = inject('syntheticTinyEn');
+  const cli = inject('whisperCli');
+  let model: WhisperModel;
+  let vocab: Buffer[];
+
+  beforeAll(async () => {
+    model = await loadModel(modelPath, { flashAttention: true });
+    vocab = await readVocabBytes(modelPath);
+  });
+  afterAll(() => model?.dispose());
+
+  for (const mode of MODES) {
+    for (const clip of CLIPS) {
+      it(`${path.basename(clip)} ${mode.name}`, async () => {
+        // One after the other: ggml's threads spin while waiting, and two runs sharing the
+        // two cores of a CI machine slow each other down by orders of magnitude.
+        const ours = await model.transcribe(clip, { ...BASE_OPTIONS, ...mode.options });
+        const oracle = await runWhisperCli(cli, {
+          model: modelPath,
+          audio: clip,
+          threads: THREADS,
+          language: 'en',
+          flashAttention: true,
+          extraArgs: mode.cliArgs,
+        });
+        const specialText = new Map(ours.segments.flatMap((s) => s.tokens).map((t) => [t.id, t.text]));
+        const tokenBytes = (id: number) => vocab[id] ?? Buffer.from(specialText.get(id) ?? '', 'utf8');
+
+        expect(oracle.segments.length).toBeGreaterThan(0);
+        expect(ours.language).toBe(oracle.language);
+        expect(toOracleShape(ours, tokenBytes)).toEqual(oracle.segments);
+      });
+    }
+  }
+
+  it('decodes a long token sequence in the no-timestamps mode (the oracle is not trivially short)', async () => {
+    const ours = await model.transcribe(JFK_WAV, { ...BASE_OPTIONS, noTimestamps: true });
+    const tokens = ours.segments.flatMap((s) => s.tokens);
+    expect(tokens.length).toBeGreaterThan(50);
+  });
+});

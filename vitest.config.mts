@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Native work runs in child processes: a crash there fails a test, not the runner.
+    pool: 'forks',
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          pool: 'forks',
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'native',
+          include: ['test/native/**/*.test.ts'],
+          pool: 'forks',
+          // Builds or reuses whisper-cli and writes the synthetic models the suite shares.
+          globalSetup: ['test/native/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
+        },
+      },
+    ],
+  },
+});
