@@ -23,12 +23,16 @@ struct ModelHandle {
 
 struct StateHandle {
   StateHandle(std::shared_ptr<ModelHandle> owner, whisper_state* s) : model(std::move(owner)), state(s) {}
-  ~StateHandle() { whisper_free_state(state); }
+  ~StateHandle() {
+    if (state != nullptr) whisper_free_state(state);
+  }
   StateHandle(const StateHandle&) = delete;
   StateHandle& operator=(const StateHandle&) = delete;
 
   const std::shared_ptr<ModelHandle> model;
-  whisper_state* const state;
+  // Null after whisper_full_with_state freed it itself (it does so when it cannot
+  // reallocate the KV cache); such a state is unusable.
+  whisper_state* state;
   // A whisper_state runs one whisper_full at a time.
   std::atomic<bool> busy{false};
   // Set by abort() and by dispose(); read by whisper.cpp's abort callback.

@@ -37,7 +37,7 @@ State::State(const Napi::CallbackInfo& info) : ObjectWrap<State>(info) {
 
 Napi::Value State::Transcribe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!handle_) throw MakeError(env, "DISPOSED", "the state has been disposed");
+  if (!handle_ || handle_->state == nullptr) throw MakeError(env, "DISPOSED", "the state has been disposed");
   if (info.Length() < 2 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsObject()) {
     throw Napi::TypeError::New(env, "transcribe(pcm: Float32Array, params: object, onEvent?: function)");
@@ -78,6 +78,9 @@ Napi::Value State::IsBusy(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), handle_ && handle_->busy.load());
 }
 
-Napi::Value State::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !handle_); }
+Napi::Value State::IsDisposed(const Napi::CallbackInfo& info) {
+  // Read on the JS thread only after the job settled, when no worker writes `state`.
+  return Napi::Boolean::New(info.Env(), !handle_ || (!handle_->busy.load() && handle_->state == nullptr));
+}
 
 }  // namespace whisper_napi

@@ -136,6 +136,10 @@ void TranscribeWorker::Execute(const ExecutionProgress& progress) {
     failure_ = {"ABORTED", "the transcription was aborted"};
     return;
   }
+  if (rc == -7) {
+    // whisper_full_with_state has already called whisper_free_state on this state.
+    state_->state = nullptr;
+  }
   if (rc != 0) {
     std::string why = ThreadDiagnostics();
     failure_ = {"TRANSCRIPTION_FAILED", DescribeFailure(rc) + (why.empty() ? "" : " (" + why + ")")};

@@ -126,7 +126,8 @@ export class WhisperModel implements AsyncDisposable {
         this.#running.delete(job);
       }
     } catch (error) {
-      throw withCallerStack(error instanceof WhisperError ? error : fromNativeError(error), callSite);
+      // Anything that is not a WhisperError by now is the caller's own, thrown by a listener.
+      throw error instanceof WhisperError ? withCallerStack(error, callSite) : error;
     }
   }
 
@@ -226,7 +227,7 @@ export class WhisperModel implements AsyncDisposable {
   }
 
   #release(state: NativeState): void {
-    if (this.#disposed) {
+    if (this.#disposed || state.disposed) {
       this.#disposeState(state);
       return;
     }

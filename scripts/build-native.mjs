@@ -8,6 +8,7 @@
 //   WHISPER_NAPI_NATIVE=1                   -march=native (fast here, not portable)
 //   WHISPER_NAPI_BUILD_JOBS=N               parallel compile jobs (default: CPU count)
 //   WHISPER_NAPI_DEBUG=1                    Debug build
+//   WHISPER_NAPI_BUILD_DIR=dir              build tree (default: build/, where the loader looks)
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,4 +55,6 @@ if (['1', 'true', 'on'].includes(String(setting('WHISPER_NAPI_NATIVE') ?? '').to
   args.push('--CDWHISPER_NAPI_NATIVE=ON');
 }
 if (['1', 'true', 'on'].includes(String(setting('WHISPER_NAPI_DEBUG') ?? '').toLowerCase())) args.push('--debug');
+const buildDir = setting('WHISPER_NAPI_BUILD_DIR');
+if (buildDir) args.push('--out', path.resolve(buildDir));
 run(process.execPath, args);

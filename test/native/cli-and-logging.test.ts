@@ -1,0 +1,83 @@
+/** What a host process sees: a silent library by default, an opt-in logger, and the CLI. */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { getDevices, getSystemInfo, loadModel, setLogger } from '../../lib';
+import { JFK_WAV, REPO_ROOT, SHARED } from '../support/paths';
+
+const execFileAsync = promisify(execFile);
+const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+const INDEX = path.join(REPO_ROOT, 'dist', 'index.js');
+
+describe('logging', () => {
+  const modelPath = inject('syntheticTinyEn');
+  afterEach(() => setLogger(null));
+
+  it('prints nothing to stdout or stderr by default while loading and transcribing', async () => {
+    const script = `
+      const { loadModel } = require(${JSON.stringify(INDEX)});
+      (async () => {
+        const model = await loadModel(${JSON.stringify(modelPath)});
+        await model.transcribe(${JSON.stringify(JFK_WAV)}, { language: 'en', temperatureIncrement: 0 });
+        await model.dispose();
+      })().catch((e) => { process.exitCode = 3; });`;
+    const { stdout, stderr } = await execFileAsync(process.execPath, ['-e', script]);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('');
+  });
+
+  it('sends whole whisper.cpp log lines to a logger at or above its level', async () => {
+    const lines: Array<[string, string]> = [];
+    setLogger((level, message) => lines.push([level, message]), { minLevel: 'info' });
+    const model = await loadModel(modelPath);
+    await model.dispose();
+    for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(lines.some(([, message]) => message.includes('loading model'))).toBe(true);
+    expect(lines.every(([level]) => level !== 'debug')).toBe(true);
+    expect(lines.every(([, message]) => !message.includes('\n'))).toBe(true);
+  });
+
+  it('rejects a logger that is not a function', () => {
+    expect(() => setLogger('console' as never)).toThrow(/logger: expected a function or null/);
+  });
+});
+
+describe('devices and system info', () => {
+  it('lists the CPU device with real memory figures', () => {
+    const devices = getDevices();
+    const cpu = devices.find((d) => d.type === 'cpu');
+    expect(cpu).toBeDefined();
+    expect(cpu!.totalBytes).toBeGreaterThan(0);
+    expect(cpu!.freeBytes).toBeGreaterThan(0);
+    expect(cpu!.freeBytes).toBeLessThanOrEqual(cpu!.totalBytes);
+  });
+
+  it('reports the pinned whisper.cpp version', async () => {
+    const pin = (await import(path.join(REPO_ROOT, 'deps', 'whisper.cpp.json'))) as { whisperVersion: string };
+    expect(getSystemInfo().whisperVersion).toBe(pin.whisperVersion);
+  });
+});
+
+describe('CLI', () => {
+  const modelPath = inject('syntheticTinyEn');
+
+  it('transcribe --json prints the transcript', async () => {
+    const { stdout } = await execFileAsync(process.execPath, [CLI, 'transcribe', JFK_WAV, '--model', modelPath, '--json', '--language', 'en']);
+    const transcript = JSON.parse(stdout) as { segments: unknown[]; language: string; audioDurationMs: number };
+    expect(transcript.language).toBe('en');
+    expect(transcript.audioDurationMs).toBe(11000);
+    expect(transcript.segments.length).toBeGreaterThan(0);
+  });
+
+  it('exits non-zero with the error code on a bad model', async () => {
+    const bad = path.join(SHARED, 'models', 'header-only-ggml-tiny.en.bin');
+    const failure = await execFileAsync(process.execPath, [CLI, 'transcribe', JFK_WAV, '--model', bad]).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 1, stderr: expect.stringContaining('INVALID_MODEL') });
+  });
+
+  it('info prints a model header without loading it', async () => {
+    const { stdout } = await execFileAsync(process.execPath, [CLI, 'info', modelPath]);
+    expect(JSON.parse(stdout)).toMatchObject({ modelType: 'tiny', multilingual: false, weightType: 'f16' });
+  });
+});
