@@ -1,5 +1,9 @@
 #include "params.h"
 
+#include <regex>
+
+#include "errors.h"
+
 namespace whisper_napi {
 
 namespace {
@@ -61,6 +65,18 @@ TranscribeParams ReadTranscribeParams(const Napi::Object& object) {
   p.audio_ctx = r.Int("audioContext");
   p.tdrz_enable = r.Bool("tinydiarize");
   p.suppress_regex = r.String("suppressRegex");
+  if (!p.suppress_regex.empty()) {
+    // whisper.cpp compiles this with std::regex on the worker thread, where a
+    // std::regex_error would terminate the process. JS and std::regex disagree on some
+    // syntax (lookbehind, named groups), so check it with the real thing here.
+    try {
+      std::regex check(p.suppress_regex);
+    } catch (const std::regex_error& error) {
+      throw MakeError(object.Env(), "INVALID_ARGUMENT",
+                      "options.suppressRegex: expected a regular expression std::regex (ECMAScript) accepts, got \"" +
+                          p.suppress_regex + "\" (" + error.what() + ")");
+    }
+  }
   p.initial_prompt = r.String("initialPrompt");
   p.carry_initial_prompt = r.Bool("carryInitialPrompt");
   p.language = r.String("language");

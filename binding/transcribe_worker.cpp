@@ -81,6 +81,17 @@ bool TranscribeWorker::DetectLanguage(whisper_full_params& wparams) {
 }
 
 void TranscribeWorker::Execute(const ExecutionProgress& progress) {
+  // An exception escaping a libuv worker thread would terminate the host process.
+  try {
+    Run(progress);
+  } catch (const std::exception& error) {
+    failure_ = {"TRANSCRIPTION_FAILED", std::string("whisper.cpp threw: ") + error.what()};
+  } catch (...) {
+    failure_ = {"TRANSCRIPTION_FAILED", "whisper.cpp threw an unknown exception"};
+  }
+}
+
+void TranscribeWorker::Run(const ExecutionProgress& progress) {
   ResetThreadDiagnostics();
   progress_ = &progress;
   const auto start = std::chrono::steady_clock::now();

@@ -36,6 +36,7 @@ class TranscribeWorker : public Napi::AsyncProgressQueueWorker<TranscribeEvent> 
   void OnError(const Napi::Error& error) override;
 
  private:
+  void Run(const ExecutionProgress& progress);
   bool DetectLanguage(whisper_full_params& wparams);
 
   Napi::Promise::Deferred deferred_;

@@ -50,6 +50,32 @@ function abortedError(signal: AbortSignal | undefined): WhisperError {
   return new WhisperError('ABORTED', `the transcription was aborted${detail}`, { cause: reason });
 }
 
+/**
+ * whisper.cpp decodes up to offset + duration even past the end of the audio, window after
+ * window of padding (a 10-minute duration on 3 s of audio took minutes here). A duration
+ * that reaches past the end means "to the end" (0).
+ */
+function clampDuration(offsetMs: number, durationMs: number, samples: number): number {
+  const audioMs = (samples / WHISPER_SAMPLE_RATE) * 1000;
+  return durationMs > 0 && offsetMs + durationMs >= audioMs ? 0 : durationMs;
+}
+
+/**
+ * whisper.cpp 1.9.1's CPU convolution asserts (and so aborts the process) on f32 conv
+ * kernels, which all-f32 model files have (upstream issue #2557). Refuse them up front
+ * unless a GPU backend will run the encoder.
+ */
+function assertRunnable(file: ModelFileInfo, options: ResolvedLoadOptions): void {
+  const conv = file.tensors.find((t) => t.name === 'encoder.conv1.weight');
+  if (conv?.typeName !== 'f32') return;
+  if (options.gpu && native().getSystemInfo().cuda) return;
+  throw new WhisperError(
+    'INVALID_MODEL',
+    `${file.path} stores its convolution weights as f32, which whisper.cpp ${native().getSystemInfo().whisperVersion} ` +
+      'cannot run on the CPU (it would abort the process). Convert or quantize the model to f16 (or q8_0/q5_0) first.',
+  );
+}
+
 export class WhisperModel implements AsyncDisposable {
   readonly info: ModelInfo;
   readonly #native: NativeModel;
@@ -93,6 +119,7 @@ export class WhisperModel implements AsyncDisposable {
     if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a path to a ggml model file', path);
     const resolved = resolveLoadOptions(options);
     const file = await inspectModelFile(path);
+    assertRunnable(file, resolved);
     let nativeModel: NativeModel;
     try {
       nativeModel = await native().loadModel(path, {
@@ -141,6 +168,7 @@ export class WhisperModel implements AsyncDisposable {
     const pcm = await loadAudio(audio, options.audio);
     const audioMs = performance.now() - audioStart;
     if (signal?.aborted) throw abortedError(signal);
+    params.durationMs = clampDuration(params.offsetMs, params.durationMs, pcm.length);
 
     const queueStart = performance.now();
     const state = await this.#acquire(signal);

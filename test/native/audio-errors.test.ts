@@ -87,6 +87,20 @@ describe('transcribe rejects bad audio with typed errors', () => {
     });
   });
 
+  it('a suppressRegex that JS accepts but std::regex does not is INVALID_ARGUMENT, not a crash', async () => {
+    await expect(model.transcribe(new Float32Array(16000), { ...options, suppressRegex: '(?<=a)b' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('options.suppressRegex'),
+    });
+  });
+
+  it('a duration past the end of the audio transcribes to the end, not into padding', async () => {
+    const pcm = (await import('../../lib')).loadAudio(JFK_WAV);
+    const toEnd = await model.transcribe(await pcm, options);
+    const pastEnd = await model.transcribe(await pcm, { ...options, durationMs: 600_000 });
+    expect(pastEnd.segments).toEqual(toEnd.segments);
+  });
+
   it('very short audio (under 100 ms) gives an empty transcript, not an error', async () => {
     const result = await model.transcribe(new Float32Array(800), options);
     expect(result.segments).toEqual([]);

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadModel, WhisperError } from '../../lib';
+import { loadModel, WhisperError, writeSyntheticModel } from '../../lib';
 import { SHARED } from '../support/paths';
 
 async function loadError(file: string): Promise<WhisperError> {
@@ -63,6 +63,14 @@ describe('loadModel rejects bad model files with typed errors', () => {
     const error = await loadError(path.join(SHARED, 'models', 'ggml-silero-v6.2.0.bin'));
     expect(error.code).toBe('INVALID_MODEL');
     expect(error.message).toMatch(/VAD|voice/i);
+  });
+
+  it('an all-f32 model, which whisper.cpp would abort on when run on the CPU, is INVALID_MODEL', async () => {
+    const f32 = path.join(dir, 'synthetic-f32.bin');
+    await writeSyntheticModel({ headerFrom: path.join(SHARED, 'models', 'header-only-ggml-tiny.en.bin'), outPath: f32, weightType: 'f32' });
+    const error = await loadError(f32);
+    expect(error.code).toBe('INVALID_MODEL');
+    expect(error.message).toMatch(/f32.*f16/);
   });
 
   it('bad load options are INVALID_ARGUMENT naming the option', async () => {

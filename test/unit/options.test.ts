@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { WhisperError } from '../../lib/errors';
+import { defaultThreads, MAX_DECODERS, resolveLoadOptions, resolveTranscribeOptions, type ModelLimits } from '../../lib/options';
+
+const multilingual: ModelLimits = {
+  multilingual: true,
+  nAudioCtx: 1500,
+  languages: new Set(['en', 'de', 'ja']),
+  defaultThreads: 3,
+};
+const englishOnly: ModelLimits = { ...multilingual, multilingual: false };
+
+function errorOf(fn: () => unknown): WhisperError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(WhisperError);
+    return error as WhisperError;
+  }
+  throw new Error('expected a WhisperError');
+}
+
+describe('resolveTranscribeOptions', () => {
+  it('fills whisper.cpp defaults, auto language and the model-derived thread count', () => {
+    const params = resolveTranscribeOptions(undefined, multilingual);
+    expect(params).toMatchObject({
+      strategy: 'greedy',
+      bestOf: 5,
+      beamSize: 5,
+      threads: 3,
+      language: 'auto',
+      noContext: true,
+      temperature: 0,
+      temperatureIncrement: 0.2,
+      entropyThreshold: 2.4,
+      logprobThreshold: -1,
+      noSpeechThreshold: 0.6,
+      suppressBlank: true,
+      vad: false,
+      vadModelPath: '',
+    });
+  });
+
+  it('passes given values through and lower-cases the language', () => {
+    const params = resolveTranscribeOptions(
+      { language: 'DE', strategy: 'beam', beamSize: 4, threads: 1, offsetMs: 500, initialPrompt: 'Hallo', translate: true },
+      multilingual,
+    );
+    expect(params).toMatchObject({ language: 'de', strategy: 'beam', beamSize: 4, threads: 1, offsetMs: 500, initialPrompt: 'Hallo', translate: true });
+  });
+
+  it.each([
+    [{ language: 'xx' }, 'options.language', '"xx"'],
+    [{ beamSize: MAX_DECODERS + 1 }, 'options.beamSize', `an integer from 1 to ${MAX_DECODERS}`],
+    [{ bestOf: 0 }, 'options.bestOf', 'got 0'],
+    [{ threads: 1.5 }, 'options.threads', 'got 1.5'],
+    [{ temperature: Number.NaN }, 'options.temperature', 'got NaN'],
+    [{ temperature: 2 }, 'options.temperature', 'from 0 to 1'],
+    [{ strategy: 'sample' }, 'options.strategy', `'greedy' or 'beam'`],
+    [{ noContext: 'yes' }, 'options.noContext', 'a boolean'],
+    [{ audioContext: 1501 }, 'options.audioContext', 'from 0 to 1500'],
+    [{ audioContext: 10 }, 'options.audioContext', 'from 64 to 1500'],
+    [{ suppressRegex: '(' }, 'options.suppressRegex', 'a valid regular expression'],
+    [{ onProgress: 5 }, 'options.onProgress', 'a function'],
+    [{ signal: {} }, 'options.signal', 'an AbortSignal'],
+    [{ vad: { threshold: 0.5 } }, 'options.vad.modelPath', 'a string'],
+    [{ vad: { modelPath: 'x.bin', threshold: 3 } }, 'options.vad.threshold', 'from 0 to 1'],
+    [{ vad: { modelPath: 'x.bin', bogus: 1 } }, 'options.vad.bogus', 'one of the known options'],
+    [{ langauge: 'en' }, 'options.langauge', 'one of the known options'],
+  ])('rejects %j naming %s', (options, parameter, expected) => {
+    const error = errorOf(() => resolveTranscribeOptions(options, multilingual));
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.message).toContain(parameter);
+    expect(error.message).toContain(expected);
+  });
+
+  it('rejects non-object options', () => {
+    expect(errorOf(() => resolveTranscribeOptions('en', multilingual)).message).toMatch(/^options: expected an object, got "en"/);
+    expect(errorOf(() => resolveTranscribeOptions([], multilingual)).message).toMatch(/got an array/);
+  });
+
+  it('knows what an English-only model cannot do', () => {
+    expect(errorOf(() => resolveTranscribeOptions({ language: 'de' }, englishOnly)).message).toContain('English-only');
+    expect(errorOf(() => resolveTranscribeOptions({ translate: true }, englishOnly)).message).toContain('cannot translate');
+    expect(resolveTranscribeOptions({ language: 'en' }, englishOnly).language).toBe('en');
+  });
+
+  it('resolves VAD options with whisper.cpp defaults', () => {
+    const params = resolveTranscribeOptions({ vad: { modelPath: '/models/silero.bin', speechPadMs: 50 } }, multilingual);
+    expect(params).toMatchObject({
+      vad: true,
+      vadModelPath: '/models/silero.bin',
+      vadThreshold: 0.5,
+      vadMinSpeechDurationMs: 250,
+      vadMinSilenceDurationMs: 100,
+      vadSpeechPadMs: 50,
+      vadSamplesOverlap: 0.1,
+    });
+    expect(params.vadMaxSpeechDurationS).toBeGreaterThan(1e30);
+  });
+});
+
+describe('resolveLoadOptions', () => {
+  it('defaults to GPU if present, flash attention, one job at a time', () => {
+    expect(resolveLoadOptions(undefined)).toEqual({ gpu: true, gpuDevice: 0, flashAttention: true, concurrency: 1 });
+  });
+
+  it('names bad load options', () => {
+    expect(errorOf(() => resolveLoadOptions({ concurrency: 0 })).message).toContain('options.concurrency');
+    expect(errorOf(() => resolveLoadOptions({ gpuDevice: -1 })).message).toContain('options.gpuDevice');
+    expect(errorOf(() => resolveLoadOptions({ threads: 2 })).message).toContain('options.threads');
+  });
+});
+
+describe('defaultThreads', () => {
+  it('shares the cores among concurrent jobs, between 1 and 4 each', () => {
+    const one = defaultThreads(1);
+    expect(one).toBeGreaterThanOrEqual(1);
+    expect(one).toBeLessThanOrEqual(4);
+    expect(defaultThreads(1000)).toBe(1);
+    expect(defaultThreads(2)).toBeLessThanOrEqual(one);
+  });
+});
