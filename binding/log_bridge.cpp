@@ -107,10 +107,9 @@ LogSink::~LogSink() {
 }
 
 void LogSink::ReleaseLocked() {
-  if (active_) {
-    tsfn_.Release();
-    active_ = false;
-  }
+  if (active_ && !tsfn_lifetime_->finalized.load()) tsfn_.Release();
+  active_ = false;
+  tsfn_lifetime_.reset();
 }
 
 void LogSink::SetLogger(Napi::Env env, Napi::Value logger, int minLevel) {
@@ -118,7 +117,14 @@ void LogSink::SetLogger(Napi::Env env, Napi::Value logger, int minLevel) {
   ReleaseLocked();
   min_level_ = minLevel;
   if (!logger.IsFunction()) return;
-  tsfn_ = Napi::ThreadSafeFunction::New(env, logger.As<Napi::Function>(), "whisper-napi:log", 0, 1);
+  tsfn_lifetime_ = std::make_shared<Lifetime>();
+  tsfn_ = Napi::ThreadSafeFunction::New(
+      env, logger.As<Napi::Function>(), "whisper-napi:log", 0, 1,
+      [](Napi::Env, std::shared_ptr<Lifetime>* lifetime) {
+        (*lifetime)->finalized.store(true);
+        delete lifetime;
+      },
+      new std::shared_ptr<Lifetime>(tsfn_lifetime_));
   // A logger must not keep the host process alive.
   tsfn_.Unref(env);
   active_ = true;
@@ -126,7 +132,7 @@ void LogSink::SetLogger(Napi::Env env, Napi::Value logger, int minLevel) {
 
 void LogSink::Emit(int level, const std::string& line) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!active_ || level < min_level_) return;
+  if (!active_ || level < min_level_ || tsfn_lifetime_->finalized.load()) return;
   auto* message = new LogMessage{level, line};
   napi_status status = tsfn_.NonBlockingCall(message, [](Napi::Env env, Napi::Function fn, LogMessage* msg) {
     if (env != nullptr && fn != nullptr) {

@@ -3,6 +3,8 @@
 
 #include <napi.h>
 
+#include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -26,8 +28,15 @@ class LogSink {
  private:
   void ReleaseLocked();
 
+  // Set by the thread-safe function's finalizer, which Node may run during environment
+  // teardown before this sink is destroyed; a finalized function must not be released.
+  struct Lifetime {
+    std::atomic<bool> finalized{false};
+  };
+
   std::mutex mutex_;
   Napi::ThreadSafeFunction tsfn_;
+  std::shared_ptr<Lifetime> tsfn_lifetime_;
   bool active_ = false;
   int min_level_ = 0;
 };

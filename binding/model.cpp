@@ -31,7 +31,14 @@ class LoadModelWorker : public Napi::AsyncWorker {
     params.use_gpu = options_.use_gpu;
     params.gpu_device = options_.gpu_device;
     params.flash_attn = options_.flash_attn;
-    whisper_context* ctx = whisper_init_from_file_with_params_no_state(options_.path.c_str(), params);
+    whisper_context* ctx = nullptr;
+    // An exception escaping a libuv worker thread would terminate the host process.
+    try {
+      ctx = whisper_init_from_file_with_params_no_state(options_.path.c_str(), params);
+    } catch (const std::exception& error) {
+      failure_ = {"MODEL_LOAD_FAILED", "whisper.cpp threw while loading '" + options_.path + "': " + error.what()};
+      return;
+    }
     if (ctx == nullptr) {
       std::string why = ThreadDiagnostics();
       failure_ = {"MODEL_LOAD_FAILED",
@@ -73,7 +80,13 @@ class CreateStateWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     ResetThreadDiagnostics();
-    whisper_state* state = whisper_init_state(model_->ctx);
+    whisper_state* state = nullptr;
+    try {
+      state = whisper_init_state(model_->ctx);
+    } catch (const std::exception& error) {
+      failure_ = {"STATE_INIT_FAILED", std::string("whisper.cpp threw while creating a state: ") + error.what()};
+      return;
+    }
     if (state == nullptr) {
       std::string why = ThreadDiagnostics();
       failure_ = {"STATE_INIT_FAILED", "whisper.cpp could not create a decoding state" + (why.empty() ? "" : ": " + why)};

@@ -7,6 +7,7 @@ export type WhisperErrorCode =
   | 'MODEL_NOT_FOUND'
   | 'INVALID_MODEL'
   | 'MODEL_LOAD_FAILED'
+  | 'STATE_INIT_FAILED'
   | 'INVALID_AUDIO'
   | 'AUDIO_NOT_FOUND'
   | 'TRANSCRIPTION_FAILED'

@@ -185,6 +185,7 @@ const knownCodes = new Set<WhisperErrorCode>([
   'MODEL_NOT_FOUND',
   'INVALID_MODEL',
   'MODEL_LOAD_FAILED',
+  'STATE_INIT_FAILED',
   'INVALID_AUDIO',
   'TRANSCRIPTION_FAILED',
   'ABORTED',

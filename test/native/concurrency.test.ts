@@ -68,11 +68,13 @@ describe('concurrency on one model', () => {
     expect(ticksWhileRunning).toBeGreaterThan(10);
   });
 
-  it('the addon also works in a worker_thread beside the main thread, and the worker exits cleanly', async () => {
+  it('the addon also works in a worker_thread beside the main thread, and the worker exits cleanly with a logger set', async () => {
     const main = model.transcribe(pcms[1], OPTIONS);
     const worker = new Worker(
-      `const { loadModel } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'index.js'))});
+      `const { loadModel, setLogger } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'index.js'))});
        const { parentPort, workerData } = require('node:worker_threads');
+       // A logger that is still set when the worker exits exercises the addon's teardown.
+       setLogger(() => {}, { minLevel: 'debug' });
        (async () => {
          const model = await loadModel(workerData.modelPath);
          const result = await model.transcribe(workerData.clip, workerData.options);
