@@ -10,6 +10,8 @@
 #include <atomic>
 #include <memory>
 
+#include "vad.h"
+
 namespace whisper_napi {
 
 struct ModelHandle {
@@ -37,6 +39,8 @@ struct StateHandle {
   std::atomic<bool> busy{false};
   // Set by abort() and by dispose(); read by whisper.cpp's abort callback.
   std::atomic<bool> abort_requested{false};
+  // Used only by the job running on this state.
+  VadModel vad;
 };
 
 }  // namespace whisper_napi

@@ -124,11 +124,29 @@ void TranscribeWorker::Run(const ExecutionProgress& progress) {
       for (int i = n - n_new; i < n; ++i) {
         TranscribeEvent event;
         event.kind = TranscribeEvent::Kind::Segment;
-        event.segment = ReadSegment(c, s, i);
+        event.segment = ReadSegment(c, s, i, self->vad_map_);
         self->progress_->Send(&event, 1);
       }
     };
     wparams.new_segment_callback_user_data = this;
+  }
+
+  if (params_.vad) {
+    // whisper_full_with_state ignores params.vad (only whisper_full applies it).
+    wparams.vad = false;
+    std::string error;
+    if (!state_->vad.Ensure(params_.vad_model_path, error) ||
+        !KeepSpeech(state_->vad.get(), params_.vad_params, pcm_, vad_map_, error)) {
+      std::string why = ThreadDiagnostics();
+      failure_ = {"TRANSCRIPTION_FAILED", error + (why.empty() ? "" : " (" + why + ")")};
+      return;
+    }
+    if (pcm_.empty()) {
+      // No speech: an empty transcript, as whisper_full gives.
+      result_.language = params_.language == "auto" ? "" : params_.language;
+      result_.total_ms = MsSince(start);
+      return;
+    }
   }
 
   if (!DetectLanguage(wparams)) return;
@@ -158,7 +176,7 @@ void TranscribeWorker::Run(const ExecutionProgress& progress) {
   }
   const int n_segments = whisper_full_n_segments_from_state(state_->state);
   result_.segments.reserve(n_segments);
-  for (int i = 0; i < n_segments; ++i) result_.segments.push_back(ReadSegment(ctx, state_->state, i));
+  for (int i = 0; i < n_segments; ++i) result_.segments.push_back(ReadSegment(ctx, state_->state, i, vad_map_));
   if (result_.language.empty() || params_.language == "auto") {
     result_.language = whisper_lang_str(whisper_full_lang_id_from_state(state_->state));
   }

@@ -46,6 +46,7 @@ class TranscribeWorker : public Napi::AsyncProgressQueueWorker<TranscribeEvent> 
   std::vector<float> pcm_;
   TranscribeParams params_;
   TranscriptResult result_;
+  VadTimeMap vad_map_;
   WorkerFailure failure_;
   const ExecutionProgress* progress_ = nullptr;
 };

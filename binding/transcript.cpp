@@ -9,11 +9,13 @@ int64_t ToMs(int64_t centiseconds) { return centiseconds * 10; }
 int64_t TokenMs(int64_t centiseconds) { return centiseconds < 0 ? -1 : centiseconds * 10; }
 }  // namespace
 
-SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i) {
+SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i, const VadTimeMap& vad_map) {
   SegmentResult segment;
   segment.index = i;
-  segment.t0_ms = ToMs(whisper_full_get_segment_t0_from_state(state, i));
-  segment.t1_ms = ToMs(whisper_full_get_segment_t1_from_state(state, i));
+  const int64_t t0 = whisper_full_get_segment_t0_from_state(state, i);
+  const int64_t t1 = whisper_full_get_segment_t1_from_state(state, i);
+  segment.t0_ms = ToMs(vad_map.empty() ? t0 : vad_map.ToOriginal(t0));
+  segment.t1_ms = ToMs(vad_map.empty() ? t1 : vad_map.SegmentEndToOriginal(t0, t1));
   const char* text = whisper_full_get_segment_text_from_state(state, i);
   segment.text = text ? text : "";
   segment.no_speech_prob = whisper_full_get_segment_no_speech_prob_from_state(state, i);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "vad.h"
+
 namespace whisper_napi {
 
 struct TokenResult {
@@ -43,7 +45,8 @@ struct TranscriptResult {
 };
 
 // Reads segment i of the last whisper_full on `state`; call only from the thread running it.
-SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i);
+// With a VAD time map, segment times are mapped back to the input audio.
+SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i, const VadTimeMap& vad_map);
 
 Napi::Object SegmentToJs(Napi::Env env, const SegmentResult& segment);
 Napi::Object TranscriptToJs(Napi::Env env, const TranscriptResult& result);

@@ -2,6 +2,7 @@
 import { loadAudio, WHISPER_SAMPLE_RATE, type AudioInput } from './audio';
 import { WhisperError, invalidArgument } from './errors';
 import { inspectModelFile, type ModelFileInfo } from './model-file';
+import { checkVadModelFile } from './vad-model';
 import { fromNativeError, native, type NativeModel, type NativeModelInfo, type NativeState } from './native';
 import {
   defaultThreads,
@@ -163,6 +164,7 @@ export class WhisperModel implements AsyncDisposable {
     const params = resolveTranscribeOptions(options, this.#limits);
     const { signal, onProgress, onSegment } = options;
     if (signal?.aborted) throw abortedError(signal);
+    if (params.vad) await checkVadModelFile(params.vadModelPath);
 
     const audioStart = performance.now();
     const pcm = await loadAudio(audio, options.audio);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WaveFile } from 'wavefile';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadModel, type WhisperModel } from '../../lib';
+import { loadAudio, loadModel, type WhisperModel } from '../../lib';
 import { JFK_WAV } from '../support/paths';
 
 describe('transcribe rejects bad audio with typed errors', () => {
@@ -95,10 +95,23 @@ describe('transcribe rejects bad audio with typed errors', () => {
   });
 
   it('a duration past the end of the audio transcribes to the end, not into padding', async () => {
-    const pcm = (await import('../../lib')).loadAudio(JFK_WAV);
-    const toEnd = await model.transcribe(await pcm, options);
-    const pastEnd = await model.transcribe(await pcm, { ...options, durationMs: 600_000 });
+    const pcm = await loadAudio(JFK_WAV);
+    const toEnd = await model.transcribe(pcm, options);
+    const pastEnd = await model.transcribe(pcm, { ...options, durationMs: 600_000 });
     expect(pastEnd.segments).toEqual(toEnd.segments);
+  });
+
+  it('a missing or wrong VAD model is a typed error naming options.vad.modelPath', async () => {
+    const pcm = new Float32Array(16000);
+    await expect(model.transcribe(pcm, { ...options, vad: { modelPath: path.join(dir, 'missing-vad.bin') } })).rejects.toMatchObject({
+      code: 'MODEL_NOT_FOUND',
+      message: expect.stringContaining('options.vad.modelPath'),
+    });
+    // A whisper model is a ggml file too, but not a VAD model.
+    await expect(model.transcribe(pcm, { ...options, vad: { modelPath: inject('syntheticTinyEn') } })).rejects.toMatchObject({
+      code: 'INVALID_MODEL',
+      message: expect.stringContaining('Silero'),
+    });
   });
 
   it('very short audio (under 100 ms) gives an empty transcript, not an error', async () => {

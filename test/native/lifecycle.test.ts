@@ -131,7 +131,7 @@ describe('abort and dispose', () => {
   it('rejections carry the caller\'s stack', async () => {
     const model = await open();
     await model.dispose();
-    const error = await model.transcribe(pcm, LONG_JOB).catch((e: Error) => e);
+    const error = (await model.transcribe(pcm, LONG_JOB).catch((e: unknown) => e)) as Error;
     expect(error.stack).toContain('lifecycle.test.ts');
   });
 });

@@ -28,8 +28,12 @@ const BASE_OPTIONS: TranscribeOptions = {
   tokenTimestamps: true,
 };
 
+const VAD_MODEL = path.join(SHARED, 'models', 'ggml-silero-v6.2.0.bin');
+
 const MODES = [
   { name: 'with timestamps', cliArgs: [] as string[], options: {} },
+  // The real Silero VAD model drops non-speech first; timestamps map back to the input.
+  { name: 'with Silero VAD', cliArgs: ['--vad', '-vm', VAD_MODEL], options: { vad: { modelPath: VAD_MODEL } } },
   // Without timestamp tokens the random-weight model decodes long token runs: a long oracle.
   { name: 'without timestamps', cliArgs: ['-nt'], options: { noTimestamps: true } },
 ];

@@ -1,0 +1,128 @@
+#include "vad.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace whisper_napi {
+
+namespace {
+
+constexpr int kSampleRate = WHISPER_SAMPLE_RATE;
+
+// The same roundings as whisper.cpp's cs_to_samples / samples_to_cs.
+int CsToSamples(int64_t cs) { return static_cast<int>((cs / 100.0) * kSampleRate + 0.5); }
+int64_t SamplesToCs(int samples) { return static_cast<int64_t>((samples / static_cast<double>(kSampleRate)) * 100.0 + 0.5); }
+
+struct SegmentsDeleter {
+  void operator()(whisper_vad_segments* segments) const { whisper_vad_free_segments(segments); }
+};
+
+}  // namespace
+
+VadModel::~VadModel() {
+  if (ctx_ != nullptr) whisper_vad_free(ctx_);
+}
+
+bool VadModel::Ensure(const std::string& path, std::string& error) {
+  if (ctx_ != nullptr && path == path_) return true;
+  if (ctx_ != nullptr) {
+    whisper_vad_free(ctx_);
+    ctx_ = nullptr;
+  }
+  // whisper_full uses the default VAD context parameters (CPU, 4 threads); so do we.
+  ctx_ = whisper_vad_init_from_file_with_params(path.c_str(), whisper_vad_default_context_params());
+  if (ctx_ == nullptr) {
+    error = "could not load the VAD model '" + path + "'";
+    return false;
+  }
+  path_ = path;
+  return true;
+}
+
+void VadTimeMap::Finish() {
+  std::sort(points_.begin(), points_.end(), [](const Point& a, const Point& b) { return a.processed < b.processed; });
+  points_.erase(std::unique(points_.begin(), points_.end(),
+                            [](const Point& a, const Point& b) { return a.processed == b.processed; }),
+                points_.end());
+}
+
+int64_t VadTimeMap::ToOriginal(int64_t processed) const {
+  if (points_.empty()) return processed;
+  if (processed <= points_.front().processed) return points_.front().original;
+  if (processed >= points_.back().processed) return points_.back().original;
+  auto upper = std::lower_bound(points_.begin(), points_.end(), processed,
+                                [](const Point& p, int64_t t) { return p.processed < t; });
+  if (upper->processed == processed) return upper->original;
+  auto lower = upper - 1;
+  const int64_t processed_span = upper->processed - lower->processed;
+  if (processed_span == 0) return lower->original;
+  return lower->original + ((processed - lower->processed) * (upper->original - lower->original)) / processed_span;
+}
+
+int64_t VadTimeMap::SegmentEndToOriginal(int64_t processed_t0, int64_t processed_t1) const {
+  const int64_t t0 = ToOriginal(processed_t0);
+  const int64_t t1 = ToOriginal(processed_t1);
+  constexpr int64_t kMinDuration = 10;
+  return t1 - t0 < kMinDuration ? t0 + kMinDuration : t1;
+}
+
+bool KeepSpeech(whisper_vad_context* vad, const whisper_vad_params& params, std::vector<float>& samples,
+                VadTimeMap& map, std::string& error) {
+  const int n_samples = static_cast<int>(samples.size());
+  std::unique_ptr<whisper_vad_segments, SegmentsDeleter> found(
+      whisper_vad_segments_from_samples(vad, params, samples.data(), n_samples));
+  if (!found) {
+    error = "voice activity detection failed";
+    return false;
+  }
+  const int n_segments = whisper_vad_segments_n_segments(found.get());
+  if (n_segments == 0) {
+    samples.clear();
+    return true;
+  }
+  // Segment times are whole centiseconds stored as float: the cast back is exact.
+  std::vector<int64_t> starts(n_segments), ends(n_segments);
+  for (int i = 0; i < n_segments; ++i) {
+    starts[i] = static_cast<int64_t>(whisper_vad_segments_get_segment_t0(found.get(), i));
+    ends[i] = static_cast<int64_t>(whisper_vad_segments_get_segment_t1(found.get(), i));
+  }
+
+  const int overlap_samples = static_cast<int>(params.samples_overlap * kSampleRate);
+  const int silence_samples = static_cast<int>(0.1 * kSampleRate);
+  int speech_samples = 0;
+  for (int i = 0; i < n_segments; ++i) {
+    int end = CsToSamples(ends[i]);
+    if (i < n_segments - 1) end += overlap_samples;
+    end = std::min(end, n_samples - 1);
+    speech_samples += end - CsToSamples(starts[i]);
+  }
+  // whisper_full sizes its buffer this way and passes all of it on, trailing zeros included.
+  std::vector<float> kept(static_cast<size_t>(speech_samples + (n_segments - 1) * silence_samples), 0.0f);
+
+  int offset = 0;
+  for (int i = 0; i < n_segments; ++i) {
+    const int start = std::min(CsToSamples(starts[i]), n_samples - 1);
+    int end = std::min(CsToSamples(ends[i]), n_samples - 1);
+    const int speech_length = end - start;
+    if (i < n_segments - 1) end = std::min(end + overlap_samples, n_samples - 1);
+    const int length = end - start;
+    if (length <= 0) continue;
+    // whisper_full's size estimate leaves no room for rounding surprises; never write past it.
+    const size_t needed = static_cast<size_t>(offset + length + (i < n_segments - 1 ? silence_samples : 0));
+    if (needed > kept.size()) kept.resize(needed, 0.0f);
+    map.Add(SamplesToCs(offset), starts[i]);
+    map.Add(SamplesToCs(offset + speech_length), ends[i]);
+    std::memcpy(kept.data() + offset, samples.data() + start, static_cast<size_t>(length) * sizeof(float));
+    offset += length;
+    if (i < n_segments - 1) {
+      map.Add(SamplesToCs(offset), ends[i]);
+      map.Add(SamplesToCs(offset + silence_samples), starts[i + 1]);
+      offset += silence_samples;  // already zero
+    }
+  }
+  map.Finish();
+  samples = std::move(kept);
+  return true;
+}
+
+}  // namespace whisper_napi

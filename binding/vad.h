@@ -1,0 +1,55 @@
+// Voice activity detection in front of whisper_full_with_state.
+//
+// whisper.cpp 1.9.1 applies params.vad only in whisper_full() (the context's own state),
+// not in whisper_full_with_state(), which a model shared between states must use. This
+// does the same work with the public VAD API: keep the speech, join it with short
+// silences, and map timestamps of the shortened audio back to the input. It follows
+// whisper_full's steps exactly, so results match whisper-cli --vad.
+#pragma once
+
+#include <whisper.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace whisper_napi {
+
+// Owns a loaded Silero model; one per state, loaded on first use, reloaded when the path changes.
+class VadModel {
+ public:
+  ~VadModel();
+  // Loads `path` unless it is already loaded. False with `error` set on failure.
+  bool Ensure(const std::string& path, std::string& error);
+  whisper_vad_context* get() const { return ctx_; }
+
+ private:
+  whisper_vad_context* ctx_ = nullptr;
+  std::string path_;
+};
+
+// Pairs of (time in the speech-only audio, time in the input), in centiseconds.
+class VadTimeMap {
+ public:
+  bool empty() const { return points_.empty(); }
+  void Add(int64_t processed, int64_t original) { points_.push_back({processed, original}); }
+  // Sorts and drops duplicate processed times, as the lookups need.
+  void Finish();
+  int64_t ToOriginal(int64_t processed) const;
+  // Segment end times are kept at least 10 cs after their start.
+  int64_t SegmentEndToOriginal(int64_t processed_t0, int64_t processed_t1) const;
+
+ private:
+  struct Point {
+    int64_t processed;
+    int64_t original;
+  };
+  std::vector<Point> points_;
+};
+
+// Replaces `samples` by the speech it contains. No speech leaves `samples` empty.
+bool KeepSpeech(whisper_vad_context* vad, const whisper_vad_params& params, std::vector<float>& samples,
+                VadTimeMap& map, std::string& error);
+
+}  // namespace whisper_napi
