@@ -20,6 +20,9 @@ export default defineConfig({
           pool: 'forks',
           // Builds or reuses whisper-cli and writes the synthetic models the suite shares.
           globalSetup: ['test/native/global-setup.ts'],
+          // One file at a time: ggml's worker threads spin while waiting, so native test
+          // files running side by side on a small machine slow each other down many times over.
+          fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 900_000,
         },
