@@ -23,7 +23,7 @@ export default defineConfig({
           // One file at a time: ggml's worker threads spin while waiting, so native test
           // files running side by side on a small machine slow each other down many times over.
           fileParallelism: false,
-          testTimeout: 300_000,
+          testTimeout: 600_000,
           hookTimeout: 900_000,
         },
       },

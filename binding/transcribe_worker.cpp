@@ -135,7 +135,7 @@ void TranscribeWorker::Run(const ExecutionProgress& progress) {
     // whisper_full_with_state ignores params.vad (only whisper_full applies it).
     wparams.vad = false;
     std::string error;
-    if (!state_->vad.Ensure(params_.vad_model_path, error) ||
+    if (!state_->vad.Ensure(params_.vad_model_path, params_.n_threads, error) ||
         !KeepSpeech(state_->vad.get(), params_.vad_params, pcm_, vad_map_, error)) {
       std::string why = ThreadDiagnostics();
       failure_ = {"TRANSCRIPTION_FAILED", error + (why.empty() ? "" : " (" + why + ")")};

@@ -23,19 +23,24 @@ VadModel::~VadModel() {
   if (ctx_ != nullptr) whisper_vad_free(ctx_);
 }
 
-bool VadModel::Ensure(const std::string& path, std::string& error) {
-  if (ctx_ != nullptr && path == path_) return true;
+bool VadModel::Ensure(const std::string& path, int n_threads, std::string& error) {
+  if (ctx_ != nullptr && path == path_ && n_threads == n_threads_) return true;
   if (ctx_ != nullptr) {
     whisper_vad_free(ctx_);
     ctx_ = nullptr;
   }
-  // whisper_full uses the default VAD context parameters (CPU, 4 threads); so do we.
-  ctx_ = whisper_vad_init_from_file_with_params(path.c_str(), whisper_vad_default_context_params());
+  // whisper_full uses the default VAD context parameters (CPU, 4 threads). We use the job's
+  // thread count instead: 4 spinning ggml threads on fewer cores (or beside other jobs)
+  // slow everything down badly, and the thread count does not change the VAD's results.
+  whisper_vad_context_params params = whisper_vad_default_context_params();
+  params.n_threads = n_threads;
+  ctx_ = whisper_vad_init_from_file_with_params(path.c_str(), params);
   if (ctx_ == nullptr) {
     error = "could not load the VAD model '" + path + "'";
     return false;
   }
   path_ = path;
+  n_threads_ = n_threads;
   return true;
 }
 

@@ -20,13 +20,14 @@ namespace whisper_napi {
 class VadModel {
  public:
   ~VadModel();
-  // Loads `path` unless it is already loaded. False with `error` set on failure.
-  bool Ensure(const std::string& path, std::string& error);
+  // Loads `path` for `n_threads` unless that is already loaded. False with `error` set on failure.
+  bool Ensure(const std::string& path, int n_threads, std::string& error);
   whisper_vad_context* get() const { return ctx_; }
 
  private:
   whisper_vad_context* ctx_ = nullptr;
   std::string path_;
+  int n_threads_ = 0;
 };
 
 // Pairs of (time in the speech-only audio, time in the input), in centiseconds.

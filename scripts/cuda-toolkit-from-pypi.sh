@@ -6,9 +6,9 @@
 #   eval "$(scripts/cuda-toolkit-from-pypi.sh)"       # sets CUDACXX, CUDAToolkit_ROOT, PATH
 #
 # DIR defaults to $WHISPER_NAPI_CUDA_TOOLKIT_DIR, else ~/.cache/whisper-napi/cuda-toolkit/<release>.
-# A complete DIR is reused (nothing is downloaded again); the layout and the self-test are
-# redone each time, which takes a few seconds. Progress goes to stderr; stdout carries only
-# the `export` lines, so the output can be eval'ed.
+# A complete DIR is reused (nothing is downloaded again, ~1 s); the symlinks are redone each
+# time, the compile self-test once per install (~30 s). Progress goes to stderr; stdout
+# carries only the `export` lines, so the output can be eval'ed. Tested on x86_64 Linux.
 #
 # Why CUDA 13: the CUDA 12 nvcc wheel (nvidia-cuda-nvcc-cu12) holds only ptxas and libnvvm,
 # not the nvcc driver, cudafe++, fatbinary or nvlink. The CUDA 13 wheels hold a full nvcc and
@@ -40,7 +40,7 @@ say() { printf '[cuda-toolkit] %s\n' "$*" >&2; }
 die() { printf '[cuda-toolkit] error: %s\n' "$*" >&2; exit 1; }
 
 case "${1:-}" in
-  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
   -*) die "unknown option $1 (usage: $0 [DIR])" ;;
 esac
 DIR="${1:-${WHISPER_NAPI_CUDA_TOOLKIT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/whisper-napi/cuda-toolkit/$CUDA_RELEASE}}"
