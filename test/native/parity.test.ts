@@ -30,8 +30,15 @@ const BASE_OPTIONS: TranscribeOptions = {
 
 const VAD_MODEL = path.join(SHARED, 'models', 'ggml-silero-v6.2.0.bin');
 
-const MODES = [
-  { name: 'with timestamps', cliArgs: [] as string[], options: {} },
+interface Mode {
+  name: string;
+  cliArgs: string[];
+  options: TranscribeOptions;
+  clips?: string[];
+}
+
+const MODES: Mode[] = [
+  { name: 'with timestamps', cliArgs: [], options: {} },
   // The real Silero VAD model drops non-speech first; timestamps map back to the input.
   // One clip only: whisper-cli runs the VAD with a fixed 4 threads, which spin on a 2-core
   // machine (81 s for jfk.wav there, against 3.3 s for the addon with the job's 2 threads).
@@ -58,7 +65,7 @@ describe('parity with whisper-cli on a synthetic tiny.en model', () => {
   afterAll(() => model?.dispose());
 
   for (const mode of MODES) {
-    for (const clip of 'clips' in mode ? mode.clips : CLIPS) {
+    for (const clip of mode.clips ?? CLIPS) {
       it(`${path.basename(clip)} ${mode.name}`, async () => {
         // One after the other: ggml's threads spin while waiting, and two runs sharing the
         // two cores of a CI machine slow each other down by orders of magnitude.
