@@ -15,7 +15,6 @@ double MsSince(std::chrono::steady_clock::time_point start) {
 
 std::string DescribeFailure(int code) {
   switch (code) {
-    case -1: return "voice activity detection failed";
     case -2: return "could not compute the log-mel spectrogram";
     case -3: return "language detection failed";
     case -4: return "too many decoders requested";
@@ -177,9 +176,6 @@ void TranscribeWorker::Run(const ExecutionProgress& progress) {
   const int n_segments = whisper_full_n_segments_from_state(state_->state);
   result_.segments.reserve(n_segments);
   for (int i = 0; i < n_segments; ++i) result_.segments.push_back(ReadSegment(ctx, state_->state, i, vad_map_));
-  if (result_.language.empty() || params_.language == "auto") {
-    result_.language = whisper_lang_str(whisper_full_lang_id_from_state(state_->state));
-  }
 }
 
 void TranscribeWorker::OnProgress(const TranscribeEvent* events, size_t count) {

@@ -2,18 +2,21 @@
  * Every failure the library reports is a WhisperError with a stable `code`.
  * Callers branch on `code`; `message` is for people and may change between versions.
  */
-export type WhisperErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'MODEL_NOT_FOUND'
-  | 'INVALID_MODEL'
-  | 'MODEL_LOAD_FAILED'
-  | 'STATE_INIT_FAILED'
-  | 'INVALID_AUDIO'
-  | 'AUDIO_NOT_FOUND'
-  | 'TRANSCRIPTION_FAILED'
-  | 'ABORTED'
-  | 'DISPOSED'
-  | 'NATIVE_ERROR';
+export const WHISPER_ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'MODEL_NOT_FOUND',
+  'INVALID_MODEL',
+  'MODEL_LOAD_FAILED',
+  'STATE_INIT_FAILED',
+  'INVALID_AUDIO',
+  'AUDIO_NOT_FOUND',
+  'TRANSCRIPTION_FAILED',
+  'ABORTED',
+  'DISPOSED',
+  'NATIVE_ERROR',
+] as const;
+
+export type WhisperErrorCode = (typeof WHISPER_ERROR_CODES)[number];
 
 export class WhisperError extends Error {
   readonly code: WhisperErrorCode;

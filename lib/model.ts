@@ -69,10 +69,11 @@ function clampDuration(offsetMs: number, durationMs: number, samples: number): n
 function assertRunnable(file: ModelFileInfo, options: ResolvedLoadOptions): void {
   const conv = file.tensors.find((t) => t.name === 'encoder.conv1.weight');
   if (conv?.typeName !== 'f32') return;
-  if (options.gpu && native().getSystemInfo().cuda) return;
+  const system = native().getSystemInfo();
+  if (options.gpu && system.cuda) return;
   throw new WhisperError(
     'INVALID_MODEL',
-    `${file.path} stores its convolution weights as f32, which whisper.cpp ${native().getSystemInfo().whisperVersion} ` +
+    `${file.path} stores its convolution weights as f32, which whisper.cpp ${system.whisperVersion} ` +
       'cannot run on the CPU (it would abort the process). Convert or quantize the model to f16 (or q8_0/q5_0) first.',
   );
 }

@@ -3,7 +3,7 @@
  * Nothing outside lib/ touches the addon directly.
  */
 import path from 'node:path';
-import { WhisperError, type WhisperErrorCode } from './errors';
+import { WHISPER_ERROR_CODES, WhisperError, type WhisperErrorCode } from './errors';
 
 export interface NativeLoadOptions {
   useGpu: boolean;
@@ -180,17 +180,7 @@ export function native(): NativeAddon {
   return addon;
 }
 
-const knownCodes = new Set<WhisperErrorCode>([
-  'INVALID_ARGUMENT',
-  'MODEL_NOT_FOUND',
-  'INVALID_MODEL',
-  'MODEL_LOAD_FAILED',
-  'STATE_INIT_FAILED',
-  'INVALID_AUDIO',
-  'TRANSCRIPTION_FAILED',
-  'ABORTED',
-  'DISPOSED',
-]);
+const knownCodes: ReadonlySet<string> = new Set(WHISPER_ERROR_CODES);
 
 /**
  * Turns an error from the addon into a WhisperError. Native rejections have no useful JS
@@ -202,7 +192,7 @@ export function fromNativeError(error: unknown): WhisperError {
   const nativeCode = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   const code: WhisperErrorCode =
-    typeof nativeCode === 'string' && knownCodes.has(nativeCode as WhisperErrorCode)
+    typeof nativeCode === 'string' && knownCodes.has(nativeCode)
       ? (nativeCode as WhisperErrorCode)
       : 'NATIVE_ERROR';
   return new WhisperError(code, message, { cause: error });

@@ -13,7 +13,7 @@
 #
 # Environment: WHISPER_NAPI_BUILD_JOBS (default: CPU count), WHISPER_NAPI_CUDA_TOOLKIT_DIR
 # (where the toolkit goes, see cuda-toolkit-from-pypi.sh), WHISPER_NAPI_DEBUG=1.
-# Slow: nvcc compiles ~140 ggml-cuda files; about 25 minutes per architecture on 2 cores.
+# Slow: nvcc compiles ~140 ggml-cuda files (sm_90 alone took 76 min on 2 busy cores here).
 # Needs what the CPU build needs (cmake >= 3.21, g++, `npm install` done) plus python3 + pip.
 set -euo pipefail
 

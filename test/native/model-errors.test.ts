@@ -3,17 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel, WhisperError, writeSyntheticModel } from '../../lib';
+import { rejectedWhisperError } from '../support/errors';
 import { SHARED } from '../support/paths';
 
-async function loadError(file: string): Promise<WhisperError> {
-  const error = await loadModel(file).then(
-    () => {
-      throw new Error(`expected ${file} to be rejected`);
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(WhisperError);
-  return error as WhisperError;
+function loadError(file: string): Promise<WhisperError> {
+  return rejectedWhisperError(loadModel(file));
 }
 
 describe('loadModel rejects bad model files with typed errors', () => {

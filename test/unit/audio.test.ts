@@ -14,6 +14,7 @@ import {
   type AudioOptions,
 } from '../../lib/audio';
 import { WhisperError, type WhisperErrorCode } from '../../lib/errors';
+import { rejectedWhisperError, thrownWhisperError } from '../support/errors';
 import {
   alawToLinear,
   bits32,
@@ -40,26 +41,6 @@ function randomInts(n: number, bits: number, seed: number): number[] {
   const rnd = prng(seed);
   const span = 2 ** bits;
   return Array.from({ length: n }, () => Math.floor(rnd() * span) - span / 2);
-}
-
-function thrown(fn: () => unknown): WhisperError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(WhisperError);
-    return err as WhisperError;
-  }
-  throw new Error('expected a WhisperError, but nothing was thrown');
-}
-
-async function rejected(promise: Promise<unknown>): Promise<WhisperError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WhisperError);
-    return err as WhisperError;
-  }
-  throw new Error('expected a WhisperError, but the promise resolved');
 }
 
 function expectError(err: WhisperError, code: WhisperErrorCode, message: RegExp): void {
@@ -204,17 +185,17 @@ describe('decodeWav: channels', () => {
 
   it('a channel index beyond the file is INVALID_ARGUMENT naming `channel` and the channel count', () => {
     for (const channel of [2, 5]) {
-      const err = thrown(() => decodeWav(stereo, { channel }));
+      const err = thrownWhisperError(() => decodeWav(stereo, { channel }));
       expectError(err, 'INVALID_ARGUMENT', /^channel: .*0 to 1.*2 channels.*got \d/);
     }
   });
 
   it('a malformed channel option or options value is INVALID_ARGUMENT', () => {
     for (const channel of [-1, 1.5, 'left', Number.NaN, null]) {
-      const err = thrown(() => decodeWav(stereo, { channel } as unknown as AudioOptions));
+      const err = thrownWhisperError(() => decodeWav(stereo, { channel } as unknown as AudioOptions));
       expectError(err, 'INVALID_ARGUMENT', /^channel: expected 'mix' or a 0-based channel index/);
     }
-    const err = thrown(() => decodeWav(stereo, 'mix' as unknown as AudioOptions));
+    const err = thrownWhisperError(() => decodeWav(stereo, 'mix' as unknown as AudioOptions));
     expectError(err, 'INVALID_ARGUMENT', /^options: expected an object/);
   });
 
@@ -230,7 +211,7 @@ describe('decodeWav: channels', () => {
     const expected = chans[0]!.map((a, i) => Math.fround((a + chans[1]![i]! + chans[2]![i]!) / 32768 / 3));
     expect(Array.from(out)).toEqual(expected);
     expect(Array.from(decodeWav(bytes, { channel: 2 }))).toEqual(chans[2]!.map((v) => v / 32768));
-    expectError(thrown(() => decodeWav(bytes, { channel: 3 })), 'INVALID_ARGUMENT', /channel: .*0 to 2.*3 channels/);
+    expectError(thrownWhisperError(() => decodeWav(bytes, { channel: 3 })), 'INVALID_ARGUMENT', /channel: .*0 to 2.*3 channels/);
   });
 
   it('mixing accumulates in float32 like miniaudio, not in double', () => {
@@ -368,71 +349,71 @@ describe('decodeWav: bad input is INVALID_AUDIO with a message that says what is
   it('random bytes, empty input, a wrong form type', () => {
     const rnd = prng(11);
     const noise = Uint8Array.from({ length: 1000 }, () => Math.floor(rnd() * 256));
-    expectError(thrown(() => decodeWav(noise)), 'INVALID_AUDIO', /^audio: not a WAV file/);
-    expectError(thrown(() => decodeWav(new Uint8Array(0))), 'INVALID_AUDIO', /^audio: not a WAV file: 0 bytes/);
+    expectError(thrownWhisperError(() => decodeWav(noise)), 'INVALID_AUDIO', /^audio: not a WAV file/);
+    expectError(thrownWhisperError(() => decodeWav(new Uint8Array(0))), 'INVALID_AUDIO', /^audio: not a WAV file: 0 bytes/);
     const avi = good.slice();
     avi.set([0x41, 0x56, 0x49, 0x20], 8); // RIFF....AVI
-    expectError(thrown(() => decodeWav(avi)), 'INVALID_AUDIO', /^audio: not a WAV file/);
+    expectError(thrownWhisperError(() => decodeWav(avi)), 'INVALID_AUDIO', /^audio: not a WAV file/);
   });
 
   it('names MP3, FLAC and Ogg when given those instead of WAV', () => {
     const make = (head: string) => Uint8Array.from([...head].map((c) => c.charCodeAt(0)).concat(new Array(64).fill(0)));
-    expectError(thrown(() => decodeWav(make('ID3\x04'))), 'INVALID_AUDIO', /MP3/);
-    expectError(thrown(() => decodeWav(make('fLaC'))), 'INVALID_AUDIO', /FLAC/);
-    expectError(thrown(() => decodeWav(make('OggS'))), 'INVALID_AUDIO', /Ogg/);
+    expectError(thrownWhisperError(() => decodeWav(make('ID3\x04'))), 'INVALID_AUDIO', /MP3/);
+    expectError(thrownWhisperError(() => decodeWav(make('fLaC'))), 'INVALID_AUDIO', /FLAC/);
+    expectError(thrownWhisperError(() => decodeWav(make('OggS'))), 'INVALID_AUDIO', /Ogg/);
   });
 
   it('a truncated header', () => {
     for (const n of [4, 11, 12, 20, 30, 40]) {
-      const err = thrown(() => decodeWav(good.subarray(0, n)));
+      const err = thrownWhisperError(() => decodeWav(good.subarray(0, n)));
       expectError(err, 'INVALID_AUDIO', /^audio: (not a WAV file|WAV has no|WAV header is truncated)/);
     }
   });
 
   it('a fmt chunk that is cut off or too short', () => {
-    expectError(thrown(() => decodeWav(good.subarray(0, 30))), 'INVALID_AUDIO', /^audio: WAV header is truncated: the "fmt " chunk has 10 of its 16 bytes/);
+    expectError(thrownWhisperError(() => decodeWav(good.subarray(0, 30))), 'INVALID_AUDIO', /^audio: WAV header is truncated: the "fmt " chunk has 10 of its 16 bytes/);
     const short = good.slice();
     new DataView(short.buffer).setUint32(16, 12, true); // fmt size 12
-    expectError(thrown(() => decodeWav(short)), 'INVALID_AUDIO', /^audio: WAV "fmt " chunk is too short \(12 bytes/);
+    expectError(thrownWhisperError(() => decodeWav(short)), 'INVALID_AUDIO', /^audio: WAV "fmt " chunk is too short \(12 bytes/);
   });
 
   it('a RIFF/WAVE file without a data chunk', () => {
     const bytes = buildWav({ channels: 1, sampleRate: 16000, bitsPerSample: 16, noData: true, after: [{ id: 'JUNK', body: new Uint8Array(8) }] });
-    expectError(thrown(() => decodeWav(bytes)), 'INVALID_AUDIO', /^audio: WAV has no data chunk/);
+    expectError(thrownWhisperError(() => decodeWav(bytes)), 'INVALID_AUDIO', /^audio: WAV has no data chunk/);
   });
 
   it('zero samples: an empty data chunk, or less than one frame', () => {
     const empty = buildWav({ channels: 1, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(0) });
-    expectError(thrown(() => decodeWav(empty)), 'INVALID_AUDIO', /^audio: WAV has 0 samples/);
+    expectError(thrownWhisperError(() => decodeWav(empty)), 'INVALID_AUDIO', /^audio: WAV has 0 samples/);
     const partial = buildWav({ channels: 2, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(2) });
-    expectError(thrown(() => decodeWav(partial)), 'INVALID_AUDIO', /^audio: WAV has 0 samples .*4-byte frame/);
+    expectError(thrownWhisperError(() => decodeWav(partial)), 'INVALID_AUDIO', /^audio: WAV has 0 samples .*4-byte frame/);
   });
 
   it('unsupported bit depths and encodings', () => {
     const pcm12 = buildWav({ channels: 1, sampleRate: 16000, bitsPerSample: 12, blockAlign: 2, data: new Uint8Array(8) });
-    expectError(thrown(() => decodeWav(pcm12)), 'INVALID_AUDIO', /^audio: unsupported WAV format: 12-bit PCM/);
+    expectError(thrownWhisperError(() => decodeWav(pcm12)), 'INVALID_AUDIO', /^audio: unsupported WAV format: 12-bit PCM/);
     const float16 = buildWav({ formatTag: 3, channels: 1, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(8) });
-    expectError(thrown(() => decodeWav(float16)), 'INVALID_AUDIO', /^audio: unsupported WAV format: 16-bit float/);
+    expectError(thrownWhisperError(() => decodeWav(float16)), 'INVALID_AUDIO', /^audio: unsupported WAV format: 16-bit float/);
     const adpcm = buildWav({ formatTag: 0x11, channels: 1, sampleRate: 16000, bitsPerSample: 4, blockAlign: 256, data: new Uint8Array(256) });
-    expectError(thrown(() => decodeWav(adpcm)), 'INVALID_AUDIO', /^audio: unsupported WAV encoding: IMA ADPCM \(format tag 0x0011\)/);
+    expectError(thrownWhisperError(() => decodeWav(adpcm)), 'INVALID_AUDIO', /^audio: unsupported WAV encoding: IMA ADPCM \(format tag 0x0011\)/);
     const extAdpcm = buildWav({ extensible: { subFormatTag: 2, validBits: 4 }, channels: 1, sampleRate: 16000, bitsPerSample: 4, blockAlign: 256, data: new Uint8Array(256) });
-    expectError(thrown(() => decodeWav(extAdpcm)), 'INVALID_AUDIO', /Microsoft ADPCM .*EXTENSIBLE/);
+    expectError(thrownWhisperError(() => decodeWav(extAdpcm)), 'INVALID_AUDIO', /Microsoft ADPCM .*EXTENSIBLE/);
   });
 
   it('impossible header values: 0 channels, 0 Hz, 4 GHz', () => {
     const zeroChannels = buildWav({ channels: 0, sampleRate: 16000, bitsPerSample: 16, blockAlign: 2, data: new Uint8Array(8) });
-    expectError(thrown(() => decodeWav(zeroChannels)), 'INVALID_AUDIO', /0 channels/);
+    expectError(thrownWhisperError(() => decodeWav(zeroChannels)), 'INVALID_AUDIO', /0 channels/);
     for (const rate of [0, 4_000_000_000]) {
       const bytes = buildWav({ channels: 1, sampleRate: rate, bitsPerSample: 16, data: new Uint8Array(8) });
-      expectError(thrown(() => decodeWav(bytes)), 'INVALID_AUDIO', new RegExp(`sample rate: the WAV header says ${rate} Hz`));
+      expectError(thrownWhisperError(() => decodeWav(bytes)), 'INVALID_AUDIO', new RegExp(`sample rate: the WAV header says ${rate} Hz`));
     }
   });
 
   it('a float WAV with NaN or Infinity names the sample', () => {
     const nan = buildWav({ formatTag: 3, channels: 1, sampleRate: 16000, bitsPerSample: 32, data: packFloats([0, 0.1, 0.2, 0.3, 0.4, Number.NaN, 0], 32) });
-    expectError(thrown(() => decodeWav(nan)), 'INVALID_AUDIO', /^audio: sample 5 is NaN/);
+    expectError(thrownWhisperError(() => decodeWav(nan)), 'INVALID_AUDIO', /^audio: sample 5 is NaN/);
     const inf = buildWav({ formatTag: 3, channels: 1, sampleRate: 16000, bitsPerSample: 64, data: packFloats([0, -Infinity], 64) });
-    expectError(thrown(() => decodeWav(inf)), 'INVALID_AUDIO', /^audio: sample 1 is -Infinity/);
+    expectError(thrownWhisperError(() => decodeWav(inf)), 'INVALID_AUDIO', /^audio: sample 1 is -Infinity/);
   });
 
   it('never lets anything but a WhisperError out (truncations and corruptions of a valid file)', () => {
@@ -527,11 +508,11 @@ describe('resample', () => {
   it('rejects bad arguments with INVALID_ARGUMENT', () => {
     const x = new Float32Array(10);
     for (const rate of [0, -1, Number.NaN, Infinity, '16000']) {
-      expectError(thrown(() => resample(x, rate as number, 16000)), 'INVALID_ARGUMENT', /^fromRate: expected a positive sample rate/);
-      expectError(thrown(() => resample(x, 16000, rate as number)), 'INVALID_ARGUMENT', /^toRate: expected a positive sample rate/);
+      expectError(thrownWhisperError(() => resample(x, rate as number, 16000)), 'INVALID_ARGUMENT', /^fromRate: expected a positive sample rate/);
+      expectError(thrownWhisperError(() => resample(x, 16000, rate as number)), 'INVALID_ARGUMENT', /^toRate: expected a positive sample rate/);
     }
-    expectError(thrown(() => resample([1, 2] as unknown as Float32Array, 8000, 16000)), 'INVALID_ARGUMENT', /^samples: expected a Float32Array/);
-    expectError(thrown(() => resample(x, 16_000_000, 16000)), 'INVALID_ARGUMENT', /^toRate: /);
+    expectError(thrownWhisperError(() => resample([1, 2] as unknown as Float32Array, 8000, 16000)), 'INVALID_ARGUMENT', /^samples: expected a Float32Array/);
+    expectError(thrownWhisperError(() => resample(x, 16_000_000, 16000)), 'INVALID_ARGUMENT', /^toRate: /);
   });
 });
 
@@ -549,20 +530,20 @@ describe('loadAudio', () => {
   });
 
   it('rejects an empty Float32Array and a channel index other than 0 for PCM', async () => {
-    expectError(await rejected(loadAudio(new Float32Array(0))), 'INVALID_ARGUMENT', /^audio: expected a non-empty Float32Array/);
-    expectError(await rejected(loadAudio(new Float32Array(4), { channel: 1 })), 'INVALID_ARGUMENT', /^channel: /);
+    expectError(await rejectedWhisperError(loadAudio(new Float32Array(0))), 'INVALID_ARGUMENT', /^audio: expected a non-empty Float32Array/);
+    expectError(await rejectedWhisperError(loadAudio(new Float32Array(4), { channel: 1 })), 'INVALID_ARGUMENT', /^channel: /);
   });
 
   it('rejects NaN and Infinity, naming the first bad sample', async () => {
     const pcm = new Float32Array(10);
     pcm[3] = Number.NaN;
     pcm[7] = Infinity;
-    expectError(await rejected(loadAudio(pcm)), 'INVALID_AUDIO', /^audio: sample 3 is NaN/);
+    expectError(await rejectedWhisperError(loadAudio(pcm)), 'INVALID_AUDIO', /^audio: sample 3 is NaN/);
     pcm[3] = 0;
-    expectError(await rejected(loadAudio(pcm)), 'INVALID_AUDIO', /^audio: sample 7 is Infinity/);
+    expectError(await rejectedWhisperError(loadAudio(pcm)), 'INVALID_AUDIO', /^audio: sample 7 is Infinity/);
     pcm[7] = 0;
     pcm[0] = -Infinity;
-    expectError(await rejected(loadAudio(pcm)), 'INVALID_AUDIO', /^audio: sample 0 is -Infinity/);
+    expectError(await rejectedWhisperError(loadAudio(pcm)), 'INVALID_AUDIO', /^audio: sample 0 is -Infinity/);
   });
 
   it('decodes Buffer and Uint8Array WAV bytes', async () => {
@@ -578,20 +559,20 @@ describe('loadAudio', () => {
 
   it('a missing path is AUDIO_NOT_FOUND naming the path', async () => {
     const missing = path.join(tmp, 'nope', 'missing.wav');
-    expectError(await rejected(loadAudio(missing)), 'AUDIO_NOT_FOUND', /^audio: file not found: .*missing\.wav/);
+    expectError(await rejectedWhisperError(loadAudio(missing)), 'AUDIO_NOT_FOUND', /^audio: file not found: .*missing\.wav/);
     const file = path.join(tmp, 'a-file.wav');
     fs.writeFileSync(file, wav);
-    expectError(await rejected(loadAudio(path.join(file, 'inner.wav'))), 'AUDIO_NOT_FOUND', /inner\.wav/);
+    expectError(await rejectedWhisperError(loadAudio(path.join(file, 'inner.wav'))), 'AUDIO_NOT_FOUND', /inner\.wav/);
   });
 
   it('a directory is AUDIO_NOT_FOUND saying it is a directory', async () => {
-    expectError(await rejected(loadAudio(tmp)), 'AUDIO_NOT_FOUND', /is a directory/);
+    expectError(await rejectedWhisperError(loadAudio(tmp)), 'AUDIO_NOT_FOUND', /is a directory/);
   });
 
   it('a file that is not a WAV is INVALID_AUDIO naming the file', async () => {
     const file = path.join(tmp, 'notes.txt');
     fs.writeFileSync(file, 'hello, this is not audio at all');
-    const err = await rejected(loadAudio(file));
+    const err = await rejectedWhisperError(loadAudio(file));
     expectError(err, 'INVALID_AUDIO', /^audio: not a WAV file.*notes\.txt/);
   });
 
@@ -600,9 +581,9 @@ describe('loadAudio', () => {
     for (const input of bad) {
       const promise = loadAudio(input as AudioInput);
       expect(promise).toBeInstanceOf(Promise);
-      expectError(await rejected(promise), 'INVALID_ARGUMENT', /^audio: expected /);
+      expectError(await rejectedWhisperError(promise), 'INVALID_ARGUMENT', /^audio: expected /);
     }
-    expectError(await rejected(loadAudio(wav, 7 as unknown as AudioOptions)), 'INVALID_ARGUMENT', /^options: /);
+    expectError(await rejectedWhisperError(loadAudio(wav, 7 as unknown as AudioOptions)), 'INVALID_ARGUMENT', /^options: /);
   });
 
   it('WHISPER_SAMPLE_RATE is 16 kHz', () => {
@@ -613,7 +594,7 @@ describe('loadAudio', () => {
 describe('assertFinitePcm', () => {
   it('accepts finite samples (also outside [-1, 1]) and names the parameter and index otherwise', () => {
     expect(() => assertFinitePcm(Float32Array.from([0, 1, -1, 3.5, -1e30]))).not.toThrow();
-    expectError(thrown(() => assertFinitePcm(Float32Array.from([0, 0, Number.NaN]), 'pcm')), 'INVALID_AUDIO', /^pcm: sample 2 is NaN/);
-    expectError(thrown(() => assertFinitePcm(Float32Array.from([Infinity]))), 'INVALID_AUDIO', /^audio: sample 0 is Infinity/);
+    expectError(thrownWhisperError(() => assertFinitePcm(Float32Array.from([0, 0, Number.NaN]), 'pcm')), 'INVALID_AUDIO', /^pcm: sample 2 is NaN/);
+    expectError(thrownWhisperError(() => assertFinitePcm(Float32Array.from([Infinity]))), 'INVALID_AUDIO', /^audio: sample 0 is Infinity/);
   });
 });

@@ -15,6 +15,7 @@ import {
 } from '../../lib/model-file';
 import { writeSyntheticModel } from '../../lib/synthetic-model';
 import { WhisperError } from '../../lib/errors';
+import { rejectedWhisperError } from '../support/errors';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 const TINY_EN_HEADER = path.join(MODELS, 'header-only-ggml-tiny.en.bin');
@@ -35,20 +36,8 @@ const TINY_EN: Omit<WhisperHparams, 'ftype' | 'quantizationVersion'> = {
   nMels: 80,
 };
 
-async function rejectionOf(promise: Promise<unknown>): Promise<WhisperError> {
-  let error: unknown;
-  try {
-    await promise;
-  } catch (err) {
-    error = err;
-  }
-  if (error === undefined) throw new Error('expected the promise to reject');
-  expect(error).toBeInstanceOf(WhisperError);
-  return error as WhisperError;
-}
-
 async function expectInvalid(file: string, ...patterns: RegExp[]): Promise<WhisperError> {
-  const err = await rejectionOf(inspectModelFile(file));
+  const err = await rejectedWhisperError(inspectModelFile(file));
   expect(err.code).toBe('INVALID_MODEL');
   expect(err.message).toContain(file);
   for (const p of patterns) expect(err.message).toMatch(p);
@@ -218,7 +207,7 @@ describe('inspectModelFile on the shared files', () => {
     expect(head.readUInt32LE(0)).toBe(0x67676d6c);
     expect(head.subarray(8, 18).toString('latin1')).toBe('silero-16k');
     for (const checkTensors of [true, false]) {
-      const err = await rejectionOf(inspectModelFile(SILERO, { checkTensors }));
+      const err = await rejectedWhisperError(inspectModelFile(SILERO, { checkTensors }));
       expect(err.code).toBe('INVALID_MODEL');
       expect(err.message).toMatch(/voice-activity-detection \(VAD\) model/);
       expect(err.message).toMatch(/"silero-16k" version 6\.2\.0/);
@@ -305,10 +294,10 @@ describe('inspectModelFile on a synthetic tiny.en model and broken copies of it'
 
   it('rejects a missing path with MODEL_NOT_FOUND naming the path', async () => {
     const missing = path.join(dir, 'no-such-model.bin');
-    const err = await rejectionOf(inspectModelFile(missing));
+    const err = await rejectedWhisperError(inspectModelFile(missing));
     expect(err.code).toBe('MODEL_NOT_FOUND');
     expect(err.message).toContain(missing);
-    const err2 = await rejectionOf(inspectModelFile(path.join(good, 'inside-a-file.bin')));
+    const err2 = await rejectedWhisperError(inspectModelFile(path.join(good, 'inside-a-file.bin')));
     expect(err2.code).toBe('MODEL_NOT_FOUND');
   });
 
@@ -592,9 +581,9 @@ describe('inspectModelFile on a synthetic tiny.en model and broken copies of it'
   });
 
   it('validates its arguments', async () => {
-    expect((await rejectionOf(inspectModelFile(''))).code).toBe('INVALID_ARGUMENT');
-    expect((await rejectionOf(inspectModelFile(42 as unknown as string))).code).toBe('INVALID_ARGUMENT');
-    expect((await rejectionOf(inspectModelFile(good, { checkTensors: 'yes' as unknown as boolean }))).code).toBe(
+    expect((await rejectedWhisperError(inspectModelFile(''))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejectedWhisperError(inspectModelFile(42 as unknown as string))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejectedWhisperError(inspectModelFile(good, { checkTensors: 'yes' as unknown as boolean }))).code).toBe(
       'INVALID_ARGUMENT',
     );
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { WhisperError } from '../../lib/errors';
 import { defaultThreads, MAX_DECODERS, resolveLoadOptions, resolveTranscribeOptions, type ModelLimits } from '../../lib/options';
+import { thrownWhisperError } from '../support/errors';
 
 const multilingual: ModelLimits = {
   multilingual: true,
@@ -9,16 +9,6 @@ const multilingual: ModelLimits = {
   defaultThreads: 3,
 };
 const englishOnly: ModelLimits = { ...multilingual, multilingual: false };
-
-function errorOf(fn: () => unknown): WhisperError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WhisperError);
-    return error as WhisperError;
-  }
-  throw new Error('expected a WhisperError');
-}
 
 describe('resolveTranscribeOptions', () => {
   it('fills whisper.cpp defaults, auto language and the model-derived thread count', () => {
@@ -68,20 +58,20 @@ describe('resolveTranscribeOptions', () => {
     [{ vad: { modelPath: 'x.bin', bogus: 1 } }, 'options.vad.bogus', 'one of the known options'],
     [{ langauge: 'en' }, 'options.langauge', 'one of the known options'],
   ])('rejects %j naming %s', (options, parameter, expected) => {
-    const error = errorOf(() => resolveTranscribeOptions(options, multilingual));
+    const error = thrownWhisperError(() => resolveTranscribeOptions(options, multilingual));
     expect(error.code).toBe('INVALID_ARGUMENT');
     expect(error.message).toContain(parameter);
     expect(error.message).toContain(expected);
   });
 
   it('rejects non-object options', () => {
-    expect(errorOf(() => resolveTranscribeOptions('en', multilingual)).message).toMatch(/^options: expected an object, got "en"/);
-    expect(errorOf(() => resolveTranscribeOptions([], multilingual)).message).toMatch(/got an array/);
+    expect(thrownWhisperError(() => resolveTranscribeOptions('en', multilingual)).message).toMatch(/^options: expected an object, got "en"/);
+    expect(thrownWhisperError(() => resolveTranscribeOptions([], multilingual)).message).toMatch(/got an array/);
   });
 
   it('knows what an English-only model cannot do', () => {
-    expect(errorOf(() => resolveTranscribeOptions({ language: 'de' }, englishOnly)).message).toContain('English-only');
-    expect(errorOf(() => resolveTranscribeOptions({ translate: true }, englishOnly)).message).toContain('cannot translate');
+    expect(thrownWhisperError(() => resolveTranscribeOptions({ language: 'de' }, englishOnly)).message).toContain('English-only');
+    expect(thrownWhisperError(() => resolveTranscribeOptions({ translate: true }, englishOnly)).message).toContain('cannot translate');
     expect(resolveTranscribeOptions({ language: 'en' }, englishOnly).language).toBe('en');
   });
 
@@ -106,9 +96,9 @@ describe('resolveLoadOptions', () => {
   });
 
   it('names bad load options', () => {
-    expect(errorOf(() => resolveLoadOptions({ concurrency: 0 })).message).toContain('options.concurrency');
-    expect(errorOf(() => resolveLoadOptions({ gpuDevice: -1 })).message).toContain('options.gpuDevice');
-    expect(errorOf(() => resolveLoadOptions({ threads: 2 })).message).toContain('options.threads');
+    expect(thrownWhisperError(() => resolveLoadOptions({ concurrency: 0 })).message).toContain('options.concurrency');
+    expect(thrownWhisperError(() => resolveLoadOptions({ gpuDevice: -1 })).message).toContain('options.gpuDevice');
+    expect(thrownWhisperError(() => resolveLoadOptions({ threads: 2 })).message).toContain('options.threads');
   });
 });
 

@@ -1,0 +1,24 @@
+import { expect } from 'vitest';
+import { WhisperError } from '../../lib/errors';
+
+/** The WhisperError `fn` throws; fails the test if it throws nothing or something else. */
+export function thrownWhisperError(fn: () => unknown): WhisperError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(WhisperError);
+    return error as WhisperError;
+  }
+  throw new Error('expected a WhisperError, but nothing was thrown');
+}
+
+/** The WhisperError `promise` rejects with; fails the test if it resolves or rejects with something else. */
+export async function rejectedWhisperError(promise: Promise<unknown>): Promise<WhisperError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(WhisperError);
+    return error as WhisperError;
+  }
+  throw new Error('expected a WhisperError, but the promise resolved');
+}
