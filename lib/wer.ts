@@ -175,3 +175,22 @@ export function corpusWordErrorRate(pairs: ReadonlyArray<{ reference: string; hy
   const wer = total.referenceWords === 0 ? (errors === 0 ? 0 : Infinity) : errors / total.referenceWords;
   return { wer, ...total };
 }
+
+/**
+ * Parses a CMU Sphinx style transcription file (one utterance per line:
+ * `<s> the words </s> (utterance-id)`) into utterance id -> text, in file order. Lines without the
+ * markers are rejected with their line number rather than skipped, so a wrong file is noticed.
+ */
+export function parseSphinxTranscription(contents: string): Map<string, string> {
+  if (typeof contents !== 'string') throw new TypeError(`parseSphinxTranscription: contents must be a string, got ${typeof contents}`);
+  const out = new Map<string, string>();
+  contents.split(/\r?\n/).forEach((line, index) => {
+    if (line.trim() === '') return;
+    const m = /^\s*<s>(.*)<\/s>\s*\(([^()]+)\)\s*$/.exec(line);
+    if (!m) throw new SyntaxError(`line ${index + 1}: expected "<s> words </s> (id)", got ${JSON.stringify(line.slice(0, 80))}`);
+    const id = m[2].trim();
+    if (out.has(id)) throw new SyntaxError(`line ${index + 1}: utterance id ${JSON.stringify(id)} appears twice`);
+    out.set(id, m[1].trim().replace(/\s+/g, ' '));
+  });
+  return out;
+}

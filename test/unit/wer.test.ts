@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { corpusWordErrorRate, normalizeWords, wordEdits, wordErrorRate } from '../../lib/wer';
+import { corpusWordErrorRate, normalizeWords, parseSphinxTranscription, wordEdits, wordErrorRate } from '../../lib/wer';
+import { SHARED } from '../support/paths';
 
 describe('normalizeWords', () => {
   test('case, punctuation and quote marks go; apostrophes inside words stay', () => {
@@ -98,5 +101,28 @@ describe('corpusWordErrorRate', () => {
     ]);
     expect(r).toMatchObject({ substitutions: 1, deletions: 1, insertions: 0, referenceWords: 8 });
     expect(r.wer).toBeCloseTo(2 / 8, 12);
+  });
+});
+
+describe('parseSphinxTranscription', () => {
+  test('reads ids and texts in order', () => {
+    const parsed = parseSphinxTranscription('<s> ten of clubs  </s> (001)\n\n<s> five five </s> (clip-0870)\r\n');
+    expect([...parsed]).toEqual([
+      ['001', 'ten of clubs'],
+      ['clip-0870', 'five five'],
+    ]);
+  });
+
+  test('the shared corpora parse', () => {
+    const cards = parseSphinxTranscription(fs.readFileSync(path.join(SHARED, 'audio', 'cards', 'cards.transcription'), 'utf8'));
+    expect([...cards.keys()]).toEqual(['001', '002', '003', '004', '005']);
+    const librivox = parseSphinxTranscription(fs.readFileSync(path.join(SHARED, 'audio', 'librivox', 'transcription'), 'utf8'));
+    expect(librivox.size).toBe(5);
+    expect(librivox.get('sense_and_sensibility_01_austen_64kb-0880')).toBe('he was not an ill disposed young man');
+  });
+
+  test('rejects malformed lines and duplicate ids with the line number', () => {
+    expect(() => parseSphinxTranscription('<s> a </s> (1)\nhello world')).toThrow(/line 2: expected "<s> words <\/s> \(id\)", got "hello world"/);
+    expect(() => parseSphinxTranscription('<s> a </s> (1)\n<s> b </s> (1)')).toThrow(/line 2: utterance id "1" appears twice/);
   });
 });

