@@ -4,6 +4,7 @@
 #include "addon_data.h"
 #include "log_bridge.h"
 #include "model.h"
+#include "quantize.h"
 #include "state.h"
 #include "system.h"
 
@@ -34,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getDevices", Napi::Function::New<GetDevices>(env, "getDevices"));
   exports.Set("getSystemInfo", Napi::Function::New<GetSystemInfo>(env, "getSystemInfo"));
   exports.Set("getLanguages", Napi::Function::New<GetLanguages>(env, "getLanguages"));
+  exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
   exports.Set("NativeModel", model);
   exports.Set("NativeState", state);

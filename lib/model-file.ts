@@ -36,6 +36,7 @@
 import { promises as fsp } from 'node:fs';
 import type * as fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { identifyArchitecture, type IdentifiedArchitecture } from './architectures';
 import { WhisperError, invalidArgument } from './errors';
 
 export interface WhisperHparams {
@@ -72,8 +73,17 @@ export interface ModelFileInfo {
   fileSize: number;
   hparams: WhisperHparams;
   modelType: 'tiny' | 'base' | 'small' | 'medium' | 'large' | 'unknown';
+  /**
+   * The standard architecture whose hyperparameters the header has ('tiny.en', 'large-v3-turbo', ...;
+   * see lib/architectures.ts), 'large-v1/v2' (the two share hyperparameters) or 'unknown'.
+   */
+  architecture: IdentifiedArchitecture;
   /** n_vocab >= 51865, as whisper.cpp decides. */
   multilingual: boolean;
+  /** Mel bins of the input spectrogram: 80, or 128 for large-v3 and large-v3-turbo. */
+  nMels: number;
+  /** Weights in all the tensors whisper.cpp loads for these hparams (see `parameterCount`). */
+  parameterCount: number;
   /**
    * Type name of the weight matrices, e.g. 'f16', 'q5_0': the most common type among the 2-D `.weight`
    * tensors ('mixed' without a majority). With `checkTensors: false`, the type the header's ftype implies.
@@ -304,6 +314,18 @@ export function expectedTensors(hparams: WhisperHparams): Array<{ name: string; 
     add(`${p}cross_attn.out.bias`, [ts], T_F32);
   }
   return out;
+}
+
+/**
+ * Number of weights (tensor elements) of a Whisper model with these hyperparameters: every tensor
+ * whisper.cpp loads, positional embeddings and norms included. The weight type does not matter.
+ */
+export function parameterCount(hparams: Omit<WhisperHparams, 'ftype' | 'quantizationVersion'>): number {
+  let total = 0;
+  for (const t of expectedTensors({ ...hparams, ftype: 1, quantizationVersion: 0 })) {
+    total += t.shape.reduce((a, b) => a * b, 1);
+  }
+  return total;
 }
 
 /** tiny/base/small/medium/large from n_audio_layer, as whisper_model_load decides. */
@@ -661,7 +683,10 @@ export async function inspectModelFile(path: string, options?: { checkTensors?: 
       fileSize,
       hparams,
       modelType: modelTypeFromHparams(hparams),
+      architecture: identifyArchitecture(hparams),
       multilingual: hparams.nVocab >= 51865,
+      nMels: hparams.nMels,
+      parameterCount: parameterCount(hparams),
       melFilters: { nMel, nFft, offset: melOffset, byteLength: 8 + melDataBytes },
       vocab: { count: vocabCount, offset: vocabOffset, byteLength: vocabEnd - vocabOffset },
     };
@@ -783,4 +808,71 @@ export async function inspectModelFile(path: string, options?: { checkTensors?: 
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+/** A model file's description from its headers alone (see `readModelInfo`). */
+export interface ModelSummary {
+  path: string;
+  fileSize: number;
+  architecture: IdentifiedArchitecture;
+  modelType: ModelFileInfo['modelType'];
+  multilingual: boolean;
+  nMels: number;
+  /**
+   * Type of the weight matrices ('f16', 'q5_0', ...): as stored when the tensor table is complete,
+   * otherwise the type the header's ftype implies.
+   */
+  weightType: string;
+  /** The header's ggml ftype (0 f32, 1 f16, 7 q8_0, 8 q5_0, ...) and quantization format version. */
+  ftype: number;
+  quantizationVersion: number;
+  parameterCount: number;
+  hparams: WhisperHparams;
+  /** Tensors found and their data bytes; 0 when the tensor table could not be read (see `problem`). */
+  tensorCount: number;
+  tensorBytes: number;
+  /**
+   * Undefined for a complete file that `inspectModelFile` accepts. Otherwise why whisper.cpp could not
+   * use it (a truncated download, a header-only file, a tensor of the wrong shape...), while the
+   * header itself is readable.
+   */
+  problem?: string;
+}
+
+/**
+ * A fast summary of a whisper.cpp ggml model file: reads the header, the mel filter and vocabulary
+ * sections and the tensor headers (hopping over the tensor data, which is never read). A file whose
+ * header is fine but whose tensor table is not (truncated, header-only, ...) still gets a summary,
+ * with `problem` saying what is wrong. Throws like `inspectModelFile` when even the header is bad.
+ */
+export async function readModelInfo(path: string): Promise<ModelSummary> {
+  let info: ModelFileInfo;
+  let problem: string | undefined;
+  try {
+    info = await inspectModelFile(path, { checkTensors: true });
+  } catch (err) {
+    if (!(err instanceof WhisperError) || err.code !== 'INVALID_MODEL') throw err;
+    try {
+      info = await inspectModelFile(path, { checkTensors: false });
+    } catch {
+      throw err;
+    }
+    problem = err.message;
+  }
+  return {
+    path: info.path,
+    fileSize: info.fileSize,
+    architecture: info.architecture,
+    modelType: info.modelType,
+    multilingual: info.multilingual,
+    nMels: info.nMels,
+    weightType: info.weightType,
+    ftype: info.hparams.ftype,
+    quantizationVersion: info.hparams.quantizationVersion,
+    parameterCount: info.parameterCount,
+    hparams: info.hparams,
+    tensorCount: info.tensors.length,
+    tensorBytes: info.tensorBytes,
+    ...(problem === undefined ? {} : { problem }),
+  };
 }

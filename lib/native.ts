@@ -155,6 +155,13 @@ export interface NativeAddon {
   getDevices(): NativeDevice[];
   getSystemInfo(): NativeSystemInfo;
   getLanguages(): NativeLanguage[];
+  /**
+   * Quantizes whole rows with ggml_quantize_chunk on a worker thread. `src` holds little-endian f32
+   * (srcType 0) or f16 (srcType 1) values and is copied before the call returns. dstType is a ggml
+   * type id: 2 q4_0, 3 q4_1, 6 q5_0, 7 q5_1, 8 q8_0, or 1 f16. nPerRow must be a multiple of the
+   * type's block size and divide the value count. Bad arguments throw (code INVALID_ARGUMENT).
+   */
+  quantize(src: ArrayBufferView, srcType: 0 | 1, dstType: number, nPerRow: number): Promise<Buffer>;
   /** minLevel: 0 debug, 1 info, 2 warn, 3 error. */
   setLogger(logger: ((level: NativeLogLevel, message: string) => void) | null, minLevel: number): void;
 }

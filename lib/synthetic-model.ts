@@ -1,32 +1,100 @@
 /**
- * Writes a valid whisper.cpp ggml Whisper model with seeded pseudo-random weights, for tests: the
- * header, mel filters and vocabulary are copied byte-for-byte from an existing model (or header-only)
- * file, followed by every tensor whisper.cpp requires (see `expectedTensors`) with deterministic
- * weights. The network's outputs are meaningless but finite; whisper.cpp loads and runs the file.
+ * Writes a valid whisper.cpp ggml Whisper model with seeded pseudo-random weights, for tests and for
+ * planning memory and speed. The network's outputs are meaningless but finite; whisper.cpp loads and
+ * runs the file.
+ *
+ * Two ways to get the header, mel filters and vocabulary:
+ *  - `headerFrom`: copied byte for byte from an existing model (or header-only) file (only the ftype
+ *    field changes when the weight type does);
+ *  - `architecture`: one of the standard Whisper architectures (lib/architectures.ts) with OpenAI's
+ *    hyperparameters, the Slaney mel filter bank computed by `whisperMelFilters`, and the vocabulary
+ *    of `vocabFrom` (a ggml model or header-only file of the same English-only/multilingual kind) or,
+ *    without it, just the 256 single-byte tokens (whisper.cpp fills the rest of the ids with
+ *    placeholder tokens).
+ *
+ * Then every tensor whisper.cpp requires (see `expectedTensors`), in the loader's order, with
+ * deterministic weights. Quantized weight types (q8_0, q5_0, ...) are produced the way whisper.cpp's
+ * quantize tool would produce them from the f16 model with the same seed (same tensor rules, the
+ * same f16 values quantized by ggml), chunk by chunk, so even a large-v3 never needs an f16
+ * intermediate file: a synthesized q5_0 model is byte-identical to `quantizeModel` of the
+ * synthesized f16 one.
  */
 import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import * as os from 'node:os';
+import { ARCHITECTURES, ARCHITECTURE_NAMES, isArchitectureName, type ArchitectureName } from './architectures';
 import { WhisperError, invalidArgument } from './errors';
-import { expectedTensors, inspectModelFile, GGML_QNT_VERSION_FACTOR, type ModelFileInfo, type WhisperHparams } from './model-file';
+import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from './ggml-writer';
+import { WHISPER_N_FFT_BINS, whisperMelFilters } from './mel-filters';
+import {
+  GGML_QNT_VERSION,
+  GGML_QNT_VERSION_FACTOR,
+  expectedTensors,
+  ggmlTensorBytes,
+  inspectModelFile,
+  type ModelFileInfo,
+  type WhisperHparams,
+} from './model-file';
+import {
+  ChunkPipeline,
+  QUANTIZATION_TYPES,
+  QUANTIZATION_TYPE_IDS,
+  isQuantizationType,
+  isQuantizedTensor,
+  quantizeRows,
+  type QuantizationType,
+} from './quantize';
 
-export interface SyntheticModelOptions {
-  /** A whisper.cpp ggml model or header-only file whose header, mel filters and vocab are copied. */
-  headerFrom: string;
+export type SyntheticWeightType = 'f16' | 'f32' | QuantizationType;
+export const SYNTHETIC_WEIGHT_TYPES: readonly SyntheticWeightType[] = Object.freeze(['f16', 'f32', ...QUANTIZATION_TYPES]);
+
+interface CommonSyntheticOptions {
   outPath: string;
   /** PRNG seed (an integer; used modulo 2^32). Default 1. */
   seed?: number;
-  /** Type of the big weight matrices. 'f16' (default) keeps whisper.cpp's f16 layout; 'f32' writes ftype 0. */
-  weightType?: 'f16' | 'f32';
+  /**
+   * Type of the big weight matrices. 'f16' (default) keeps whisper.cpp's f16 layout; 'f32' writes
+   * ftype 0; a quantization type writes what whisper.cpp's quantize tool makes of the f16 model.
+   */
+  weightType?: SyntheticWeightType;
+  /** Called after each chunk is written. A listener that throws ends the job with its error. */
+  onProgress?: (progress: { bytesWritten: number; bytesTotal: number }) => void;
+}
+
+export type SyntheticModelOptions = CommonSyntheticOptions &
+  (
+    | {
+        /** A whisper.cpp ggml model or header-only file whose header, mel filters and vocab are copied. */
+        headerFrom: string;
+        architecture?: undefined;
+        vocabFrom?: undefined;
+      }
+    | {
+        /** A standard Whisper architecture: its hparams, computed mel filters, and a vocabulary (see `vocabFrom`). */
+        architecture: ArchitectureName;
+        /**
+         * A whisper.cpp ggml model or header-only file whose vocabulary is copied; it must be English-only
+         * for a '.en' architecture and multilingual otherwise. Default: the 256 single-byte tokens.
+         */
+        vocabFrom?: string;
+        headerFrom?: undefined;
+      }
+  );
+
+/** What `writeSyntheticModel` will write, without writing it. */
+export interface SyntheticModelPlan {
+  hparams: WhisperHparams;
+  /** Header, mel filters and vocabulary: the bytes before the first tensor. */
+  preamble: Buffer;
+  /** In file order, with the byte offset of each tensor's header and data. */
+  tensors: Array<{ name: string; shape: number[]; type: number; headerOffset: number; offset: number; byteLength: number }>;
+  fileSize: number;
 }
 
 /** Byte offset of the ftype field: magic + 10 int32 hparams. */
 const FTYPE_OFFSET = 44;
-const COPY_CHUNK = 1 << 20;
-/** Elements generated per write. */
+/** Elements generated per write for f16/f32 tensors. */
 const GEN_CHUNK = 1 << 18;
-
-const LITTLE_ENDIAN = os.endianness() === 'LE';
+/** Elements generated (as f16) per native quantization call. */
+const QUANT_CHUNK = 1 << 20;
 
 // ---- float32 -> float16 --------------------------------------------------------------------
 
@@ -143,127 +211,263 @@ function initFor(name: string): Init {
   return { kind: 'normal', std: 0.02 };
 }
 
-async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
-    done += bytesWritten;
-  }
+// ---- vocabulary ------------------------------------------------------------------------------
+
+/**
+ * The first 256 tokens of GPT-2's (and Whisper's) byte-level BPE vocabulary: every byte value, in the
+ * order of GPT-2's `bytes_to_unicode` table: the printable bytes '!'..'~', '¡'..'¬', '®'..'ÿ', then the
+ * remaining bytes 0..255 in increasing order. A ggml file stores each token as its raw bytes. (In
+ * the published ggml files, converted from the tokenizer's text, the 128 bytes 0x80..0xff that are not
+ * UTF-8 on their own appear as U+FFFD instead; the other 128 are these bytes.)
+ */
+export function byteLevelVocab(): Uint8Array[] {
+  const printable: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
+  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
+  const seen = new Set(printable);
+  const order = [...printable];
+  for (let b = 0; b < 256; b++) if (!seen.has(b)) order.push(b);
+  return order.map((b) => Uint8Array.of(b));
 }
 
-async function readExactly(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) throw new WhisperError('INVALID_MODEL', `unexpected end of file while copying the model header`);
-    done += bytesRead;
+async function readVocab(file: string, info: ModelFileInfo): Promise<Uint8Array[]> {
+  const section = Buffer.alloc(info.vocab.byteLength);
+  const fh = await fsp.open(file, 'r');
+  try {
+    let done = 0;
+    while (done < section.length) {
+      const { bytesRead } = await fh.read(section, done, section.length - done, info.vocab.offset + done);
+      if (bytesRead === 0) throw new WhisperError('INVALID_MODEL', `unexpected end of ${JSON.stringify(file)} while reading its vocabulary`);
+      done += bytesRead;
+    }
+  } finally {
+    await fh.close().catch(() => undefined);
   }
+  const tokens: Uint8Array[] = [];
+  let pos = 4;
+  for (let i = 0; i < info.vocab.count; i++) {
+    const length = section.readUInt32LE(pos);
+    tokens.push(section.subarray(pos + 4, pos + 4 + length));
+    pos += 4 + length;
+  }
+  return tokens;
 }
 
-function tensorHeader(name: string, shape: number[], type: number): Buffer {
-  const nameBytes = Buffer.from(name, 'utf8');
-  const buf = Buffer.alloc(12 + 4 * shape.length + nameBytes.length);
-  buf.writeInt32LE(shape.length, 0);
-  buf.writeInt32LE(nameBytes.length, 4);
-  buf.writeInt32LE(type, 8);
-  shape.forEach((d, i) => buf.writeInt32LE(d, 12 + 4 * i));
-  nameBytes.copy(buf, 12 + 4 * shape.length);
+async function readPreamble(file: string, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const fh = await fsp.open(file, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(buf, done, length - done, done);
+      if (bytesRead === 0) throw new WhisperError('INVALID_MODEL', `unexpected end of file while copying the model header`);
+      done += bytesRead;
+    }
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
   return buf;
 }
 
-/**
- * Writes a synthetic whisper.cpp model to `outPath` (through a temporary file renamed into place) and
- * returns `inspectModelFile(outPath)`. Same options, same seed: byte-identical file.
- */
-export async function writeSyntheticModel(options: SyntheticModelOptions): Promise<ModelFileInfo> {
+// ---- planning ----------------------------------------------------------------------------------
+
+function ftypeOf(weightType: SyntheticWeightType): number {
+  if (weightType === 'f32') return 0;
+  if (weightType === 'f16') return 1;
+  return QUANTIZATION_TYPE_IDS[weightType].ftype;
+}
+
+interface CheckedOptions {
+  outPath: string;
+  seed: number;
+  weightType: SyntheticWeightType;
+  headerFrom?: string;
+  architecture?: ArchitectureName;
+  vocabFrom?: string;
+  onProgress?: (progress: { bytesWritten: number; bytesTotal: number }) => void;
+}
+
+function checkOptions(options: SyntheticModelOptions, needOutPath: boolean): CheckedOptions {
   if (options === null || typeof options !== 'object') throw invalidArgument('options', 'an object', options);
-  const { headerFrom, outPath } = options;
+  const { headerFrom, architecture, vocabFrom, outPath, onProgress } = options as CommonSyntheticOptions & {
+    headerFrom?: unknown;
+    architecture?: unknown;
+    vocabFrom?: unknown;
+  };
   const seed = options.seed ?? 1;
   const weightType = options.weightType ?? 'f16';
-  if (typeof headerFrom !== 'string' || headerFrom.length === 0) throw invalidArgument('options.headerFrom', 'a non-empty string', headerFrom);
-  if (typeof outPath !== 'string' || outPath.length === 0) throw invalidArgument('options.outPath', 'a non-empty string', outPath);
+  if (headerFrom !== undefined && architecture !== undefined) {
+    throw invalidArgument('options.headerFrom', 'to be left out when options.architecture is given (use one of the two)', headerFrom);
+  }
+  if (architecture !== undefined) {
+    if (!isArchitectureName(architecture)) {
+      throw invalidArgument('options.architecture', `one of ${ARCHITECTURE_NAMES.map((n) => `'${n}'`).join(', ')}`, architecture);
+    }
+    if (vocabFrom !== undefined && (typeof vocabFrom !== 'string' || vocabFrom.length === 0)) {
+      throw invalidArgument('options.vocabFrom', 'a non-empty string or undefined', vocabFrom);
+    }
+  } else {
+    if (vocabFrom !== undefined) throw invalidArgument('options.vocabFrom', 'to be used only with options.architecture', vocabFrom);
+    if (typeof headerFrom !== 'string' || headerFrom.length === 0) {
+      throw invalidArgument('options.headerFrom', 'a non-empty string (or options.architecture instead)', headerFrom);
+    }
+  }
+  if (needOutPath && (typeof outPath !== 'string' || outPath.length === 0)) throw invalidArgument('options.outPath', 'a non-empty string', outPath);
   if (!Number.isSafeInteger(seed)) throw invalidArgument('options.seed', 'an integer', seed);
-  if (weightType !== 'f16' && weightType !== 'f32') throw invalidArgument('options.weightType', "'f16' or 'f32'", weightType);
+  if (!(SYNTHETIC_WEIGHT_TYPES as readonly unknown[]).includes(weightType)) {
+    throw invalidArgument('options.weightType', `one of ${SYNTHETIC_WEIGHT_TYPES.map((t) => `'${t}'`).join(', ')}`, weightType);
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function', onProgress);
+  return {
+    outPath,
+    seed,
+    weightType,
+    headerFrom: headerFrom as string | undefined,
+    architecture: architecture as ArchitectureName | undefined,
+    vocabFrom: vocabFrom as string | undefined,
+    onProgress,
+  };
+}
 
-  const source = await inspectModelFile(headerFrom, { checkTensors: false });
-  const preambleBytes = source.vocab.offset + source.vocab.byteLength;
-  const ftype = weightType === 'f32' ? 0 : 1;
-  // keep the quantization-version part of the field; only the ftype itself changes (if at all)
-  const ftypeRaw = source.hparams.quantizationVersion * GGML_QNT_VERSION_FACTOR + ftype;
-  const hparams: WhisperHparams = { ...source.hparams, ftype };
-  const tensors = expectedTensors(hparams);
-  const seed32 = seed >>> 0;
-
-  const tmpPath = `${outPath}.tmp-${process.pid}-${Date.now()}`;
-  const src = await fsp.open(headerFrom, 'r');
-  let out: FileHandle | undefined;
-  try {
-    try {
-      out = await fsp.open(tmpPath, 'w');
-    } catch (err) {
-      throw new WhisperError('INVALID_ARGUMENT', `options.outPath: cannot write ${JSON.stringify(outPath)}: ${(err as Error).message}`, {
-        cause: err,
-      });
+async function plan(options: CheckedOptions): Promise<SyntheticModelPlan> {
+  const { weightType } = options;
+  const ftype = ftypeOf(weightType);
+  const quantized = isQuantizationType(weightType);
+  let hparams: WhisperHparams;
+  let preamble: Buffer;
+  if (options.headerFrom !== undefined) {
+    const source = await inspectModelFile(options.headerFrom, { checkTensors: false });
+    // quantized: the quantize tool's header (current quantization version); otherwise keep the
+    // quantization-version part of the field and change only the ftype itself (if at all)
+    const quantizationVersion = quantized ? GGML_QNT_VERSION : source.hparams.quantizationVersion;
+    hparams = { ...source.hparams, ftype, quantizationVersion };
+    preamble = await readPreamble(options.headerFrom, source.vocab.offset + source.vocab.byteLength);
+    if (source.hparams.ftype !== ftype || quantized) {
+      preamble.writeInt32LE(quantizationVersion * GGML_QNT_VERSION_FACTOR + ftype, FTYPE_OFFSET);
     }
-    let pos = 0;
-
-    // header + mel filters + vocab, byte for byte (except the ftype field when it has to change)
-    const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK, preambleBytes));
-    while (pos < preambleBytes) {
-      const n = Math.min(chunk.length, preambleBytes - pos);
-      const part = chunk.subarray(0, n);
-      await readExactly(src, part, pos);
-      if (pos <= FTYPE_OFFSET && FTYPE_OFFSET + 4 <= pos + n && part.readInt32LE(FTYPE_OFFSET - pos) % GGML_QNT_VERSION_FACTOR !== ftype) {
-        part.writeInt32LE(ftypeRaw, FTYPE_OFFSET - pos);
+  } else {
+    const arch = ARCHITECTURES[options.architecture!];
+    hparams = { ...arch.hparams, ftype, quantizationVersion: quantized ? GGML_QNT_VERSION : 0 };
+    let vocab: Uint8Array[];
+    if (options.vocabFrom !== undefined) {
+      const source = await inspectModelFile(options.vocabFrom, { checkTensors: false });
+      if (source.multilingual !== arch.multilingual) {
+        const kind = (m: boolean): string => (m ? 'multilingual' : 'English-only');
+        throw new WhisperError(
+          'INVALID_ARGUMENT',
+          `options.vocabFrom: ${JSON.stringify(options.vocabFrom)} has an ${kind(source.multilingual)} vocabulary (n_vocab ${source.hparams.nVocab}), ` +
+            `but ${arch.name} is ${kind(arch.multilingual)} (n_vocab ${arch.hparams.nVocab}); take the vocabulary from a ${kind(arch.multilingual)} model`,
+        );
       }
-      await writeAll(out, part, pos);
-      pos += n;
+      if (source.vocab.count > arch.hparams.nVocab) {
+        throw new WhisperError(
+          'INVALID_ARGUMENT',
+          `options.vocabFrom: ${JSON.stringify(options.vocabFrom)} has ${source.vocab.count} tokens, more than ${arch.name}'s n_vocab ${arch.hparams.nVocab}`,
+        );
+      }
+      vocab = await readVocab(options.vocabFrom, source);
+    } else {
+      vocab = byteLevelVocab();
     }
+    preamble = encodePreamble({
+      hparams,
+      melFilters: { nMel: hparams.nMels, nFft: WHISPER_N_FFT_BINS, data: whisperMelFilters(hparams.nMels) },
+      vocab,
+    });
+  }
 
-    // tensors
-    const f16 = new Uint16Array(GEN_CHUNK);
-    const f32 = new Float32Array(GEN_CHUNK);
-    const f16Bytes = Buffer.from(f16.buffer, f16.byteOffset, f16.byteLength);
-    const f32Bytes = Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength);
-    for (const t of tensors) {
-      const header = tensorHeader(t.name, t.shape, t.type);
-      await writeAll(out, header, pos);
-      pos += header.length;
+  const tensors: SyntheticModelPlan['tensors'] = [];
+  let pos = preamble.length;
+  for (const t of expectedTensors(hparams)) {
+    if (quantized && isQuantizedTensor(t.name, t.shape.length) !== (t.type === QUANTIZATION_TYPE_IDS[weightType].type)) {
+      throw new Error(`internal error: the quantize rules and whisper.cpp's loader disagree about ${t.name}`);
+    }
+    const headerOffset = pos;
+    const offset = headerOffset + 12 + 4 * t.shape.length + Buffer.byteLength(t.name);
+    const byteLength = ggmlTensorBytes(t.type, t.shape);
+    tensors.push({ name: t.name, shape: t.shape, type: t.type, headerOffset, offset, byteLength });
+    pos = offset + byteLength;
+  }
+  return { hparams, preamble, tensors, fileSize: pos };
+}
 
-      const isF16 = t.type === 1;
-      if (!isF16 && t.type !== 0) throw new Error(`internal error: unexpected tensor type ${t.type} for ${t.name}`);
+/**
+ * What `writeSyntheticModel(options)` would write: hparams, preamble bytes, the tensor table with
+ * offsets, and the file size. Reads `headerFrom` / `vocabFrom` (headers only); writes nothing.
+ */
+export async function planSyntheticModel(options: SyntheticModelOptions): Promise<SyntheticModelPlan> {
+  return plan(checkOptions(options, false));
+}
+
+// ---- writing -----------------------------------------------------------------------------------
+
+/**
+ * Writes a synthetic whisper.cpp model to `outPath` (through a temporary file renamed into place) and
+ * returns `inspectModelFile(outPath)`. Same options, same seed: byte-identical file. Memory stays
+ * small whatever the size (weights are generated, quantized and written in chunks), and the event
+ * loop is never blocked for more than one chunk's generation (a few milliseconds).
+ */
+export async function writeSyntheticModel(options: SyntheticModelOptions): Promise<ModelFileInfo> {
+  const checked = checkOptions(options, true);
+  const layout = await plan(checked);
+  const { weightType, onProgress } = checked;
+  const seed32 = checked.seed >>> 0;
+
+  const writer = await GgmlFileWriter.open(checked.outPath, 'options.outPath');
+  // depth 2: one chunk quantizing on the libuv pool while this thread generates the next (2 cores busy)
+  const pipeline = new ChunkPipeline(writer, 2);
+  const bytesTotal = layout.fileSize;
+  const progress = onProgress && ((): void => onProgress({ bytesWritten: writer.position, bytesTotal }));
+  try {
+    await pipeline.push(layout.preamble, progress);
+    for (const t of layout.tensors) {
+      await pipeline.push(encodeTensorHeader(t.name, t.shape, t.type));
       const init = initFor(t.name);
       const rng = new NormalStream(hashString(t.name, seed32));
       const total = t.shape.reduce((a, b) => a * b, 1);
-      for (let done = 0; done < total; ) {
-        const n = Math.min(GEN_CHUNK, total - done);
-        if (isF16) {
-          if (init.kind === 'const') f16.fill(float32ToFloat16Bits(init.value), 0, n);
-          else rng.fill(f16, n, init.std, true);
-          const bytes = f16Bytes.subarray(0, 2 * n);
-          if (!LITTLE_ENDIAN) bytes.swap16();
-          await writeAll(out, bytes, pos);
-          pos += bytes.length;
-        } else {
-          if (init.kind === 'const') f32.fill(init.value, 0, n);
-          else rng.fill(f32, n, init.std, false);
-          const bytes = f32Bytes.subarray(0, 4 * n);
-          if (!LITTLE_ENDIAN) bytes.swap32();
-          await writeAll(out, bytes, pos);
-          pos += bytes.length;
+      if (t.type === 1 || t.type === 0) {
+        const isF16 = t.type === 1;
+        for (let done = 0; done < total; ) {
+          const n = Math.min(GEN_CHUNK, total - done);
+          if (isF16) {
+            const f16 = new Uint16Array(n);
+            if (init.kind === 'const') f16.fill(float32ToFloat16Bits(init.value));
+            else rng.fill(f16, n, init.std, true);
+            await pipeline.push(float16Bytes(f16), progress);
+          } else {
+            const f32 = new Float32Array(n);
+            if (init.kind === 'const') f32.fill(init.value);
+            else rng.fill(f32, n, init.std, false);
+            await pipeline.push(float32Bytes(f32), progress);
+          }
+          done += n;
         }
+        continue;
+      }
+      // a quantized matrix: the f16 values the f16 model would hold, quantized row chunk by row chunk
+      const qtype = weightType as QuantizationType;
+      if (init.kind !== 'normal' || t.type !== QUANTIZATION_TYPE_IDS[qtype].type) {
+        throw new Error(`internal error: unexpected tensor type ${t.type} for ${t.name}`);
+      }
+      const rowElements = t.shape[0];
+      const rowsPerChunk = Math.max(1, Math.floor(QUANT_CHUNK / rowElements));
+      const f16 = new Uint16Array(rowsPerChunk * rowElements); // reused: quantizeRows copies its input
+      for (let done = 0; done < total; ) {
+        const n = Math.min(rowsPerChunk * rowElements, total - done);
+        rng.fill(f16, n, init.std, true);
+        const quantized = quantizeRows(f16.subarray(0, n), 'f16', qtype, rowElements);
+        quantized.catch(() => undefined); // observed by the pipeline
+        await pipeline.push(quantized, progress);
         done += n;
       }
     }
-    await out.close();
-    out = undefined;
-    await fsp.rename(tmpPath, outPath);
+    await pipeline.drain();
+    await writer.commit();
   } catch (err) {
-    await out?.close().catch(() => undefined);
-    await fsp.rm(tmpPath, { force: true }).catch(() => undefined);
+    await pipeline.settle();
+    await writer.abort();
     throw err;
-  } finally {
-    await src.close().catch(() => undefined);
   }
-  return inspectModelFile(outPath);
+  return inspectModelFile(checked.outPath);
 }

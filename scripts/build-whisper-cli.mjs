@@ -1,9 +1,15 @@
 #!/usr/bin/env node
-// Builds whisper.cpp's own whisper-cli from deps/whisper.cpp, with the ggml options the
-// addon uses (cmake/ggml-options.cmake), for the parity tests.
+// Builds whisper.cpp's own tools from deps/whisper.cpp, with the ggml options the addon uses
+// (cmake/ggml-options.cmake): whisper-cli (the parity oracle), whisper-quantize (the oracle
+// for lib/quantize.ts) and whisper-bench.
 //
-// The binary is cached outside the clone, keyed by the pinned source, the shared options
-// and the compiler, so CI builds it once per machine. Prints the binary's path on stdout.
+//   node scripts/build-whisper-cli.mjs                 prints the whisper-cli path
+//   node scripts/build-whisper-cli.mjs quantize bench  prints one path per line, in order
+//
+// Tool names: whisper-cli (or cli), whisper-quantize (or quantize), whisper-bench (or bench).
+// The binaries are cached outside the clone, keyed by the pinned source, the shared options
+// and the compiler, so CI builds them once per machine. When one is missing, every missing
+// tool is built in the same cmake run (ggml is compiled once for all of them).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,10 +22,21 @@ const cacheRoot = process.env.WHISPER_NAPI_CACHE || path.join(os.homedir(), '.ca
 const manifestText = fs.readFileSync(path.join(root, 'deps', 'whisper.cpp.json'), 'utf8');
 const optionsFile = path.join(root, 'cmake', 'ggml-options.cmake');
 const sourceDir = path.join(root, 'deps', 'whisper.cpp');
-const targets = ['whisper-cli'];
+/** CMake target names (examples/cli, examples/quantize, examples/bench); the binary has the same name. */
+const ALL_TARGETS = ['whisper-cli', 'whisper-quantize', 'whisper-bench'];
+const ALIASES = { cli: 'whisper-cli', quantize: 'whisper-quantize', bench: 'whisper-bench' };
 
 function log(message) {
   process.stderr.write(`[build-whisper-cli] ${message}\n`);
+}
+
+const requested = process.argv.slice(2).map((arg) => ALIASES[arg] ?? arg);
+if (requested.length === 0) requested.push('whisper-cli');
+for (const target of requested) {
+  if (!ALL_TARGETS.includes(target)) {
+    log(`unknown tool "${target}"; expected one of ${ALL_TARGETS.join(', ')} (or ${Object.keys(ALIASES).join(', ')})`);
+    process.exit(2);
+  }
 }
 
 function compilerId() {
@@ -30,23 +47,27 @@ function compilerId() {
   }
 }
 
+// The key does not depend on which tools are requested, so all of them share one folder; the
+// trailing 'whisper-cli' keeps the key of caches made when this script built only whisper-cli.
 const key = createHash('sha256')
   .update(manifestText)
   .update(fs.readFileSync(optionsFile))
   .update(compilerId())
-  .update(targets.join(','))
+  .update('whisper-cli')
   .digest('hex')
   .slice(0, 16);
 const installDir = path.join(cacheRoot, 'whisper-cli', key);
-const binary = path.join(installDir, 'whisper-cli');
+const exe = process.platform === 'win32' ? '.exe' : '';
+const binaryOf = (target) => path.join(installDir, `${target}${exe}`);
 
-if (!fs.existsSync(binary)) {
+const missing = ALL_TARGETS.filter((target) => !fs.existsSync(binaryOf(target)));
+if (requested.some((target) => missing.includes(target))) {
   if (!fs.existsSync(path.join(sourceDir, 'include', 'whisper.h'))) {
     execFileSync(process.execPath, [path.join(root, 'scripts', 'fetch-whisper.mjs')], { stdio: 'inherit' });
   }
   const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-cli-build-'));
   try {
-    log(`building ${targets.join(', ')} into ${installDir} (cached afterwards)`);
+    log(`building ${missing.join(', ')} into ${installDir} (cached afterwards)`);
     const quiet = { stdio: ['ignore', 'ignore', 'inherit'] };
     execFileSync('cmake', [
       '-S', sourceDir, '-B', buildDir,
@@ -56,16 +77,19 @@ if (!fs.existsSync(binary)) {
       '-DGGML_CUDA=OFF',
     ], quiet);
     const jobs = String(Math.max(1, os.availableParallelism()));
-    execFileSync('cmake', ['--build', buildDir, '--config', 'Release', '-j', jobs, '--target', ...targets], quiet);
+    execFileSync('cmake', ['--build', buildDir, '--config', 'Release', '-j', jobs, '--target', ...missing], quiet);
     fs.mkdirSync(installDir, { recursive: true });
-    for (const target of targets) {
-      const built = path.join(buildDir, 'bin', target);
-      fs.copyFileSync(built, `${path.join(installDir, target)}.partial`);
-      fs.chmodSync(`${path.join(installDir, target)}.partial`, 0o755);
-      fs.renameSync(`${path.join(installDir, target)}.partial`, path.join(installDir, target));
+    for (const target of missing) {
+      const candidates = [path.join(buildDir, 'bin', `${target}${exe}`), path.join(buildDir, 'bin', 'Release', `${target}${exe}`)];
+      const built = candidates.find((file) => fs.existsSync(file));
+      if (!built) throw new Error(`cmake built ${target} but it is not in ${path.join(buildDir, 'bin')}`);
+      const partial = `${binaryOf(target)}.partial-${process.pid}`;
+      fs.copyFileSync(built, partial);
+      fs.chmodSync(partial, 0o755);
+      fs.renameSync(partial, binaryOf(target));
     }
   } finally {
     fs.rmSync(buildDir, { recursive: true, force: true });
   }
 }
-process.stdout.write(`${binary}\n`);
+process.stdout.write(requested.map((target) => `${binaryOf(target)}\n`).join(''));

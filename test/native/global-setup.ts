@@ -9,6 +9,8 @@ import { SHARED } from '../support/paths';
 declare module 'vitest' {
   export interface ProvidedContext {
     whisperCli: string;
+    /** whisper.cpp's own quantize tool (examples/quantize), the oracle for lib/quantize.ts. */
+    whisperQuantize: string;
     syntheticTinyEn: string;
     workDir: string;
   }
@@ -18,10 +20,14 @@ let workDir: string | undefined;
 
 export default async function setup(project: TestProject): Promise<() => void> {
   const root = path.resolve(__dirname, '../..');
-  const whisperCli = execFileSync(process.execPath, [path.join(root, 'scripts', 'build-whisper-cli.mjs')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
+  // one line per tool, in the order asked for (built together on a cache miss)
+  const [whisperCli, whisperQuantize] = execFileSync(
+    process.execPath,
+    [path.join(root, 'scripts', 'build-whisper-cli.mjs'), 'whisper-cli', 'whisper-quantize'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+    .trim()
+    .split('\n');
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-napi-native-'));
   const syntheticTinyEn = path.join(workDir, 'synthetic-tiny.en-f16-seed1.bin');
   await writeSyntheticModel({
@@ -30,6 +36,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
     seed: 1,
   });
   project.provide('whisperCli', whisperCli);
+  project.provide('whisperQuantize', whisperQuantize);
   project.provide('syntheticTinyEn', syntheticTinyEn);
   project.provide('workDir', workDir);
   return () => {

@@ -1,0 +1,124 @@
+/**
+ * The standard Whisper architectures, with OpenAI's hyperparameters (the `dims` of the released
+ * checkpoints, as whisper.cpp stores them in a ggml header), and identification of a model file's
+ * architecture from its header.
+ *
+ * Every released model has a 1500-frame audio context (30 s after the stride-2 convolution) and a
+ * 448-token text context. English-only models have 51864 vocabulary entries, multilingual ones
+ * 51865, large-v3 and large-v3-turbo 51866 (one more language token, Cantonese) and 128 mel bins
+ * instead of 80. large-v3-turbo is large-v3's encoder with a 4-layer decoder. large-v1 and large-v2
+ * differ only in their weights, so a header cannot tell them apart.
+ */
+import type { WhisperHparams } from './model-file';
+
+export const ARCHITECTURE_NAMES = [
+  'tiny',
+  'tiny.en',
+  'base',
+  'base.en',
+  'small',
+  'small.en',
+  'medium',
+  'medium.en',
+  'large-v1',
+  'large-v2',
+  'large-v3',
+  'large-v3-turbo',
+] as const;
+
+export type ArchitectureName = (typeof ARCHITECTURE_NAMES)[number];
+
+/** What a header says about a model: a name from the table, 'large-v1/v2' (they share hparams), or 'unknown'. */
+export type IdentifiedArchitecture = Exclude<ArchitectureName, 'large-v1' | 'large-v2'> | 'large-v1/v2' | 'unknown';
+
+/** The hyperparameters that define an architecture (everything in the header except the weight type). */
+export type ArchitectureHparams = Omit<WhisperHparams, 'ftype' | 'quantizationVersion'>;
+
+export interface Architecture {
+  name: ArchitectureName;
+  /** n_vocab >= 51865, as whisper.cpp decides. */
+  multilingual: boolean;
+  hparams: Readonly<ArchitectureHparams>;
+}
+
+const N_AUDIO_CTX = 1500;
+const N_TEXT_CTX = 448;
+const N_VOCAB_EN = 51864;
+const N_VOCAB_MULTI = 51865;
+const N_VOCAB_V3 = 51866;
+
+function arch(
+  name: ArchitectureName,
+  nVocab: number,
+  nMels: number,
+  state: number,
+  heads: number,
+  audioLayers: number,
+  textLayers: number,
+): Architecture {
+  return Object.freeze({
+    name,
+    multilingual: nVocab >= N_VOCAB_MULTI,
+    hparams: Object.freeze({
+      nVocab,
+      nAudioCtx: N_AUDIO_CTX,
+      nAudioState: state,
+      nAudioHead: heads,
+      nAudioLayer: audioLayers,
+      nTextCtx: N_TEXT_CTX,
+      nTextState: state,
+      nTextHead: heads,
+      nTextLayer: textLayers,
+      nMels,
+    }),
+  });
+}
+
+/** The architecture table, keyed by name. */
+export const ARCHITECTURES: Readonly<Record<ArchitectureName, Architecture>> = Object.freeze({
+  tiny: arch('tiny', N_VOCAB_MULTI, 80, 384, 6, 4, 4),
+  'tiny.en': arch('tiny.en', N_VOCAB_EN, 80, 384, 6, 4, 4),
+  base: arch('base', N_VOCAB_MULTI, 80, 512, 8, 6, 6),
+  'base.en': arch('base.en', N_VOCAB_EN, 80, 512, 8, 6, 6),
+  small: arch('small', N_VOCAB_MULTI, 80, 768, 12, 12, 12),
+  'small.en': arch('small.en', N_VOCAB_EN, 80, 768, 12, 12, 12),
+  medium: arch('medium', N_VOCAB_MULTI, 80, 1024, 16, 24, 24),
+  'medium.en': arch('medium.en', N_VOCAB_EN, 80, 1024, 16, 24, 24),
+  'large-v1': arch('large-v1', N_VOCAB_MULTI, 80, 1280, 20, 32, 32),
+  'large-v2': arch('large-v2', N_VOCAB_MULTI, 80, 1280, 20, 32, 32),
+  'large-v3': arch('large-v3', N_VOCAB_V3, 128, 1280, 20, 32, 32),
+  'large-v3-turbo': arch('large-v3-turbo', N_VOCAB_V3, 128, 1280, 20, 32, 4),
+});
+
+export function isArchitectureName(value: unknown): value is ArchitectureName {
+  return typeof value === 'string' && (ARCHITECTURE_NAMES as readonly string[]).includes(value);
+}
+
+const HPARAM_KEYS: ReadonlyArray<keyof ArchitectureHparams> = [
+  'nVocab',
+  'nAudioCtx',
+  'nAudioState',
+  'nAudioHead',
+  'nAudioLayer',
+  'nTextCtx',
+  'nTextState',
+  'nTextHead',
+  'nTextLayer',
+  'nMels',
+];
+
+/** Every table entry whose hyperparameters equal these (the weight type is ignored). */
+export function matchingArchitectures(hparams: ArchitectureHparams): ArchitectureName[] {
+  return ARCHITECTURE_NAMES.filter((name) => HPARAM_KEYS.every((k) => ARCHITECTURES[name].hparams[k] === hparams[k]));
+}
+
+/**
+ * The standard architecture a header describes: all ten architecture hparams must match exactly
+ * (fine-tunes of a standard model match; distilled or otherwise custom shapes are 'unknown').
+ */
+export function identifyArchitecture(hparams: ArchitectureHparams): IdentifiedArchitecture {
+  const matches = matchingArchitectures(hparams);
+  if (matches.length === 0) return 'unknown';
+  if (matches.includes('large-v1') || matches.includes('large-v2')) return 'large-v1/v2';
+  return matches[0] as IdentifiedArchitecture;
+}
