@@ -3,34 +3,15 @@
  * tools: scripts/fetch-real-models.mjs, run by `npm run models` and .ci/run). These tests fail, with
  * the command to run, when the converted models are not in the cache: nothing downloads here.
  */
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel, type WhisperModel } from '../../lib';
 import type { TranscribeOptions } from '../../lib/options';
 import { corpusWordErrorRate, wordErrorRate } from '../../lib/wer';
-import { REPO_ROOT, JFK_WAV, SHARED } from '../support/paths';
+import { JFK_WAV, SHARED } from '../support/paths';
+import { realModels } from '../support/real-models';
 import { readVocabBytes } from '../support/vocab';
 import { runWhisperCli, toOracleShape } from '../support/whisper-cli';
-
-interface ManifestFile {
-  path: string;
-  bytes: number;
-  sha256: string;
-}
-interface Manifest {
-  models: Record<string, { ct2: string; files: Record<string, ManifestFile> }>;
-}
-
-function realModels(): Manifest {
-  const script = path.join(REPO_ROOT, 'scripts', 'fetch-real-models.mjs');
-  try {
-    return JSON.parse(execFileSync(process.execPath, [script, '--check'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Manifest;
-  } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '');
-    throw new Error(`The converted real models are missing.\n${stderr}`);
-  }
-}
 
 const THREADS = 2;
 const manifest = realModels();
