@@ -876,3 +876,31 @@ export async function readModelInfo(path: string): Promise<ModelSummary> {
     ...(problem === undefined ? {} : { problem }),
   };
 }
+
+/**
+ * The raw bytes of every vocabulary token stored in a ggml model (or header-only) file, by id. Pass
+ * the file's `inspectModelFile` result when you already have it.
+ */
+export async function readVocabTokens(file: string, info?: ModelFileInfo): Promise<Buffer[]> {
+  info ??= await inspectModelFile(file, { checkTensors: false });
+  const section = Buffer.alloc(info.vocab.byteLength);
+  const fh = await fsp.open(file, 'r');
+  try {
+    let done = 0;
+    while (done < section.length) {
+      const { bytesRead } = await fh.read(section, done, section.length - done, info.vocab.offset + done);
+      if (bytesRead === 0) throw new WhisperError('INVALID_MODEL', `unexpected end of ${JSON.stringify(file)} while reading its vocabulary`);
+      done += bytesRead;
+    }
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  const tokens: Buffer[] = [];
+  let pos = 4;
+  for (let i = 0; i < info.vocab.count; i++) {
+    const length = section.readUInt32LE(pos);
+    tokens.push(section.subarray(pos + 4, pos + 4 + length));
+    pos += 4 + length;
+  }
+  return tokens;
+}

@@ -30,6 +30,7 @@ import {
   expectedTensors,
   ggmlTensorBytes,
   inspectModelFile,
+  readVocabTokens,
   type ModelFileInfo,
   type WhisperHparams,
 } from './model-file';
@@ -231,29 +232,6 @@ export function byteLevelVocab(): Uint8Array[] {
   return order.map((b) => Uint8Array.of(b));
 }
 
-async function readVocab(file: string, info: ModelFileInfo): Promise<Uint8Array[]> {
-  const section = Buffer.alloc(info.vocab.byteLength);
-  const fh = await fsp.open(file, 'r');
-  try {
-    let done = 0;
-    while (done < section.length) {
-      const { bytesRead } = await fh.read(section, done, section.length - done, info.vocab.offset + done);
-      if (bytesRead === 0) throw new WhisperError('INVALID_MODEL', `unexpected end of ${JSON.stringify(file)} while reading its vocabulary`);
-      done += bytesRead;
-    }
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  const tokens: Uint8Array[] = [];
-  let pos = 4;
-  for (let i = 0; i < info.vocab.count; i++) {
-    const length = section.readUInt32LE(pos);
-    tokens.push(section.subarray(pos + 4, pos + 4 + length));
-    pos += 4 + length;
-  }
-  return tokens;
-}
-
 async function readPreamble(file: string, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   const fh = await fsp.open(file, 'r');
@@ -366,7 +344,7 @@ async function plan(options: CheckedOptions): Promise<SyntheticModelPlan> {
           `options.vocabFrom: ${JSON.stringify(options.vocabFrom)} has ${source.vocab.count} tokens, more than ${arch.name}'s n_vocab ${arch.hparams.nVocab}`,
         );
       }
-      vocab = await readVocab(options.vocabFrom, source);
+      vocab = await readVocabTokens(options.vocabFrom, source);
     } else {
       vocab = byteLevelVocab();
     }

@@ -9,6 +9,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { readVocabTokens } from '../../lib/model-file';
 
 // ---- shared: dimensions, data, vocab ----------------------------------------------------------
 
@@ -102,20 +103,7 @@ export function byteLevelSpelling(bytes: Uint8Array): string {
 
 /** The raw bytes of every vocabulary token in a ggml (header-only) file, by id. */
 export async function ggmlVocabTokens(file: string): Promise<Buffer[]> {
-  const buf = await fsp.readFile(file);
-  let pos = 48;
-  const nMel = buf.readInt32LE(pos);
-  const nFft = buf.readInt32LE(pos + 4);
-  pos += 8 + 4 * nMel * nFft;
-  const count = buf.readInt32LE(pos);
-  pos += 4;
-  const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const len = buf.readUInt32LE(pos);
-    out.push(buf.subarray(pos + 4, pos + 4 + len));
-    pos += 4 + len;
-  }
-  return out;
+  return readVocabTokens(file);
 }
 
 /** The bytes before the first tensor of a ggml (header-only) file. */
