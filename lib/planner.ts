@@ -1,0 +1,252 @@
+/**
+ * Memory planning without loading anything: how many bytes whisper.cpp 1.9.1 allocates for a model's
+ * weights and for each whisper_state, from the model's hyperparameters alone.
+ *
+ * - Weights: the loader's tensor table (expectedTensors, or the file's own tensor table), each tensor
+ *   padded to the backend buffer's alignment, as ggml_backend_alloc_ctx_tensors_from_buft lays them out.
+ * - KV caches: exact. whisper_kv_cache_init allocates a K and a V tensor of n_state x n_layer x n_ctx
+ *   elements of the context's itype, which is always f16 in 1.9.1; n_ctx is padded to 256. Self
+ *   attention: text state/layers, n_text_ctx. Cross: text state/layers, n_audio_ctx. Pad: audio state,
+ *   one layer, n_audio_ctx. whisper_full re-creates the self cache with n_ctx x (n + 2) when it first
+ *   needs n > 1 decoders, and keeps it for the state's lifetime.
+ * - Compute buffers: whisper_init_state reserves each graph (conv, encode, cross, decode) at its worst
+ *   case, and reports the scheduler's buffers plus the graph metadata (host memory for
+ *   WHISPER_MAX_NODES tensor headers and a graph). The peak of ggml's allocator is a sum of the
+ *   tensors live at one point of the graph; the terms below name those tensors and were confirmed,
+ *   to whisper.cpp's 10 kB log resolution, on the CPU backend for tiny, base, small, medium, large-v3
+ *   and large-v3-turbo, f16 and q5_0 (the weight type does not change them), flash attention on and
+ *   off. CUDA lays graphs out differently; `gpu: true` moves the weights' alignment to CUDA's, but the
+ *   compute figures stay the CPU-derived ones (not measured on a GPU here).
+ */
+import { ARCHITECTURE_NAMES, ARCHITECTURES, type ArchitectureHparams, type ArchitectureName } from './architectures';
+import { WhisperError, invalidArgument } from './errors';
+import { expectedTensors, ggmlTensorBytes, inspectModelFile } from './model-file';
+import { MAX_DECODERS } from './options';
+import { QUANTIZATION_TYPE_IDS } from './quantize';
+
+export interface EstimateMemoryInput {
+  /** Path of a whisper.cpp ggml model file: hparams and the tensor table are read from it (no tensor data). */
+  model?: string;
+  /** A standard architecture, when there is no file (exactly one of `model` and `architecture`). */
+  architecture?: ArchitectureName;
+  /** With `architecture`: 'f32', 'f16' (default), 'q4_0', 'q4_1', 'q5_0', 'q5_1' or 'q8_0'. */
+  weightType?: string;
+  /** Default true, as in loadModel. Changes the encoder's compute buffer. */
+  flashAttention?: boolean;
+  /** Default 'greedy'. */
+  strategy?: 'greedy' | 'beam';
+  /** Default 5, as in transcribe. Decoders whisper_full runs at temperatures above zero. */
+  bestOf?: number;
+  /** Default 5, as in transcribe. Decoders of a beam search at temperature zero. */
+  beamSize?: number;
+  /**
+   * Default true: jobs may fall back to higher temperatures (temperatureIncrement > 0, the default),
+   * where whisper_full runs `bestOf` decoders. False plans for temperature-zero decoding only.
+   */
+  temperatureFallback?: boolean;
+  /** States (concurrent jobs). Default 1. */
+  concurrency?: number;
+  /**
+   * The audio context the states are built for; default, and at most, the model's n_audio_ctx.
+   * whisper_init_state always builds for the header's n_audio_ctx: the transcribe option `audioContext`
+   * only shrinks the graphs run inside that reservation, so a smaller value here describes a model whose
+   * header has the smaller context, not a saving from that option.
+   */
+  audioCtx?: number;
+  /** Default false: weights on a CUDA device (128-byte alignment) rather than the CPU (32). */
+  gpu?: boolean;
+}
+
+export interface StateEstimate {
+  /** The self-attention KV cache, grown for `decoders`. */
+  kvSelf: number;
+  kvCross: number;
+  kvPad: number;
+  compute: { conv: number; encode: number; cross: number; decode: number };
+  total: number;
+  /** The most decoders a job may run, which sizes kvSelf. */
+  decoders: number;
+}
+
+export interface MemoryEstimate {
+  weightsBytes: number;
+  perState: StateEstimate;
+  concurrency: number;
+  /** weightsBytes + concurrency x perState.total. */
+  totalBytes: number;
+}
+
+/** whisper_sched_graph_init's meta buffer (ggml_tensor_overhead() x 4096 + ggml_graph_overhead()) and the graphs' small tensors. */
+export const GRAPH_OVERHEAD_BYTES = 1_590_000;
+const KV_ELEMENT_BYTES = 2; // GGML_TYPE_F16, whisper.cpp's itype
+const F32 = 4;
+const N_TEXT_TOKENS_WORST = 448; // the decode graph is reserved for n_text_ctx tokens
+
+const WEIGHT_TYPE_FTYPES: Readonly<Record<string, number>> = Object.freeze({
+  f32: 0,
+  f16: 1,
+  ...Object.fromEntries(Object.entries(QUANTIZATION_TYPE_IDS).map(([name, ids]) => [name, ids.ftype])),
+});
+
+const pad = (value: number, to: number): number => Math.ceil(value / to) * to;
+
+/** Bytes of the three KV caches of one state, exactly as whisper_kv_cache_init sizes them. */
+export function kvCacheBytes(
+  hparams: Pick<ArchitectureHparams, 'nTextState' | 'nTextLayer' | 'nTextCtx' | 'nAudioState' | 'nAudioCtx'>,
+  decoders = 1,
+): { kvSelf: number; kvCross: number; kvPad: number } {
+  const factor = decoders > 1 ? decoders + 2 : 1;
+  const kv = (state: number, layers: number, ctx: number): number => 2 * state * layers * ctx * KV_ELEMENT_BYTES;
+  return {
+    kvSelf: kv(hparams.nTextState, hparams.nTextLayer, pad(hparams.nTextCtx, 256) * factor),
+    kvCross: kv(hparams.nTextState, hparams.nTextLayer, pad(hparams.nAudioCtx, 256)),
+    kvPad: kv(hparams.nAudioState, 1, pad(hparams.nAudioCtx, 256)),
+  };
+}
+
+/** The four compute buffers whisper_init_state reserves, as whisper.cpp reports them (see the file comment). */
+export function computeBufferBytes(
+  hparams: Pick<ArchitectureHparams, 'nAudioCtx' | 'nAudioState' | 'nAudioHead' | 'nTextState' | 'nMels' | 'nVocab'>,
+  flashAttention: boolean,
+): { conv: number; encode: number; cross: number; decode: number } {
+  const { nAudioCtx: ctx, nAudioState: state, nAudioHead: heads, nTextState: textState, nMels, nVocab } = hparams;
+  // conv: the mel input (f32) and conv1's im2col (f16) over 2 x n_ctx frames, then four f32
+  // [n_ctx, n_state] equivalents live around conv2 (conv1's output at 2 x n_ctx, conv2's im2col and result).
+  const conv = nMels * 2 * ctx * (F32 + 3 * 2) + 4 * F32 * ctx * state;
+  // encode: with flash attention seven f32 [n_ctx, n_state] equivalents at the peak of a layer; without,
+  // the f32 attention matrix [n_ctx, n_ctx, n_head] plus four of them.
+  const encode = flashAttention ? 7 * F32 * ctx * state : F32 * ctx * ctx * heads + 4 * F32 * ctx * state;
+  // cross: the encoder output, one f32 [n_ctx, n_state].
+  const cross = F32 * ctx * textState;
+  // decode: the f32 logits of n_text_ctx tokens, with two f32 [tokens, n_state] activations.
+  const decode = F32 * N_TEXT_TOKENS_WORST * nVocab + 2 * F32 * N_TEXT_TOKENS_WORST * textState;
+  return {
+    conv: conv + GRAPH_OVERHEAD_BYTES,
+    encode: encode + GRAPH_OVERHEAD_BYTES,
+    cross: cross + GRAPH_OVERHEAD_BYTES,
+    decode: decode + GRAPH_OVERHEAD_BYTES,
+  };
+}
+
+/** The most decoders whisper_full runs at once for these options (it mirrors whisper_full's temperature ladder). */
+export function decodersFor(options: {
+  strategy: 'greedy' | 'beam';
+  bestOf: number;
+  beamSize: number;
+  temperatureFallback: boolean;
+}): number {
+  const cold = options.strategy === 'beam' ? options.beamSize : 1;
+  return Math.max(1, cold, options.temperatureFallback ? options.bestOf : 1);
+}
+
+function positiveInt(name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw invalidArgument(`estimateMemory: input.${name}`, `an integer from 1 to ${max}`, value);
+  }
+  return value;
+}
+
+function bool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidArgument(`estimateMemory: input.${name}`, 'a boolean', value);
+  return value;
+}
+
+const KNOWN_KEYS = new Set([
+  'model', 'architecture', 'weightType', 'flashAttention', 'strategy', 'bestOf', 'beamSize',
+  'temperatureFallback', 'concurrency', 'audioCtx', 'gpu',
+]);
+
+/**
+ * Bytes whisper.cpp will allocate for the weights, for each state and in total, for `concurrency`
+ * states. Reads only a model file's header and tensor table. Throws WhisperError: INVALID_ARGUMENT
+ * for bad input (naming the field), MODEL_NOT_FOUND / INVALID_MODEL for a bad `model` file.
+ */
+export async function estimateMemory(input: EstimateMemoryInput): Promise<MemoryEstimate> {
+  if (input === null || typeof input !== 'object') throw invalidArgument('estimateMemory: input', 'an object', input);
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_KEYS.has(key)) {
+      throw new WhisperError(
+        'INVALID_ARGUMENT',
+        `estimateMemory: input.${key} is not an option; expected only ${[...KNOWN_KEYS].join(', ')}`,
+      );
+    }
+  }
+  const hasModel = input.model !== undefined;
+  const hasArchitecture = input.architecture !== undefined;
+  if (hasModel === hasArchitecture) {
+    throw new WhisperError(
+      'INVALID_ARGUMENT',
+      `estimateMemory: input needs exactly one of model (a file path) and architecture; got ${hasModel ? 'both' : 'neither'}`,
+    );
+  }
+  const gpu = bool('gpu', input.gpu, false);
+  const alignment = gpu ? 128 : 32;
+  let hparams: ArchitectureHparams;
+  let weightsBytes: number;
+  if (hasModel) {
+    if (typeof input.model !== 'string' || input.model.length === 0) {
+      throw invalidArgument('estimateMemory: input.model', 'a non-empty file path', input.model);
+    }
+    if (input.weightType !== undefined) {
+      throw invalidArgument('estimateMemory: input.weightType', 'nothing with `model` (the file has its own)', input.weightType);
+    }
+    const info = await inspectModelFile(input.model);
+    hparams = info.hparams;
+    weightsBytes = info.tensors.reduce((sum, t) => sum + pad(t.byteLength, alignment), 0);
+  } else {
+    if (typeof input.architecture !== 'string' || !(ARCHITECTURE_NAMES as readonly string[]).includes(input.architecture)) {
+      throw invalidArgument('estimateMemory: input.architecture', `one of ${ARCHITECTURE_NAMES.join(', ')}`, input.architecture);
+    }
+    const weightType = input.weightType ?? 'f16';
+    if (typeof weightType !== 'string' || !Object.prototype.hasOwnProperty.call(WEIGHT_TYPE_FTYPES, weightType)) {
+      throw invalidArgument('estimateMemory: input.weightType', `one of ${Object.keys(WEIGHT_TYPE_FTYPES).join(', ')}`, input.weightType);
+    }
+    hparams = ARCHITECTURES[input.architecture].hparams;
+    const tensors = expectedTensors({ ...hparams, ftype: WEIGHT_TYPE_FTYPES[weightType], quantizationVersion: 2 });
+    weightsBytes = tensors.reduce((sum, t) => sum + pad(ggmlTensorBytes(t.type, t.shape), alignment), 0);
+  }
+
+  const flashAttention = bool('flashAttention', input.flashAttention, true);
+  const strategy = input.strategy ?? 'greedy';
+  if (strategy !== 'greedy' && strategy !== 'beam') {
+    throw invalidArgument('estimateMemory: input.strategy', "'greedy' or 'beam'", strategy);
+  }
+  const bestOf = positiveInt('bestOf', input.bestOf, 5, MAX_DECODERS);
+  const beamSize = positiveInt('beamSize', input.beamSize, 5, MAX_DECODERS);
+  const temperatureFallback = bool('temperatureFallback', input.temperatureFallback, true);
+  const concurrency = positiveInt('concurrency', input.concurrency, 1);
+  const audioCtx = positiveInt('audioCtx', input.audioCtx, hparams.nAudioCtx, hparams.nAudioCtx);
+
+  const decoders = decodersFor({ strategy, bestOf, beamSize, temperatureFallback });
+  const sized = { ...hparams, nAudioCtx: audioCtx };
+  const kv = kvCacheBytes(sized, decoders);
+  const compute = computeBufferBytes(sized, flashAttention);
+  const total = kv.kvSelf + kv.kvCross + kv.kvPad + compute.conv + compute.encode + compute.cross + compute.decode;
+  const perState: StateEstimate = { ...kv, compute, total, decoders };
+  return { weightsBytes, perState, concurrency, totalBytes: weightsBytes + concurrency * total };
+}
+
+/**
+ * How many states fit in `budgetBytes` next to the weights (0 when not even one does). With
+ * `weightsLoaded: true` the weights are already resident and not charged against the budget.
+ */
+export function maxConcurrencyForBudget(
+  estimate: { weightsBytes: number; perState: { total: number } },
+  budgetBytes: number,
+  options: { weightsLoaded?: boolean } = {},
+): number {
+  if (estimate === null || typeof estimate !== 'object' || !estimate.perState || !(estimate.perState.total > 0)) {
+    throw invalidArgument('maxConcurrencyForBudget: estimate', 'a result of estimateMemory', estimate);
+  }
+  if (typeof budgetBytes !== 'number' || !Number.isFinite(budgetBytes) || budgetBytes < 0) {
+    throw invalidArgument('maxConcurrencyForBudget: budgetBytes', 'a finite number of bytes >= 0', budgetBytes);
+  }
+  const weightsLoaded = options.weightsLoaded ?? false;
+  if (typeof weightsLoaded !== 'boolean') {
+    throw invalidArgument('maxConcurrencyForBudget: options.weightsLoaded', 'a boolean', weightsLoaded);
+  }
+  const left = budgetBytes - (weightsLoaded ? 0 : estimate.weightsBytes);
+  return left <= 0 ? 0 : Math.floor(left / estimate.perState.total);
+}

@@ -1,0 +1,151 @@
+/**
+ * The memory planner without the addon: input validation, and the properties its formulas must have
+ * whatever their coefficients (exact KV sizes, the decoders' growth factor, what flash attention
+ * changes, totals and budgets adding up, a model file agreeing with its architecture).
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARCHITECTURES } from '../../lib/architectures';
+import { WhisperError } from '../../lib/errors';
+import { expectedTensors, ggmlTensorBytes } from '../../lib/model-file';
+import { computeBufferBytes, decodersFor, estimateMemory, kvCacheBytes, maxConcurrencyForBudget } from '../../lib/planner';
+import { writeSyntheticModel } from '../../lib/synthetic-model';
+
+const invalid = (pattern: RegExp) => expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(pattern) });
+
+describe('estimateMemory validation', () => {
+  it.each([
+    [{}, /exactly one of model .* and architecture; got neither/],
+    [{ architecture: 'tiny', model: '/x.bin' }, /got both/],
+    [{ architecture: 'huge' }, /input\.architecture.*one of tiny/],
+    [{ architecture: 'tiny', weightType: 'q3_k' }, /input\.weightType.*one of f32, f16/],
+    [{ architecture: 'tiny', concurrency: 0 }, /input\.concurrency.*integer from 1/],
+    [{ architecture: 'tiny', concurrency: 1.5 }, /input\.concurrency/],
+    [{ architecture: 'tiny', beamSize: 9 }, /input\.beamSize.*1 to 8/],
+    [{ architecture: 'tiny', bestOf: '2' }, /input\.bestOf/],
+    [{ architecture: 'tiny', audioCtx: 1501 }, /input\.audioCtx.*1 to 1500/],
+    [{ architecture: 'tiny', flashAttention: 'yes' }, /input\.flashAttention.*a boolean/],
+    [{ architecture: 'tiny', strategy: 'sampling' }, /input\.strategy/],
+    [{ architecture: 'tiny', gpu: 1 }, /input\.gpu/],
+    [{ architecture: 'tiny', beams: 2 }, /input\.beams is not an option/],
+    [{ model: '' }, /input\.model.*non-empty/],
+  ])('rejects %j', async (input, pattern) => {
+    await expect(estimateMemory(input as never)).rejects.toThrow(WhisperError);
+    await expect(estimateMemory(input as never)).rejects.toEqual(invalid(pattern));
+  });
+
+  it('rejects a non-object input and a missing model file', async () => {
+    await expect(estimateMemory(null as never)).rejects.toEqual(invalid(/input/));
+    await expect(estimateMemory({ model: path.join(os.tmpdir(), 'no-such-model-file.bin') })).rejects.toEqual(
+      expect.objectContaining({ code: 'MODEL_NOT_FOUND' }),
+    );
+  });
+
+  it('rejects weightType together with a model file', async () => {
+    await expect(estimateMemory({ model: '/x.bin', weightType: 'f16' })).rejects.toEqual(invalid(/input\.weightType/));
+  });
+});
+
+describe('planner formulas', () => {
+  it('sizes the KV caches exactly as whisper_kv_cache_init does (f16, contexts padded to 256)', () => {
+    const tiny = ARCHITECTURES.tiny.hparams;
+    expect(kvCacheBytes(tiny)).toEqual({
+      kvSelf: 2 * 384 * 4 * 512 * 2,
+      kvCross: 2 * 384 * 4 * 1536 * 2,
+      kvPad: 2 * 384 * 1 * 1536 * 2,
+    });
+    // n > 1 decoders: whisper_full re-creates the self cache with (n + 2) x the padded context.
+    expect(kvCacheBytes(tiny, 5).kvSelf).toBe(7 * kvCacheBytes(tiny).kvSelf);
+    expect(kvCacheBytes(tiny, 5).kvCross).toBe(kvCacheBytes(tiny).kvCross);
+  });
+
+  it('counts decoders as whisper_full does over its temperature ladder', () => {
+    expect(decodersFor({ strategy: 'greedy', bestOf: 5, beamSize: 5, temperatureFallback: false })).toBe(1);
+    expect(decodersFor({ strategy: 'greedy', bestOf: 5, beamSize: 5, temperatureFallback: true })).toBe(5);
+    expect(decodersFor({ strategy: 'beam', bestOf: 2, beamSize: 4, temperatureFallback: true })).toBe(4);
+    expect(decodersFor({ strategy: 'beam', bestOf: 6, beamSize: 4, temperatureFallback: true })).toBe(6);
+    expect(decodersFor({ strategy: 'beam', bestOf: 6, beamSize: 4, temperatureFallback: false })).toBe(4);
+  });
+
+  it('changes only the encoder buffer with flash attention, and makes it smaller', () => {
+    for (const name of ['tiny', 'small', 'large-v3'] as const) {
+      const on = computeBufferBytes(ARCHITECTURES[name].hparams, true);
+      const off = computeBufferBytes(ARCHITECTURES[name].hparams, false);
+      expect(off.conv).toBe(on.conv);
+      expect(off.cross).toBe(on.cross);
+      expect(off.decode).toBe(on.decode);
+      expect(off.encode).toBeGreaterThan(on.encode);
+    }
+  });
+
+  it('adds up: totals, concurrency and the budget', async () => {
+    const one = await estimateMemory({ architecture: 'base', weightType: 'q8_0' });
+    const four = await estimateMemory({ architecture: 'base', weightType: 'q8_0', concurrency: 4 });
+    const s = one.perState;
+    expect(s.total).toBe(s.kvSelf + s.kvCross + s.kvPad + s.compute.conv + s.compute.encode + s.compute.cross + s.compute.decode);
+    expect(four.weightsBytes).toBe(one.weightsBytes);
+    expect(four.totalBytes).toBe(one.weightsBytes + 4 * s.total);
+    expect(maxConcurrencyForBudget(one, four.totalBytes)).toBe(4);
+    expect(maxConcurrencyForBudget(one, four.totalBytes - 1)).toBe(3);
+    expect(maxConcurrencyForBudget(one, one.weightsBytes)).toBe(0);
+    expect(maxConcurrencyForBudget(one, 4 * s.total, { weightsLoaded: true })).toBe(4);
+    expect(() => maxConcurrencyForBudget(one, -1)).toThrow(invalid(/budgetBytes/));
+    expect(() => maxConcurrencyForBudget({} as never, 1)).toThrow(invalid(/estimate/));
+  });
+
+  it('defaults to the options transcribe defaults to (greedy, best of 5 with fallback) and flash attention on', async () => {
+    const byDefault = await estimateMemory({ architecture: 'small' });
+    const explicit = await estimateMemory({
+      architecture: 'small', weightType: 'f16', flashAttention: true, strategy: 'greedy', bestOf: 5, temperatureFallback: true, concurrency: 1,
+    });
+    expect(byDefault).toEqual(explicit);
+    expect(byDefault.perState.decoders).toBe(5);
+  });
+
+  it('weighs quantized weights below f16 and f16 below f32, from the loader tensor table', async () => {
+    const bytes = async (weightType: string) => (await estimateMemory({ architecture: 'medium', weightType })).weightsBytes;
+    const [f32, f16, q8, q5, q4] = await Promise.all(['f32', 'f16', 'q8_0', 'q5_0', 'q4_0'].map(bytes));
+    expect(f32).toBeGreaterThan(f16);
+    expect(f16).toBeGreaterThan(q8);
+    expect(q8).toBeGreaterThan(q5);
+    expect(q5).toBeGreaterThan(q4);
+    const raw = expectedTensors({ ...ARCHITECTURES.medium.hparams, ftype: 1, quantizationVersion: 2 }).reduce(
+      (sum, t) => sum + ggmlTensorBytes(t.type, t.shape),
+      0,
+    );
+    expect(f16).toBeGreaterThanOrEqual(raw);
+    expect(f16 - raw).toBeLessThan(32 * 1000);
+  });
+
+  it('shrinks the audio-context terms with a smaller audioCtx and leaves the text ones alone', async () => {
+    const full = await estimateMemory({ architecture: 'tiny' });
+    const half = await estimateMemory({ architecture: 'tiny', audioCtx: 750 });
+    expect(half.perState.kvSelf).toBe(full.perState.kvSelf);
+    expect(half.perState.kvCross).toBeLessThan(full.perState.kvCross);
+    expect(half.perState.compute.encode).toBeLessThan(full.perState.compute.encode);
+    expect(half.perState.compute.decode).toBe(full.perState.compute.decode);
+  });
+});
+
+describe('estimateMemory on a model file', () => {
+  let dir: string;
+  let file: string;
+
+  beforeAll(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'planner-'));
+    file = path.join(dir, 'tiny.en-f16.bin');
+    await writeSyntheticModel({ architecture: 'tiny.en', outPath: file, weightType: 'f16', seed: 1 });
+  });
+
+  afterAll(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  it('agrees with the same architecture and weight type given by name', async () => {
+    const fromFile = await estimateMemory({ model: file, beamSize: 3, strategy: 'beam', concurrency: 2 });
+    const byName = await estimateMemory({ architecture: 'tiny.en', weightType: 'f16', beamSize: 3, strategy: 'beam', concurrency: 2 });
+    expect(fromFile).toEqual(byName);
+  });
+});
