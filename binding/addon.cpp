@@ -7,6 +7,7 @@
 #include "quantize.h"
 #include "state.h"
 #include "system.h"
+#include "vad.h"
 
 namespace whisper_napi {
 
@@ -37,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getLanguages", Napi::Function::New<GetLanguages>(env, "getLanguages"));
   exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
+  exports.Set("vadSpeechProbabilities", Napi::Function::New<VadSpeechProbabilities>(env, "vadSpeechProbabilities"));
   exports.Set("NativeModel", model);
   exports.Set("NativeState", state);
   return exports;

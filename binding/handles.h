@@ -10,6 +10,7 @@
 #include <atomic>
 #include <memory>
 
+#include "memory.h"
 #include "vad.h"
 
 namespace whisper_napi {
@@ -21,6 +22,8 @@ struct ModelHandle {
   ModelHandle& operator=(const ModelHandle&) = delete;
 
   whisper_context* const ctx;
+  // Written by the loading thread before the handle is shared; read-only afterwards.
+  WeightsMemory weights;
 };
 
 struct StateHandle {
@@ -41,6 +44,8 @@ struct StateHandle {
   std::atomic<bool> abort_requested{false};
   // Used only by the job running on this state.
   VadModel vad;
+  // Written at creation, then on the JS thread only (max_decoders, when a job starts).
+  StateMemory memory;
 };
 
 }  // namespace whisper_napi

@@ -42,10 +42,12 @@ struct PendingLine {
 thread_local PendingLine t_pending;
 thread_local std::deque<std::string> t_diagnostics;
 constexpr size_t kMaxDiagnostics = 8;
+thread_local std::vector<std::string>* t_capture = nullptr;
 
 void Dispatch(int level, std::string line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
   if (line.empty()) return;
+  if (t_capture != nullptr) t_capture->push_back(line);
   if (level >= 2) {
     t_diagnostics.push_back(line);
     if (t_diagnostics.size() > kMaxDiagnostics) t_diagnostics.pop_front();
@@ -91,6 +93,10 @@ std::string ThreadDiagnostics() {
   }
   return joined;
 }
+
+ThreadLogCapture::ThreadLogCapture() : previous_(t_capture) { t_capture = &lines; }
+
+ThreadLogCapture::~ThreadLogCapture() { t_capture = previous_; }
 
 LogSink::LogSink(Napi::Env) {
   std::lock_guard<std::mutex> lock(g_sinks_mutex);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace whisper_napi {
 
@@ -48,5 +49,21 @@ void InstallLogCallback();
 // attach them to failures so a JS error says why whisper.cpp gave up.
 void ResetThreadDiagnostics();
 std::string ThreadDiagnostics();
+
+// Collects every complete line (any level) logged on the constructing thread while it lives;
+// whisper.cpp reports its buffer sizes only in such lines. Nests: an inner capture hides its
+// lines from the outer one.
+class ThreadLogCapture {
+ public:
+  ThreadLogCapture();
+  ~ThreadLogCapture();
+  ThreadLogCapture(const ThreadLogCapture&) = delete;
+  ThreadLogCapture& operator=(const ThreadLogCapture&) = delete;
+
+  std::vector<std::string> lines;
+
+ private:
+  std::vector<std::string>* previous_;
+};
 
 }  // namespace whisper_napi

@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "errors.h"
 #include "log_bridge.h"
+#include "memory.h"
 #include "state.h"
 
 namespace whisper_napi {
@@ -32,6 +33,7 @@ class LoadModelWorker : public Napi::AsyncWorker {
     params.gpu_device = options_.gpu_device;
     params.flash_attn = options_.flash_attn;
     whisper_context* ctx = nullptr;
+    ThreadLogCapture capture;
     // An exception escaping a libuv worker thread would terminate the host process.
     try {
       ctx = whisper_init_from_file_with_params_no_state(options_.path.c_str(), params);
@@ -46,6 +48,7 @@ class LoadModelWorker : public Napi::AsyncWorker {
       return;
     }
     handle_ = std::make_shared<ModelHandle>(ctx);
+    handle_->weights = ParseModelLoadLog(capture.lines);
   }
 
   void OnOK() override {
@@ -81,6 +84,7 @@ class CreateStateWorker : public Napi::AsyncWorker {
   void Execute() override {
     ResetThreadDiagnostics();
     whisper_state* state = nullptr;
+    ThreadLogCapture capture;
     try {
       state = whisper_init_state(model_->ctx);
     } catch (const std::exception& error) {
@@ -93,6 +97,7 @@ class CreateStateWorker : public Napi::AsyncWorker {
       return;
     }
     state_ = std::make_shared<StateHandle>(model_, state);
+    state_->memory = ParseStateInitLog(capture.lines);
   }
 
   void OnOK() override {
@@ -126,6 +131,7 @@ Napi::Function Model::DefineClass(Napi::Env env) {
                                         {
                                             InstanceMethod<&Model::Info>("info"),
                                             InstanceMethod<&Model::CreateState>("createState"),
+                                            InstanceMethod<&Model::Memory>("memory"),
                                             InstanceMethod<&Model::Dispose>("dispose"),
                                             InstanceAccessor<&Model::IsDisposed>("disposed"),
                                         });
@@ -191,6 +197,12 @@ Napi::Value Model::CreateState(const Napi::CallbackInfo& info) {
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+Napi::Value Model::Memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!handle_) throw MakeError(env, "DISPOSED", "the model has been disposed");
+  return WeightsMemoryToJs(env, handle_->weights);
 }
 
 void Model::Dispose(const Napi::CallbackInfo&) {

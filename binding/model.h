@@ -23,6 +23,8 @@ class Model : public Napi::ObjectWrap<Model> {
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value CreateState(const Napi::CallbackInfo& info);
+  // memory() -> { buffers: [{ buffer, bytes }], tensorBytes }: the weights as whisper.cpp allocated them.
+  Napi::Value Memory(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
 

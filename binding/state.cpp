@@ -1,10 +1,12 @@
 #include "state.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "addon_data.h"
 #include "errors.h"
+#include "memory.h"
 #include "params.h"
 #include "transcribe_worker.h"
 
@@ -15,6 +17,7 @@ Napi::Function State::DefineClass(Napi::Env env) {
                                         {
                                             InstanceMethod<&State::Transcribe>("transcribe"),
                                             InstanceMethod<&State::Abort>("abort"),
+                                            InstanceMethod<&State::Memory>("memory"),
                                             InstanceMethod<&State::Dispose>("dispose"),
                                             InstanceAccessor<&State::IsBusy>("busy"),
                                             InstanceAccessor<&State::IsDisposed>("disposed"),
@@ -55,6 +58,7 @@ Napi::Value State::Transcribe(const Napi::CallbackInfo& info) {
     throw MakeError(env, "STATE_BUSY", "this state is already running a transcription");
   }
   handle_->abort_requested.store(false);
+  handle_->memory.max_decoders = std::max(handle_->memory.max_decoders, MaxDecodersFor(params));
   // The caller may reuse or detach its buffer as soon as this returns.
   std::vector<float> pcm(samples.Data(), samples.Data() + samples.ElementLength());
   auto* worker = new TranscribeWorker(env, info.This().As<Napi::Object>(), handle_, std::move(pcm), std::move(params), on_event);
@@ -65,6 +69,14 @@ Napi::Value State::Transcribe(const Napi::CallbackInfo& info) {
 
 void State::Abort(const Napi::CallbackInfo&) {
   if (handle_ && handle_->busy.load()) handle_->abort_requested.store(true);
+}
+
+Napi::Value State::Memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!handle_ || (!handle_->busy.load() && handle_->state == nullptr)) {
+    throw MakeError(env, "DISPOSED", "the state has been disposed");
+  }
+  return StateMemoryToJs(env, handle_->memory);
 }
 
 void State::Dispose(const Napi::CallbackInfo&) {

@@ -20,6 +20,9 @@ class State : public Napi::ObjectWrap<State> {
   // transcribe(pcm: Float32Array, params: object, onEvent?: function) -> Promise<result>
   Napi::Value Transcribe(const Napi::CallbackInfo& info);
   void Abort(const Napi::CallbackInfo& info);
+  // memory() -> { kvSelf, kvCross, kvPad, conv, encode, cross, decode, maxDecoders }: bytes
+  // whisper_init_state reported, -1 where it reported nothing.
+  Napi::Value Memory(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
   Napi::Value IsBusy(const Napi::CallbackInfo& info);
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <system_error>
 
 #include "log_bridge.h"
 
@@ -31,16 +32,86 @@ std::string DescribeFailure(int code) {
 
 TranscribeWorker::TranscribeWorker(Napi::Env env, Napi::Object state_object, std::shared_ptr<StateHandle> state,
                                    std::vector<float> pcm, TranscribeParams params, Napi::Value on_event)
-    : Napi::AsyncProgressQueueWorker<TranscribeEvent>(env, "whisper-napi:transcribe"),
-      deferred_(env),
-      state_(std::move(state)),
-      pcm_(std::move(pcm)),
-      params_(std::move(params)) {
+    : env_(env), deferred_(env), state_(std::move(state)), pcm_(std::move(pcm)), params_(std::move(params)) {
   state_ref_ = Napi::Persistent(state_object);
   if (on_event.IsFunction()) on_event_ = Napi::Persistent(on_event.As<Napi::Function>());
 }
 
-TranscribeWorker::~TranscribeWorker() { state_->busy.store(false); }
+TranscribeWorker::~TranscribeWorker() {
+  // No busy reset here: this runs after Settle, when the next job may already own the state.
+  if (thread_.joinable()) thread_.join();
+}
+
+void TranscribeWorker::Queue() {
+  try {
+    // Unbounded queue (0): the job's thread never blocks on a slow JS thread.
+    channel_ = Channel::New(env_, "whisper-napi:transcribe", 0, 1, this, &TranscribeWorker::Finalize,
+                            static_cast<void*>(nullptr));
+  } catch (const Napi::Error& error) {
+    failure_ = {"NATIVE_ERROR", std::string("could not create a thread-safe function: ") + error.Message()};
+    Settle(env_);
+    delete this;
+    return;
+  }
+  channel_open_ = true;
+  try {
+    thread_ = std::thread([this] { ThreadMain(); });
+  } catch (const std::system_error& error) {
+    failure_ = {"TRANSCRIPTION_FAILED", std::string("could not start a transcription thread: ") + error.what()};
+    Settle(env_);
+    // Releasing the last hold runs Finalize, which deletes this worker.
+    channel_open_ = false;
+    channel_.Release();
+  }
+}
+
+void TranscribeWorker::ThreadMain() {
+  // An exception escaping a std::thread would terminate the host process.
+  try {
+    Run();
+  } catch (const std::exception& error) {
+    failure_ = {"TRANSCRIPTION_FAILED", std::string("whisper.cpp threw: ") + error.what()};
+  } catch (...) {
+    failure_ = {"TRANSCRIPTION_FAILED", "whisper.cpp threw an unknown exception"};
+  }
+  TranscribeEvent done;
+  done.kind = TranscribeEvent::Kind::Done;
+  std::lock_guard<std::mutex> lock(channel_mutex_);
+  if (!channel_open_) return;
+  auto* event = new TranscribeEvent(std::move(done));
+  if (channel_.NonBlockingCall(event) != napi_ok) delete event;
+  channel_open_ = false;
+  channel_.Release();
+}
+
+void TranscribeWorker::Send(TranscribeEvent event) {
+  std::lock_guard<std::mutex> lock(channel_mutex_);
+  if (!channel_open_) return;
+  auto* copy = new TranscribeEvent(std::move(event));
+  if (channel_.NonBlockingCall(copy) != napi_ok) delete copy;
+}
+
+void TranscribeWorker::CallJs(Napi::Env env, Napi::Function, TranscribeWorker* self, TranscribeEvent* event) {
+  std::unique_ptr<TranscribeEvent> owned(event);
+  // A null env: the environment is being torn down and the queue is emptied without JS.
+  if (env == nullptr || self == nullptr || !owned) return;
+  Napi::HandleScope scope(env);
+  if (owned->kind == TranscribeEvent::Kind::Done) {
+    self->Settle(env);
+  } else {
+    self->Deliver(env, *owned);
+  }
+}
+
+void TranscribeWorker::Finalize(Napi::Env, void*, TranscribeWorker* self) {
+  {
+    std::lock_guard<std::mutex> lock(self->channel_mutex_);
+    self->channel_open_ = false;
+  }
+  // At teardown the job may still run: stop it at whisper's next abort check.
+  if (!self->settled_) self->state_->abort_requested.store(true);
+  delete self;
+}
 
 bool TranscribeWorker::DetectLanguage(whisper_full_params& wparams) {
   whisper_context* ctx = state_->model->ctx;
@@ -79,20 +150,8 @@ bool TranscribeWorker::DetectLanguage(whisper_full_params& wparams) {
   return true;
 }
 
-void TranscribeWorker::Execute(const ExecutionProgress& progress) {
-  // An exception escaping a libuv worker thread would terminate the host process.
-  try {
-    Run(progress);
-  } catch (const std::exception& error) {
-    failure_ = {"TRANSCRIPTION_FAILED", std::string("whisper.cpp threw: ") + error.what()};
-  } catch (...) {
-    failure_ = {"TRANSCRIPTION_FAILED", "whisper.cpp threw an unknown exception"};
-  }
-}
-
-void TranscribeWorker::Run(const ExecutionProgress& progress) {
+void TranscribeWorker::Run() {
   ResetThreadDiagnostics();
-  progress_ = &progress;
   const auto start = std::chrono::steady_clock::now();
   whisper_context* ctx = state_->model->ctx;
   whisper_full_params wparams = ToWhisperParams(params_);
@@ -112,7 +171,7 @@ void TranscribeWorker::Run(const ExecutionProgress& progress) {
       TranscribeEvent event;
       event.kind = TranscribeEvent::Kind::Progress;
       event.progress = percent;
-      static_cast<TranscribeWorker*>(user_data)->progress_->Send(&event, 1);
+      static_cast<TranscribeWorker*>(user_data)->Send(std::move(event));
     };
     wparams.progress_callback_user_data = this;
   }
@@ -124,7 +183,7 @@ void TranscribeWorker::Run(const ExecutionProgress& progress) {
         TranscribeEvent event;
         event.kind = TranscribeEvent::Kind::Segment;
         event.segment = ReadSegment(c, s, i, self->vad_map_);
-        self->progress_->Send(&event, 1);
+        self->Send(std::move(event));
       }
     };
     wparams.new_segment_callback_user_data = this;
@@ -178,37 +237,33 @@ void TranscribeWorker::Run(const ExecutionProgress& progress) {
   for (int i = 0; i < n_segments; ++i) result_.segments.push_back(ReadSegment(ctx, state_->state, i, vad_map_));
 }
 
-void TranscribeWorker::OnProgress(const TranscribeEvent* events, size_t count) {
-  if (on_event_.IsEmpty()) return;
-  Napi::Env env = Env();
-  for (size_t i = 0; i < count; ++i) {
-    const TranscribeEvent& event = events[i];
-    try {
-      if (event.kind == TranscribeEvent::Kind::Progress) {
-        on_event_.Call({Napi::String::New(env, "progress"), Napi::Number::New(env, event.progress)});
-      } else {
-        on_event_.Call({Napi::String::New(env, "segment"), SegmentToJs(env, event.segment)});
-      }
-    } catch (const Napi::Error&) {
-      // The TS layer catches listener errors itself; never let one escape into the worker machinery.
+void TranscribeWorker::Deliver(Napi::Env env, const TranscribeEvent& event) {
+  if (on_event_.IsEmpty() || settled_) return;
+  try {
+    if (event.kind == TranscribeEvent::Kind::Progress) {
+      on_event_.Call({Napi::String::New(env, "progress"), Napi::Number::New(env, event.progress)});
+    } else {
+      on_event_.Call({Napi::String::New(env, "segment"), SegmentToJs(env, event.segment)});
     }
+  } catch (const Napi::Error&) {
+    // The TS layer catches listener errors itself; never let one escape into the thread machinery.
   }
 }
 
-void TranscribeWorker::OnOK() {
-  Napi::Env env = Env();
+void TranscribeWorker::Settle(Napi::Env env) {
+  if (settled_) return;
+  settled_ = true;
   // Free the state for the next job before the promise continuations run.
   state_->busy.store(false);
-  if (failure_.failed()) {
-    deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
-    return;
+  try {
+    if (failure_.failed()) {
+      deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
+    } else {
+      deferred_.Resolve(TranscriptToJs(env, result_));
+    }
+  } catch (const Napi::Error& error) {
+    deferred_.Reject(error.Value());
   }
-  deferred_.Resolve(TranscriptToJs(env, result_));
-}
-
-void TranscribeWorker::OnError(const Napi::Error& error) {
-  state_->busy.store(false);
-  deferred_.Reject(error.Value());
 }
 
 }  // namespace whisper_napi

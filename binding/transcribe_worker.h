@@ -1,10 +1,17 @@
-// Runs whisper_full_with_state on a libuv worker thread and streams progress and new
+// Runs whisper_full_with_state on a thread of its own and streams progress and new
 // segments back to JS as copies.
+//
+// Not on libuv's threadpool: that pool has 4 threads by default, shared with fs, dns,
+// crypto and zlib, so a model running more than 4 jobs would silently queue them there, and
+// long transcriptions would starve the application's file I/O. A model never runs more
+// jobs than its concurrency, so one thread per running job is bounded by the TS pool.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "errors.h"
@@ -15,30 +22,41 @@
 namespace whisper_napi {
 
 struct TranscribeEvent {
-  enum class Kind { Progress, Segment } kind = Kind::Progress;
+  enum class Kind { Progress, Segment, Done } kind = Kind::Progress;
   int progress = 0;
   SegmentResult segment;
 };
 
-class TranscribeWorker : public Napi::AsyncProgressQueueWorker<TranscribeEvent> {
+class TranscribeWorker {
  public:
   // `on_event` may be undefined. The caller has already marked `state` busy.
   TranscribeWorker(Napi::Env env, Napi::Object state_object, std::shared_ptr<StateHandle> state,
                    std::vector<float> pcm, TranscribeParams params, Napi::Value on_event);
-  ~TranscribeWorker() override;
+  ~TranscribeWorker();
+  TranscribeWorker(const TranscribeWorker&) = delete;
+  TranscribeWorker& operator=(const TranscribeWorker&) = delete;
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
- protected:
-  void Execute(const ExecutionProgress& progress) override;
-  void OnProgress(const TranscribeEvent* events, size_t count) override;
-  void OnOK() override;
-  void OnError(const Napi::Error& error) override;
+  // Starts the job on its own thread. From here on the worker owns itself: it is deleted on
+  // the JS thread once the thread has finished and the promise has settled, or when the
+  // environment is torn down (then the job is aborted and its thread joined first).
+  void Queue();
 
  private:
-  void Run(const ExecutionProgress& progress);
-  bool DetectLanguage(whisper_full_params& wparams);
+  static void CallJs(Napi::Env env, Napi::Function unused, TranscribeWorker* self, TranscribeEvent* event);
+  static void Finalize(Napi::Env env, void* unused, TranscribeWorker* self);
+  using Channel = Napi::TypedThreadSafeFunction<TranscribeWorker, TranscribeEvent, &TranscribeWorker::CallJs>;
 
+  void ThreadMain();
+  void Run();
+  bool DetectLanguage(whisper_full_params& wparams);
+  // From the job's thread; dropped once the environment is going away.
+  void Send(TranscribeEvent event);
+  void Settle(Napi::Env env);
+  void Deliver(Napi::Env env, const TranscribeEvent& event);
+
+  Napi::Env env_;
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference state_ref_;
   Napi::FunctionReference on_event_;
@@ -48,7 +66,15 @@ class TranscribeWorker : public Napi::AsyncProgressQueueWorker<TranscribeEvent> 
   TranscriptResult result_;
   VadTimeMap vad_map_;
   WorkerFailure failure_;
-  const ExecutionProgress* progress_ = nullptr;
+
+  // Node frees a thread-safe function at environment teardown even while threads still
+  // hold it; the finalizer closes this gate first, so the job's thread never touches a
+  // freed one.
+  std::mutex channel_mutex_;
+  bool channel_open_ = false;
+  Channel channel_;
+  std::thread thread_;
+  bool settled_ = false;
 };
 
 }  // namespace whisper_napi

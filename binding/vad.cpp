@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <new>
+
+#include "errors.h"
 
 namespace whisper_napi {
 
@@ -128,6 +132,104 @@ bool KeepSpeech(whisper_vad_context* vad, const whisper_vad_params& params, std:
   map.Finish();
   samples = std::move(kept);
   return true;
+}
+
+}  // namespace whisper_napi
+
+namespace whisper_napi {
+
+namespace {
+
+class VadProbabilitiesWorker : public Napi::AsyncWorker {
+ public:
+  VadProbabilitiesWorker(Napi::Env env, std::string path, std::vector<float> pcm, int n_threads)
+      : Napi::AsyncWorker(env, "whisper-napi:vad-probabilities"),
+        deferred_(env),
+        path_(std::move(path)),
+        pcm_(std::move(pcm)),
+        n_threads_(n_threads) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    // An exception escaping a libuv worker thread would terminate the host process.
+    try {
+      Run();
+    } catch (const std::bad_alloc&) {
+      failure_ = {"NATIVE_ERROR", "voice activity detection: out of memory"};
+    } catch (const std::exception& error) {
+      failure_ = {"NATIVE_ERROR", std::string("voice activity detection: ") + error.what()};
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failure_.failed()) {
+      deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
+      return;
+    }
+    Napi::Float32Array out = Napi::Float32Array::New(env, probs_.size());
+    if (!probs_.empty()) std::memcpy(out.Data(), probs_.data(), probs_.size() * sizeof(float));
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  void Run() {
+    VadModel model;
+    std::string error;
+    if (!model.Ensure(path_, n_threads_, error)) {
+      failure_ = {"INVALID_MODEL", error};
+      return;
+    }
+    if (pcm_.empty()) return;
+    if (!whisper_vad_detect_speech(model.get(), pcm_.data(), static_cast<int>(pcm_.size()))) {
+      failure_ = {"NATIVE_ERROR", "voice activity detection failed"};
+      return;
+    }
+    const int n = whisper_vad_n_probs(model.get());
+    const float* probs = whisper_vad_probs(model.get());
+    if (n > 0 && probs != nullptr) probs_.assign(probs, probs + n);
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  std::vector<float> pcm_;
+  int n_threads_;
+  std::vector<float> probs_;
+  WorkerFailure failure_;
+};
+
+Napi::Error VadInvalidArgument(Napi::Env env, const std::string& message) {
+  return MakeError(env, "INVALID_ARGUMENT", "vadSpeechProbabilities: " + message);
+}
+
+}  // namespace
+
+Napi::Value VadSpeechProbabilities(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3) throw VadInvalidArgument(env, "expected (modelPath, pcm, threads)");
+  if (!info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty()) {
+    throw VadInvalidArgument(env, "modelPath must be a non-empty string");
+  }
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw VadInvalidArgument(env, "pcm must be a Float32Array");
+  }
+  if (!info[2].IsNumber()) throw VadInvalidArgument(env, "threads must be a number");
+  const int n_threads = info[2].As<Napi::Number>().Int32Value();
+  if (n_threads < 1 || n_threads > 64) throw VadInvalidArgument(env, "threads must be an integer from 1 to 64");
+  Napi::Float32Array pcm = info[1].As<Napi::Float32Array>();
+  // whisper_vad_detect_speech takes an int sample count.
+  if (pcm.ElementLength() > static_cast<size_t>(INT32_MAX)) throw VadInvalidArgument(env, "pcm is too long");
+  if (pcm.ElementLength() > 0 && pcm.Data() == nullptr) {
+    throw VadInvalidArgument(env, "pcm's memory is not accessible (a detached ArrayBuffer?)");
+  }
+  std::vector<float> copy(pcm.Data(), pcm.Data() + pcm.ElementLength());
+  auto* worker = new VadProbabilitiesWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(copy), n_threads);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 }  // namespace whisper_napi

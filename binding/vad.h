@@ -7,6 +7,7 @@
 // whisper_full's steps exactly, so results match whisper-cli --vad.
 #pragma once
 
+#include <napi.h>
 #include <whisper.h>
 
 #include <cstdint>
@@ -52,5 +53,12 @@ class VadTimeMap {
 // Replaces `samples` by the speech it contains. No speech leaves `samples` empty.
 bool KeepSpeech(whisper_vad_context* vad, const whisper_vad_params& params, std::vector<float>& samples,
                 VadTimeMap& map, std::string& error);
+
+// vadSpeechProbabilities(modelPath: string, pcm: Float32Array, threads: number) -> Promise<Float32Array>
+// Silero's speech probability for each 512-sample frame of `pcm` (16 kHz), the last frame
+// zero-padded. The streaming transcriber picks its cut points from these. The model is loaded
+// for the call and freed after it: it is small, and a per-call context needs no locking.
+// `pcm` is copied before the call returns. lib/ validates the path and arguments first.
+Napi::Value VadSpeechProbabilities(const Napi::CallbackInfo& info);
 
 }  // namespace whisper_napi

@@ -72,7 +72,8 @@ export interface DecodedWav {
 const INPUT_EXPECTED =
   'a Float32Array of 16 kHz mono PCM, a WAV file path (string), or WAV file bytes (Buffer or Uint8Array)';
 
-function resolveChannel(options: AudioOptions | undefined): 'mix' | number {
+/** @internal Shared with lib/wav-stream.ts. */
+export function resolveChannel(options: AudioOptions | undefined): 'mix' | number {
   if (options === undefined) return 'mix';
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidArgument('options', 'an object such as { channel: "mix" }', options);
@@ -83,7 +84,8 @@ function resolveChannel(options: AudioOptions | undefined): 'mix' | number {
   throw invalidArgument('channel', "'mix' or a 0-based channel index (a non-negative integer)", channel);
 }
 
-function invalidAudio(message: string, cause?: unknown): WhisperError {
+/** @internal */
+export function invalidAudio(message: string, cause?: unknown): WhisperError {
   return new WhisperError('INVALID_AUDIO', `audio: ${message}`, cause === undefined ? undefined : { cause });
 }
 
@@ -169,7 +171,8 @@ function g711Table(kind: 'alaw' | 'mulaw'): Int16Array {
   return table;
 }
 
-type SampleKind = 'u8' | 's16' | 's24' | 's32' | 'f32' | 'f64' | 'alaw' | 'mulaw';
+/** @internal */
+export type SampleKind = 'u8' | 's16' | 's24' | 's32' | 'f32' | 'f64' | 'alaw' | 'mulaw';
 
 function sampleKind(formatTag: number, bits: number, validBits: number, extensible: boolean): SampleKind {
   const formatLabel = () => (extensible && validBits > 0 && validBits !== bits ? `${validBits}-bit in ${bits}-bit containers` : `${bits}-bit`);
@@ -204,7 +207,8 @@ function sampleKind(formatTag: number, bits: number, validBits: number, extensib
 const MIN_WAV_RATE = 1000;
 const MAX_WAV_RATE = 768000;
 
-const BYTES_PER_SAMPLE: Record<SampleKind, number> = { u8: 1, s16: 2, s24: 3, s32: 4, f32: 4, f64: 8, alaw: 1, mulaw: 1 };
+/** @internal */
+export const BYTES_PER_SAMPLE: Record<SampleKind, number> = { u8: 1, s16: 2, s24: 3, s32: 4, f32: 4, f64: 8, alaw: 1, mulaw: 1 };
 const BIT_DEPTH_CODE: Record<SampleKind, string> = { u8: '8', s16: '16', s24: '24', s32: '32', f32: '32f', f64: '64', alaw: '8a', mulaw: '8m' };
 
 /** float32 constant of dr_wav's u8 conversion, 0.00784313725490196078f (2/255). */
@@ -247,7 +251,8 @@ function sampleReader(kind: SampleKind, view: DataView, littleEndian: boolean): 
   }
 }
 
-interface RiffChunk {
+/** @internal */
+export interface RiffChunk {
   /** Offset of the chunk body (after the 8-byte id and size). */
   start: number;
   /** Size from the chunk header (for RF64's data chunk, from ds64). */
@@ -256,7 +261,8 @@ interface RiffChunk {
   available: number;
 }
 
-interface RiffLayout {
+/** @internal */
+export interface RiffLayout {
   container: 'RIFF' | 'RIFX' | 'RF64';
   fmt?: RiffChunk;
   ds64?: RiffChunk;
@@ -270,7 +276,7 @@ interface RiffLayout {
  * sample bytes as text), and throws a TypeError on files with two LIST chunks (common:
  * LIST/INFO plus LIST/adtl labels).
  */
-function walkRiff(bytes: Uint8Array): RiffLayout {
+export function walkRiff(bytes: Uint8Array): RiffLayout {
   if (bytes.length < 12) {
     throw invalidAudio(`not a WAV file: ${bytes.length} bytes is too short for a RIFF/WAVE header`);
   }
@@ -311,7 +317,7 @@ function walkRiff(bytes: Uint8Array): RiffLayout {
  * header, ds64 (RF64 only), fmt and an empty data chunk, so no sample data is copied or
  * scanned; any exception it throws becomes INVALID_AUDIO.
  */
-function parseHeader(bytes: Uint8Array, layout: RiffLayout): WaveFmt {
+export function parseHeader(bytes: Uint8Array, layout: RiffLayout): WaveFmt {
   const { fmt } = layout;
   if (!fmt) throw invalidAudio('WAV has no "fmt " chunk (the header is missing or truncated)');
   if (fmt.declared < 16) throw invalidAudio(`WAV "fmt " chunk is too short (${fmt.declared} bytes, at least 16 needed)`);
@@ -354,8 +360,16 @@ interface WavLayout {
   littleEndian: boolean;
 }
 
-function wavLayout(bytes: Uint8Array): WavLayout {
-  const layout = walkRiff(bytes);
+/** @internal The sample format a WAV header describes. */
+export interface WavFormat {
+  kind: SampleKind;
+  channels: number;
+  sampleRate: number;
+  littleEndian: boolean;
+}
+
+/** @internal Validates the header chunks of `layout` (found in `bytes`) and says how to decode the samples. */
+export function wavFormat(bytes: Uint8Array, layout: RiffLayout): WavFormat {
   const fmt = parseHeader(bytes, layout);
 
   const channels = fmt.numChannels;
@@ -379,25 +393,33 @@ function wavLayout(bytes: Uint8Array): WavLayout {
     formatTag = sub[0]!;
   }
   const kind = sampleKind(formatTag, bits, fmt.validBitsPerSample, extensible);
+  return { kind, channels, sampleRate, littleEndian: layout.container !== 'RIFX' };
+}
 
+/** @internal The error for a data chunk without one whole frame. */
+export function noSamplesError(available: number, frameBytes: number): WhisperError {
+  return invalidAudio(
+    available === 0
+      ? 'WAV has 0 samples (the data chunk is empty)'
+      : `WAV has 0 samples (the data chunk has ${available} bytes, less than one ${frameBytes}-byte frame)`,
+  );
+}
+
+function wavLayout(bytes: Uint8Array): WavLayout {
+  const layout = walkRiff(bytes);
+  const { kind, channels, sampleRate, littleEndian } = wavFormat(bytes, layout);
   const { data } = layout;
   if (!data) throw invalidAudio('WAV has no data chunk (0 samples)');
   const frameBytes = BYTES_PER_SAMPLE[kind] * channels;
   const frames = Math.floor(data.available / frameBytes);
-  if (frames === 0) {
-    throw invalidAudio(
-      data.available === 0
-        ? 'WAV has 0 samples (the data chunk is empty)'
-        : `WAV has 0 samples (the data chunk has ${data.available} bytes, less than one ${frameBytes}-byte frame)`,
-    );
-  }
+  if (frames === 0) throw noSamplesError(data.available, frameBytes);
   return {
     kind,
     channels,
     sampleRate,
     frames,
     view: new DataView(bytes.buffer, bytes.byteOffset + data.start, frames * frameBytes),
-    littleEndian: layout.container !== 'RIFX',
+    littleEndian,
   };
 }
 
@@ -421,6 +443,23 @@ export function readWav(bytes: Uint8Array, options?: AudioOptions): DecodedWav {
       channelOption,
     );
   }
+  const out = decodeFrames(kind, view, littleEndian, channels, channelOption, frames);
+  assertFinitePcm(out, 'audio');
+  return { samples: out, sampleRate, channels, bitDepth: BIT_DEPTH_CODE[kind], durationSeconds: frames / sampleRate };
+}
+
+/**
+ * @internal Decodes `frames` whole frames from `view` (which starts at a frame) to mono float32:
+ * one channel, or miniaudio's mono mix.
+ */
+export function decodeFrames(
+  kind: SampleKind,
+  view: DataView,
+  littleEndian: boolean,
+  channels: number,
+  channelOption: 'mix' | number,
+  frames: number,
+): Float32Array {
   const read = sampleReader(kind, view, littleEndian);
   const out = new Float32Array(frames);
   if (channels === 1) {
@@ -436,8 +475,7 @@ export function readWav(bytes: Uint8Array, options?: AudioOptions): DecodedWav {
       out[f] = sum / channels; // the store rounds to float32, as the C division does
     }
   }
-  assertFinitePcm(out, 'audio');
-  return { samples: out, sampleRate, channels, bitDepth: BIT_DEPTH_CODE[kind], durationSeconds: frames / sampleRate };
+  return out;
 }
 
 /** Decodes the bytes of a WAV file to 16 kHz mono float32 PCM (see the top of this file). */
@@ -615,29 +653,65 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
     throw invalidArgument('toRate', `at least fromRate / ${MAX_DOWNSAMPLING} (${fromRate / MAX_DOWNSAMPLING} Hz)`, toRate);
   }
   if (fromRate === toRate) return samples.slice();
-  const outLength = Math.round((samples.length * toRate) / fromRate);
-  const out = new Float32Array(outLength);
-  if (outLength === 0 || samples.length === 0) return out;
+  const plan = planResample(samples.length, fromRate, toRate);
+  const out = new Float32Array(plan.outputLength);
+  if (out.length === 0 || samples.length === 0) return out;
+  plan.run(samples, 0, out, 0);
+  return out;
+}
 
+/**
+ * @internal resample() of `inputLength` samples, computed one output range at a time, so a long
+ * file can be resampled window by window (lib/wav-stream.ts) with the same samples as a
+ * whole-array resample(): each output reads only the inputs inputRange() names.
+ */
+export interface ResamplePlan {
+  outputLength: number;
+  /** The input samples [from, to) that outputs [oFrom, oTo) read. */
+  inputRange(oFrom: number, oTo: number): [number, number];
+  /** Writes outputs oFrom .. oFrom + out.length - 1; `x` holds the input samples from `xOffset` on. */
+  run(x: Float32Array, xOffset: number, out: Float32Array, oFrom: number): void;
+}
+
+/** @internal Rates must differ and pass resample()'s checks. */
+export function planResample(inputLength: number, fromRate: number, toRate: number): ResamplePlan {
+  const outputLength = Math.round((inputLength * toRate) / fromRate);
+  const n = inputLength;
   const design = designKernel(fromRate, toRate);
   if (Number.isSafeInteger(fromRate) && Number.isSafeInteger(toRate)) {
     const g = gcd(fromRate, toRate);
     const up = toRate / g;
     const down = fromRate / g;
-    if (up * 2 * Math.ceil(design.halfWidth) <= MAX_TABLE_ENTRIES) {
-      resamplePolyphase(samples, out, up, down, design);
-      return out;
+    const H = Math.ceil(design.halfWidth);
+    if (up * 2 * H <= MAX_TABLE_ENTRIES) {
+      const table = polyphaseTable(up, design);
+      return {
+        outputLength,
+        inputRange: (oFrom, oTo) => [
+          Math.max(0, Math.floor((oFrom * down) / up) - H + 1),
+          Math.min(n, Math.floor(((oTo - 1) * down) / up) + H + 1),
+        ],
+        run: (x, xOffset, out, oFrom) => resamplePolyphase(x, xOffset, n, out, oFrom, up, down, H, table),
+      };
     }
   }
-  resampleDirect(samples, out, fromRate / toRate, design);
-  return out;
+  const step = fromRate / toRate;
+  const kernel = directKernel(design);
+  return {
+    outputLength,
+    inputRange: (oFrom, oTo) => [
+      Math.max(0, Math.ceil(oFrom * step - design.halfWidth)),
+      Math.min(n, Math.floor((oTo - 1) * step + design.halfWidth) + 1),
+    ],
+    run: (x, xOffset, out, oFrom) => resampleDirect(x, xOffset, n, out, oFrom, step, design, kernel),
+  };
 }
 
 /**
  * Rational ratio up/down: output n sits at input time n*down/up = base + phase/up.
  * Row `phase` of the table holds the weights of inputs base-H+1 .. base+H.
  */
-function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down: number, d: KernelDesign): void {
+function polyphaseTable(up: number, d: KernelDesign): Float64Array {
   const H = Math.ceil(d.halfWidth);
   const taps = 2 * H;
   const table = new Float64Array(up * taps);
@@ -651,14 +725,30 @@ function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down:
     }
     for (let j = 0; j < taps; j++) table[p * taps + j] /= sum;
   }
+  return table;
+}
 
-  const n = x.length;
+/** `n` is the whole input's length; `x` holds the input from `xOffset` on; outputs start at `oFrom`. */
+function resamplePolyphase(
+  x: Float32Array,
+  xOffset: number,
+  n: number,
+  out: Float32Array,
+  oFrom: number,
+  up: number,
+  down: number,
+  H: number,
+  table: Float64Array,
+): void {
+  const taps = 2 * H;
   const baseStep = Math.floor(down / up);
   const phaseStep = down % up;
-  let base = 0;
-  let phase = 0;
+  // Exact in float64: o * down stays far below 2^53 for any real file.
+  let base = Math.floor((oFrom * down) / up);
+  let phase = (oFrom * down) % up;
   for (let o = 0; o < out.length; o++) {
     const start = base - H + 1;
+    const local = start - xOffset;
     const row = phase * taps;
     let acc = 0;
     if (start >= 0 && start + taps <= n) {
@@ -670,18 +760,18 @@ function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down:
       let j = 0;
       for (; j + 3 < taps; j += 4) {
         const r = row + j;
-        const s = start + j;
+        const s = local + j;
         a0 += table[r]! * x[s]!;
         a1 += table[r + 1]! * x[s + 1]!;
         a2 += table[r + 2]! * x[s + 2]!;
         a3 += table[r + 3]! * x[s + 3]!;
       }
-      for (; j < taps; j++) a0 += table[row + j]! * x[start + j]!;
+      for (; j < taps; j++) a0 += table[row + j]! * x[local + j]!;
       acc = a0 + a1 + (a2 + a3);
     } else {
       const jFrom = Math.max(0, -start);
       const jTo = Math.min(taps, n - start);
-      for (let j = jFrom; j < jTo; j++) acc += table[row + j]! * x[start + j]!;
+      for (let j = jFrom; j < jTo; j++) acc += table[row + j]! * x[local + j]!;
     }
     out[o] = acc;
     base += baseStep;
@@ -694,14 +784,27 @@ function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down:
 }
 
 /** Any ratio: weights come from a finely sampled kernel table with linear interpolation. */
-function resampleDirect(x: Float32Array, out: Float32Array, step: number, d: KernelDesign): void {
+function directKernel(d: KernelDesign): Float64Array {
   const size = Math.ceil(d.halfWidth * KERNEL_OVERSAMPLING) + 2;
   const kernel = new Float64Array(size);
   for (let i = 0; i < size; i++) kernel[i] = kernelAt(d, i / KERNEL_OVERSAMPLING);
-  const n = x.length;
+  return kernel;
+}
+
+function resampleDirect(
+  x: Float32Array,
+  xOffset: number,
+  n: number,
+  out: Float32Array,
+  oFrom: number,
+  step: number,
+  d: KernelDesign,
+  kernel: Float64Array,
+): void {
+  const size = kernel.length;
   const hw = d.halfWidth;
   for (let o = 0; o < out.length; o++) {
-    const t = o * step;
+    const t = (oFrom + o) * step;
     const kFrom = Math.ceil(t - hw);
     const kTo = Math.floor(t + hw);
     let acc = 0;
@@ -713,7 +816,7 @@ function resampleDirect(x: Float32Array, out: Float32Array, step: number, d: Ker
       const f = pos - i;
       const w = kernel[i]! + (kernel[i + 1]! - kernel[i]!) * f;
       sum += w; // normalise over the full kernel, so the zero-padded edges fade like the polyphase path
-      if (k >= 0 && k < n) acc += w * x[k]!;
+      if (k >= 0 && k < n) acc += w * x[k - xOffset]!;
     }
     out[o] = sum !== 0 ? acc / sum : 0;
   }

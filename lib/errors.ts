@@ -14,6 +14,8 @@ export const WHISPER_ERROR_CODES = [
   'ABORTED',
   'DISPOSED',
   'NATIVE_ERROR',
+  'QUEUE_FULL',
+  'TIMEOUT',
 ] as const;
 
 export type WhisperErrorCode = (typeof WHISPER_ERROR_CODES)[number];

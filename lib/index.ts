@@ -1,4 +1,6 @@
 export { loadModel, WhisperModel, type ModelInfo } from './model';
+export type { ModelStats } from './model';
+export { AUTO_SAFETY_MARGIN, type AutoConcurrency } from './concurrency';
 export type { LoadModelOptions, TranscribeOptions, VadOptions } from './options';
 export type { Transcript, Segment, Token } from './transcript';
 export { loadAudio, decodeWav, resample, WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio';
@@ -23,3 +25,24 @@ export {
 export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
 export { getDevices, getSystemInfo, getLanguages, setLogger, type Device, type SystemInfo, type Logger, type LogLevel } from './system';
 export { WhisperError, isWhisperError, type WhisperErrorCode } from './errors';
+export {
+  estimateMemory,
+  maxConcurrencyForBudget,
+  kvCacheBytes,
+  computeBufferBytes,
+  decodersFor,
+  type EstimateMemoryInput,
+  type MemoryEstimate,
+  type StateEstimate,
+} from './planner';
+export { modelMemory, stateMemory, type ModelMemory, type StateMemory } from './memory';
+export {
+  transcribeStream,
+  transcribeLongFile,
+  type StreamOptions,
+  type StreamCutVadOptions,
+  type StreamTranscriber,
+  type LongFileOptions,
+  type PcmChunk,
+} from './stream';
+export { openWavWindows, type WavWindows, type WavWindowOptions, type WavFileInfo } from './wav-stream';

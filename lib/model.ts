@@ -1,11 +1,22 @@
 /** WhisperModel: one loaded model serving concurrent transcriptions from a pool of states. */
 import { loadAudio, WHISPER_SAMPLE_RATE, type AudioInput } from './audio';
-import { WhisperError, invalidArgument } from './errors';
+import { WhisperError, invalidArgument, isWhisperError } from './errors';
 import { inspectModelFile, type ModelFileInfo } from './model-file';
 import { checkVadModelFile } from './vad-model';
-import { fromNativeError, native, type NativeModel, type NativeModelInfo, type NativeState } from './native';
+import {
+  fromNativeError,
+  native,
+  type NativeModel,
+  type NativeModelInfo,
+  type NativeState,
+  type NativeTranscribeParams,
+} from './native';
+import { planConcurrency, type AutoConcurrency } from './concurrency';
+import { modelMemory, type ModelMemory } from './memory';
+import { Semaphore, abortReasonToError } from './semaphore';
 import {
   defaultThreads,
+  resolveJobOptions,
   resolveLoadOptions,
   resolveTranscribeOptions,
   type LoadModelOptions,
@@ -13,7 +24,9 @@ import {
   type ResolvedLoadOptions,
   type TranscribeOptions,
 } from './options';
-import { toSegment, toTranscript, type Transcript } from './transcript';
+import { toSegment, toTranscript, type Segment, type Transcript } from './transcript';
+import { transcribeLongFile, transcribeStream, type PcmChunk, type StreamOptions } from './stream';
+import { openWavWindows } from './wav-stream';
 
 export interface ModelInfo {
   path: string;
@@ -31,11 +44,39 @@ export interface ModelInfo {
   textContext: number;
 }
 
-interface Waiter {
-  resolve: (state: NativeState) => void;
-  reject: (error: WhisperError) => void;
-  signal?: AbortSignal;
-  onAbort?: () => void;
+/**
+ * What happened to the jobs a model was given. Every transcribe() call that passes option
+ * validation is counted once, when it settles, in exactly one of completed, failed and
+ * rejected.
+ */
+export interface ModelStats {
+  /** Jobs running on a state now (audio decoding included once a state is theirs). */
+  running: number;
+  /** Jobs waiting for a state. */
+  queued: number;
+  /** Resolved with a transcript. */
+  completed: number;
+  /**
+   * Admitted, then rejected for any reason: aborted, timed out, disposed, bad audio, a
+   * whisper failure or a listener that threw. `aborted` and `timedOut` are part of it.
+   */
+  failed: number;
+  /** Failed with ABORTED (the caller's signal). */
+  aborted: number;
+  /** Failed with TIMEOUT (options.timeoutMs). */
+  timedOut: number;
+  /** Refused with QUEUE_FULL, never admitted. */
+  rejected: number;
+  /** The most jobs that ever ran at once; never more than concurrency. */
+  peakRunning: number;
+  /** The longest the queue has ever been. */
+  peakQueued: number;
+  /** The most jobs that run at once (resolved when 'auto' was asked for). */
+  concurrency: number;
+  /** Infinity when unlimited. */
+  maxQueue: number;
+  /** whisper states created so far; never more than concurrency. */
+  states: number;
 }
 
 /** Error stacks from native rejections point nowhere useful; give them the caller's frames. */
@@ -43,6 +84,22 @@ function withCallerStack(error: WhisperError, callSite: Error): WhisperError {
   const frames = callSite.stack?.split('\n').slice(1).join('\n');
   if (frames) error.stack = `${error.name}: ${error.message}\n${frames}`;
   return error;
+}
+
+/** Above this many 16 kHz samples (30 s, whisper's window), a WAV path is read in windows. */
+export const LONG_FILE_SAMPLES = 30 * WHISPER_SAMPLE_RATE;
+
+/** Whether a WAV path holds more than one window of audio; false for anything unreadable, which the one-shot path then reports. */
+async function isLongWavFile(path: string, audioOptions: TranscribeOptions['audio']): Promise<boolean> {
+  let file: Awaited<ReturnType<typeof openWavWindows>> | undefined;
+  try {
+    file = await openWavWindows(path, audioOptions ?? {});
+    return file.info.outputSamples > LONG_FILE_SAMPLES;
+  } catch {
+    return false;
+  } finally {
+    await file?.close().catch(() => undefined);
+  }
 }
 
 function abortedError(signal: AbortSignal | undefined): WhisperError {
@@ -81,19 +138,29 @@ function assertRunnable(file: ModelFileInfo, options: ResolvedLoadOptions): void
 export class WhisperModel implements AsyncDisposable {
   readonly info: ModelInfo;
   readonly #native: NativeModel;
-  readonly #options: ResolvedLoadOptions;
+  readonly #concurrency: number;
   readonly #limits: ModelLimits;
+  readonly #semaphore: Semaphore;
   readonly #idle: NativeState[] = [];
   readonly #all = new Set<NativeState>();
-  readonly #waiters: Waiter[] = [];
-  readonly #running = new Set<Promise<unknown>>();
-  #creating = 0;
+  readonly #jobs = new Set<Promise<unknown>>();
+  readonly #counts = { completed: 0, failed: 0, aborted: 0, timedOut: 0, rejected: 0 };
+  readonly #auto: AutoConcurrency | undefined;
   #disposed = false;
   #disposing: Promise<void> | undefined;
 
-  private constructor(nativeModel: NativeModel, file: ModelFileInfo, nativeInfo: NativeModelInfo, options: ResolvedLoadOptions) {
+  private constructor(
+    nativeModel: NativeModel,
+    file: ModelFileInfo,
+    nativeInfo: NativeModelInfo,
+    options: ResolvedLoadOptions,
+    concurrency: number,
+    auto: AutoConcurrency | undefined,
+  ) {
+    this.#auto = auto;
     this.#native = nativeModel;
-    this.#options = options;
+    this.#concurrency = concurrency;
+    this.#semaphore = new Semaphore({ concurrency, maxQueue: options.maxQueue });
     this.info = {
       path: file.path,
       type: nativeInfo.type,
@@ -111,7 +178,7 @@ export class WhisperModel implements AsyncDisposable {
       multilingual: nativeInfo.multilingual,
       nAudioCtx: nativeInfo.nAudioCtx,
       languages: new Set(native().getLanguages().map((l) => l.code)),
-      defaultThreads: defaultThreads(options.concurrency),
+      defaultThreads: defaultThreads(concurrency),
     };
   }
 
@@ -122,6 +189,9 @@ export class WhisperModel implements AsyncDisposable {
     const resolved = resolveLoadOptions(options);
     const file = await inspectModelFile(path);
     assertRunnable(file, resolved);
+    // Planned before loading: the device's free memory must still include the weights' share.
+    const auto = resolved.concurrency === 'auto' ? await planConcurrency(file, resolved) : undefined;
+    const concurrency = auto?.concurrency ?? (resolved.concurrency as number);
     let nativeModel: NativeModel;
     try {
       nativeModel = await native().loadModel(path, {
@@ -132,58 +202,165 @@ export class WhisperModel implements AsyncDisposable {
     } catch (error) {
       throw withCallerStack(fromNativeError(error), callSite);
     }
-    return new WhisperModel(nativeModel, file, nativeModel.info(), resolved);
+    return new WhisperModel(nativeModel, file, nativeModel.info(), resolved, concurrency, auto);
   }
 
   get disposed(): boolean {
     return this.#disposed;
   }
 
-  /** The most transcriptions that run at once; more wait in FIFO order. */
+  /** The most transcriptions that run at once; more wait by priority, then in call order. */
   get concurrency(): number {
-    return this.#options.concurrency;
+    return this.#concurrency;
   }
 
+  /** Bytes of the weights and of each state created so far, as whisper.cpp allocated them. */
+  memory(): ModelMemory {
+    this.#assertUsable();
+    return modelMemory(this.#native, [...this.#all]);
+  }
+
+  /** How concurrency 'auto' was decided; undefined when concurrency was given. */
+  get autoConcurrency(): AutoConcurrency | undefined {
+    return this.#auto;
+  }
+
+  stats(): ModelStats {
+    const { running, queued, peakRunning, peakQueued, maxQueue } = this.#semaphore.stats();
+    return {
+      running,
+      queued,
+      ...this.#counts,
+      peakRunning,
+      peakQueued,
+      concurrency: this.#concurrency,
+      maxQueue,
+      states: this.#all.size,
+    };
+  }
+
+  /**
+   * Live audio of any length: 16 kHz mono chunks of any size in, stable segments with absolute
+   * times out (see lib/stream.ts). At most one window plus one chunk of audio is held, and the
+   * source is pulled only as fast as it is transcribed.
+   */
+  transcribeStream(source: AsyncIterable<PcmChunk> | Iterable<PcmChunk>, options?: StreamOptions): AsyncGenerator<Segment> {
+    return transcribeStream(this, source, options);
+  }
+
+  /**
+   * Transcribes 16 kHz mono PCM, WAV bytes or a WAV path. A WAV file longer than one window
+   * (LONG_FILE_SAMPLES) is read from disk window by window through the streaming transcriber,
+   * unless offsetMs, durationMs or detectLanguage ask for the one-shot path; each window is then
+   * a job of its own in the pool (its timeoutMs and priority apply per window).
+   */
   async transcribe(audio: AudioInput, options: TranscribeOptions = {}): Promise<Transcript> {
+    if (typeof audio === 'string' && options !== null && typeof options === 'object' && options.offsetMs === undefined && options.durationMs === undefined && !options.detectLanguage) {
+      if (await isLongWavFile(audio, options.audio)) return transcribeLongFile(this, audio, options);
+    }
     const callSite = new Error();
+    let counted = false;
     try {
-      const job = this.#transcribe(audio, options);
-      this.#running.add(job);
+      const job = this.#transcribe(audio, options, () => (counted = true));
+      this.#jobs.add(job);
       try {
-        return await job;
+        const transcript = await job;
+        this.#counts.completed++;
+        return transcript;
       } finally {
-        this.#running.delete(job);
+        this.#jobs.delete(job);
       }
     } catch (error) {
+      if (counted) this.#countFailure(error);
       // Anything that is not a WhisperError by now is the caller's own, thrown by a listener.
       throw error instanceof WhisperError ? withCallerStack(error, callSite) : error;
     }
   }
 
-  async #transcribe(audio: AudioInput, options: TranscribeOptions): Promise<Transcript> {
+  #countFailure(error: unknown): void {
+    if (isWhisperError(error, 'QUEUE_FULL')) {
+      this.#counts.rejected++;
+      return;
+    }
+    this.#counts.failed++;
+    if (isWhisperError(error, 'ABORTED')) this.#counts.aborted++;
+    else if (isWhisperError(error, 'TIMEOUT')) this.#counts.timedOut++;
+  }
+
+  async #transcribe(audio: AudioInput, options: TranscribeOptions, admitted: () => void): Promise<Transcript> {
     this.#assertUsable();
     const params = resolveTranscribeOptions(options, this.#limits);
+    const { priority, timeoutMs } = resolveJobOptions(options);
     const { signal, onProgress, onSegment } = options;
+    admitted();
     if (signal?.aborted) throw abortedError(signal);
-    if (params.vad) await checkVadModelFile(params.vadModelPath);
 
-    const audioStart = performance.now();
-    const pcm = await loadAudio(audio, options.audio);
-    const audioMs = performance.now() - audioStart;
-    if (signal?.aborted) throw abortedError(signal);
-    params.durationMs = clampDuration(params.offsetMs, params.durationMs, pcm.length);
-
-    const queueStart = performance.now();
-    const state = await this.#acquire(signal);
-    const queueMs = performance.now() - queueStart;
-    if (signal?.aborted) {
-      this.#release(state);
-      throw abortedError(signal);
+    // One signal for everything that ends this job early: the caller's abort or the deadline.
+    const job = new AbortController();
+    const onCallerAbort = () => job.abort(abortedError(signal));
+    signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const deadline = Number.isFinite(timeoutMs)
+      ? setTimeout(
+          () => job.abort(new WhisperError('TIMEOUT', `the transcription did not finish within options.timeoutMs (${timeoutMs} ms)`)),
+          timeoutMs,
+        )
+      : undefined;
+    try {
+      const queueStart = performance.now();
+      // Queued before the audio is decoded, so call order (not decode time) sets the order,
+      // and a full queue refuses the job before any work.
+      const permit = this.#semaphore.acquire({ priority, signal: job.signal });
+      // It may reject while the audio decodes; it is awaited below, so that is no crash.
+      permit.catch(() => undefined);
+      let pcm: Float32Array;
+      let audioMs: number;
+      try {
+        if (params.vad) await checkVadModelFile(params.vadModelPath);
+        const audioStart = performance.now();
+        pcm = await loadAudio(audio, options.audio);
+        audioMs = performance.now() - audioStart;
+      } catch (error) {
+        // Give up the place in the queue, or the permit if it came meanwhile.
+        job.abort(error);
+        await permit.then((release) => release(), () => undefined);
+        throw error;
+      }
+      const release = await permit;
+      const queueMs = performance.now() - queueStart;
+      try {
+        // Checked before a state is created: a disposing model drains its queue this way.
+        if (this.#disposed) throw new WhisperError('DISPOSED', 'the model was disposed while the transcription waited');
+        params.durationMs = clampDuration(params.offsetMs, params.durationMs, pcm.length);
+        const state = await this.#takeState();
+        try {
+          return await this.#run(state, pcm, params, { onProgress, onSegment }, job.signal, audioMs, queueMs);
+        } finally {
+          this.#returnState(state);
+        }
+      } finally {
+        release();
+      }
+    } finally {
+      if (deadline !== undefined) clearTimeout(deadline);
+      signal?.removeEventListener('abort', onCallerAbort);
     }
+  }
 
+  async #run(
+    state: NativeState,
+    pcm: Float32Array,
+    params: NativeTranscribeParams,
+    listeners: Pick<TranscribeOptions, 'onProgress' | 'onSegment'>,
+    signal: AbortSignal,
+    audioMs: number,
+    queueMs: number,
+  ): Promise<Transcript> {
+    if (this.#disposed) throw new WhisperError('DISPOSED', 'the model was disposed while the transcription waited');
+    if (signal.aborted) throw abortReasonToError(signal);
+    const { onProgress, onSegment } = listeners;
     let listenerError: unknown;
     const onAbort = () => state.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       const wantsEvents = onProgress !== undefined || onSegment !== undefined;
       const result = await state.transcribe(
@@ -210,12 +387,12 @@ export class WhisperModel implements AsyncDisposable {
       const mapped = fromNativeError(error);
       if (mapped.code === 'ABORTED') {
         if (this.#disposed) throw new WhisperError('DISPOSED', 'the model was disposed while the transcription ran', { cause: mapped });
-        throw abortedError(signal);
+        // The caller's ABORTED or the deadline's TIMEOUT.
+        throw abortReasonToError(signal);
       }
       throw mapped;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
-      this.#release(state);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -223,52 +400,26 @@ export class WhisperModel implements AsyncDisposable {
     if (this.#disposed) throw new WhisperError('DISPOSED', 'the model has been disposed');
   }
 
-  async #acquire(signal: AbortSignal | undefined): Promise<NativeState> {
-    this.#assertUsable();
+  /** Only called while holding a permit, so states never outnumber permits. */
+  async #takeState(): Promise<NativeState> {
     const idle = this.#idle.pop();
     if (idle) return idle;
-    if (this.#all.size + this.#creating < this.#options.concurrency) {
-      this.#creating++;
-      try {
-        const state = await this.#native.createState();
-        this.#all.add(state);
-        if (this.#disposed) {
-          this.#disposeState(state);
-          throw new WhisperError('DISPOSED', 'the model was disposed while the transcription waited');
-        }
-        return state;
-      } catch (error) {
-        throw fromNativeError(error);
-      } finally {
-        this.#creating--;
-      }
+    let state: NativeState;
+    try {
+      state = await this.#native.createState();
+    } catch (error) {
+      throw fromNativeError(error);
     }
-    return new Promise<NativeState>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, signal };
-      if (signal) {
-        waiter.onAbort = () => {
-          const index = this.#waiters.indexOf(waiter);
-          if (index >= 0) this.#waiters.splice(index, 1);
-          reject(abortedError(signal));
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.#waiters.push(waiter);
-    });
+    this.#all.add(state);
+    return state;
   }
 
-  #release(state: NativeState): void {
+  #returnState(state: NativeState): void {
     if (this.#disposed || state.disposed) {
       this.#disposeState(state);
       return;
     }
-    const next = this.#waiters.shift();
-    if (next) {
-      if (next.onAbort) next.signal?.removeEventListener('abort', next.onAbort);
-      next.resolve(state);
-    } else {
-      this.#idle.push(state);
-    }
+    this.#idle.push(state);
   }
 
   #disposeState(state: NativeState): void {
@@ -287,12 +438,13 @@ export class WhisperModel implements AsyncDisposable {
 
   async #dispose(): Promise<void> {
     this.#disposed = true;
-    for (const waiter of this.#waiters.splice(0)) {
-      if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.reject(new WhisperError('DISPOSED', 'the model was disposed while the transcription waited'));
-    }
     for (const state of this.#all) if (state.busy) state.abort();
-    await Promise.allSettled([...this.#running]);
+    // Queued jobs are not rejected here but as the aborted ones hand their states back: each
+    // then fails with DISPOSED before it touches native code. That way every job settles in
+    // the same turn as the running ones, so a caller that awaits dispose() and only then
+    // collects its jobs never sees a rejection that went unhandled meanwhile.
+    await Promise.allSettled([...this.#jobs]);
+    this.#semaphore.close(() => new WhisperError('DISPOSED', 'the model has been disposed'));
     for (const state of [...this.#all]) this.#disposeState(state);
     this.#idle.length = 0;
     this.#native.dispose();

@@ -112,6 +112,8 @@ export interface NativeState {
   ): Promise<NativeTranscript>;
   /** Asks the running job, if any, to stop at the next ggml graph boundary. */
   abort(): void;
+  /** What whisper_init_state logged it allocated; throws DISPOSED once disposed. */
+  memory(): NativeStateMemory;
   /** Releases the state; a running job aborts and frees it when it ends. Idempotent. */
   dispose(): void;
   readonly busy: boolean;
@@ -121,9 +123,31 @@ export interface NativeState {
 export interface NativeModel {
   info(): NativeModelInfo;
   createState(): Promise<NativeState>;
+  /** The weights' backend buffers as whisper.cpp logged them while loading. */
+  memory(): NativeWeightsMemory;
   /** Drops the model's reference; whisper_free runs after the last state lets go. Idempotent. */
   dispose(): void;
   readonly disposed: boolean;
+}
+
+/** Bytes, read from whisper.cpp's "%.2f MB" log lines (10 kB resolution); -1 where it logged nothing. */
+export interface NativeStateMemory {
+  kvSelf: number;
+  kvCross: number;
+  kvPad: number;
+  conv: number;
+  encode: number;
+  cross: number;
+  decode: number;
+  /** The most decoders a job started on this state may have used (1 until such a job). */
+  maxDecoders: number;
+}
+
+export interface NativeWeightsMemory {
+  /** One entry per backend buffer holding weights, named as ggml names it ("CPU", "CUDA0", ...). */
+  buffers: Array<{ buffer: string; bytes: number }>;
+  /** The sum of the loaded tensors' sizes ("model size"); -1 if not logged. */
+  tensorBytes: number;
 }
 
 export interface NativeDevice {
@@ -164,6 +188,11 @@ export interface NativeAddon {
   quantize(src: ArrayBufferView, srcType: 0 | 1, dstType: number, nPerRow: number): Promise<Buffer>;
   /** minLevel: 0 debug, 1 info, 2 warn, 3 error. */
   setLogger(logger: ((level: NativeLogLevel, message: string) => void) | null, minLevel: number): void;
+  /**
+   * Silero speech probability (0..1) of each 512-sample frame of 16 kHz `pcm` (the last frame
+   * zero-padded), on a worker thread. The model is loaded for the call; `pcm` is copied first.
+   */
+  vadSpeechProbabilities(modelPath: string, pcm: Float32Array, threads: number): Promise<Float32Array>;
 }
 
 const packageRoot = path.resolve(__dirname, '..');

@@ -100,6 +100,17 @@ export interface TranscribeOptions {
   onSegment?: (segment: Segment) => void;
   /** How WAV input is decoded. */
   audio?: AudioOptions;
+  /**
+   * Queue priority: when all of the model's states are busy, higher priorities start first;
+   * equal priorities keep call order. Any finite number. Default 0.
+   */
+  priority?: number;
+  /**
+   * Deadline for the whole job, waiting included, in ms. When it passes the promise rejects
+   * with code TIMEOUT: a waiting job leaves the queue, a running one is aborted at whisper's
+   * next graph boundary and its state goes back to the pool. Default: none.
+   */
+  timeoutMs?: number;
 }
 
 export interface LoadModelOptions {
@@ -109,15 +120,32 @@ export interface LoadModelOptions {
   gpuDevice?: number;
   /** Flash attention. Default true (as whisper.cpp). */
   flashAttention?: boolean;
-  /** Transcriptions that run at once, each with its own whisper state. Default 1. */
-  concurrency?: number;
+  /**
+   * Transcriptions that run at once, each with its own whisper state and its own native
+   * thread. Default 1. 'auto' derives it from memory through the planner: the free memory
+   * of the device the model runs on (or `memoryBudget`), less the weights and a safety
+   * margin, divided by the memory of one state; on the CPU at most the number of cores.
+   */
+  concurrency?: number | 'auto';
+  /**
+   * The most jobs that may wait for a state; one more rejects at once with QUEUE_FULL.
+   * Default: no limit.
+   */
+  maxQueue?: number;
+  /** Bytes that concurrency 'auto' may plan for, instead of the device's free memory. */
+  memoryBudget?: number;
 }
 
 export interface ResolvedLoadOptions {
   gpu: boolean;
   gpuDevice: number;
   flashAttention: boolean;
-  concurrency: number;
+  /** 'auto' until WhisperModel.load has planned it. */
+  concurrency: number | 'auto';
+  /** Infinity when unlimited. */
+  maxQueue: number;
+  /** 0: use the device's free memory. */
+  memoryBudget: number;
 }
 
 /**
@@ -183,6 +211,7 @@ const TRANSCRIBE_KEYS = new Set([
   'initialPrompt', 'carryInitialPrompt', 'suppressBlank', 'suppressNonSpeechTokens', 'suppressRegex', 'temperature',
   'temperatureIncrement', 'entropyThreshold', 'logprobThreshold', 'noSpeechThreshold', 'maxInitialTimestamp',
   'lengthPenalty', 'tinydiarize', 'vad', 'signal', 'onProgress', 'onSegment', 'audio',
+  'priority', 'timeoutMs',
 ]);
 
 function rejectUnknownKeys(name: string, options: Record<string, unknown>, known: Set<string>): void {
@@ -302,13 +331,51 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
   };
 }
 
+/** The most states one model may run at once. */
+export const MAX_CONCURRENCY = 64;
+
 export function resolveLoadOptions(input: unknown): ResolvedLoadOptions {
   const o = assertObject('options', input);
-  rejectUnknownKeys('options', o, new Set(['gpu', 'gpuDevice', 'flashAttention', 'concurrency']));
+  rejectUnknownKeys('options', o, new Set(['gpu', 'gpuDevice', 'flashAttention', 'concurrency', 'maxQueue', 'memoryBudget']));
+  const concurrency = pick<number | 'auto'>(o, 'concurrency', (name, v) => {
+    if (v === 'auto') return v;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CONCURRENCY) {
+      throw invalidArgument(name, `'auto' or an integer from 1 to ${MAX_CONCURRENCY}`, v);
+    }
+    return v;
+  }, 1);
+  const memoryBudget = pick(o, 'memoryBudget', int(1, Number.MAX_SAFE_INTEGER), 0);
+  if (memoryBudget > 0 && concurrency !== 'auto') {
+    throw invalidArgument('options.memoryBudget', `to be given only with concurrency 'auto' (concurrency is ${concurrency})`, memoryBudget);
+  }
   return {
     gpu: pick(o, 'gpu', bool, true),
     gpuDevice: pick(o, 'gpuDevice', int(0, 64), 0),
     flashAttention: pick(o, 'flashAttention', bool, true),
-    concurrency: pick(o, 'concurrency', int(1, 64), 1),
+    concurrency,
+    maxQueue: pick(o, 'maxQueue', (name, v) => {
+      if (v === Number.POSITIVE_INFINITY) return v;
+      return int(0, Number.MAX_SAFE_INTEGER)(name, v);
+    }, Number.POSITIVE_INFINITY),
+    memoryBudget,
+  };
+}
+
+export interface JobOptions {
+  priority: number;
+  /** Infinity when the job has no deadline. */
+  timeoutMs: number;
+}
+
+/** The options that steer a job through the model's queue rather than through whisper. */
+export function resolveJobOptions(input: unknown): JobOptions {
+  const o = assertObject('options', input);
+  return {
+    priority: pick(o, 'priority', (name, v) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidArgument(name, 'a finite number', v);
+      return v;
+    }, 0),
+    // setTimeout's own ceiling (2^31-1 ms) ends the range: beyond it Node fires at once.
+    timeoutMs: pick(o, 'timeoutMs', int(1, INT32_MAX), Number.POSITIVE_INFINITY),
   };
 }

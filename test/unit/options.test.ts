@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultThreads, MAX_DECODERS, resolveLoadOptions, resolveTranscribeOptions, type ModelLimits } from '../../lib/options';
+import { defaultThreads, MAX_DECODERS, resolveJobOptions, resolveLoadOptions, resolveTranscribeOptions, type ModelLimits } from '../../lib/options';
 import { thrownWhisperError } from '../support/errors';
 
 const multilingual: ModelLimits = {
@@ -92,13 +92,46 @@ describe('resolveTranscribeOptions', () => {
 
 describe('resolveLoadOptions', () => {
   it('defaults to GPU if present, flash attention, one job at a time', () => {
-    expect(resolveLoadOptions(undefined)).toEqual({ gpu: true, gpuDevice: 0, flashAttention: true, concurrency: 1 });
+    expect(resolveLoadOptions(undefined)).toEqual({
+      gpu: true,
+      gpuDevice: 0,
+      flashAttention: true,
+      concurrency: 1,
+      maxQueue: Number.POSITIVE_INFINITY,
+      memoryBudget: 0,
+    });
+  });
+
+  it('takes concurrency auto, a queue limit and a memory budget for auto', () => {
+    expect(resolveLoadOptions({ concurrency: 'auto', maxQueue: 0, memoryBudget: 1e9 })).toMatchObject({
+      concurrency: 'auto',
+      maxQueue: 0,
+      memoryBudget: 1e9,
+    });
+    expect(thrownWhisperError(() => resolveLoadOptions({ concurrency: 'many' })).message).toBe(
+      `options.concurrency: expected 'auto' or an integer from 1 to 64, got "many"`,
+    );
+    expect(thrownWhisperError(() => resolveLoadOptions({ maxQueue: -1 })).message).toContain('options.maxQueue');
+    expect(thrownWhisperError(() => resolveLoadOptions({ concurrency: 2, memoryBudget: 1e9 })).message).toContain(
+      `options.memoryBudget: expected to be given only with concurrency 'auto'`,
+    );
   });
 
   it('names bad load options', () => {
     expect(thrownWhisperError(() => resolveLoadOptions({ concurrency: 0 })).message).toContain('options.concurrency');
     expect(thrownWhisperError(() => resolveLoadOptions({ gpuDevice: -1 })).message).toContain('options.gpuDevice');
     expect(thrownWhisperError(() => resolveLoadOptions({ threads: 2 })).message).toContain('options.threads');
+  });
+});
+
+describe('resolveJobOptions', () => {
+  it('defaults to priority 0 and no deadline, and names bad values', () => {
+    expect(resolveJobOptions({})).toEqual({ priority: 0, timeoutMs: Number.POSITIVE_INFINITY });
+    expect(resolveJobOptions({ priority: -2.5, timeoutMs: 10 })).toEqual({ priority: -2.5, timeoutMs: 10 });
+    expect(thrownWhisperError(() => resolveJobOptions({ priority: Number.NaN })).message).toBe(
+      'options.priority: expected a finite number, got NaN',
+    );
+    expect(thrownWhisperError(() => resolveJobOptions({ timeoutMs: 0 })).message).toContain('options.timeoutMs');
   });
 });
 
