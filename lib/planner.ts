@@ -21,6 +21,7 @@
 import { ARCHITECTURE_NAMES, ARCHITECTURES, type ArchitectureHparams, type ArchitectureName } from './architectures';
 import { WhisperError, invalidArgument } from './errors';
 import { expectedTensors, ggmlTensorBytes, inspectModelFile } from './model-file';
+import type { StateMemory } from './memory';
 import { MAX_DECODERS } from './options';
 import { QUANTIZATION_TYPE_IDS } from './quantize';
 
@@ -57,16 +58,8 @@ export interface EstimateMemoryInput {
   gpu?: boolean;
 }
 
-export interface StateEstimate {
-  /** The self-attention KV cache, grown for `decoders`. */
-  kvSelf: number;
-  kvCross: number;
-  kvPad: number;
-  compute: { conv: number; encode: number; cross: number; decode: number };
-  total: number;
-  /** The most decoders a job may run, which sizes kvSelf. */
-  decoders: number;
-}
+/** One state's bytes, in the same shape `model.memory()` reports them. */
+export type StateEstimate = StateMemory;
 
 export interface MemoryEstimate {
   weightsBytes: number;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel, type WhisperModel } from '../../lib';
 import type { TranscribeOptions } from '../../lib/options';
 import { JFK_WAV, SHARED } from '../support/paths';
-import { runWhisperCli, toOracleShape } from '../support/whisper-cli';
+import { cliParityOptions, runWhisperCli, toOracleShape } from '../support/whisper-cli';
 import { readVocabBytes } from '../support/vocab';
 
 const THREADS = 2;
@@ -18,15 +18,7 @@ const CLIPS = [
   path.join(SHARED, 'audio', 'cards', '005.wav'),
 ];
 
-// whisper-cli -bs 1 -tp 0 -nf -ojf: greedy, temperature 0, no fallback, token timestamps.
-const BASE_OPTIONS: TranscribeOptions = {
-  language: 'en',
-  threads: THREADS,
-  strategy: 'greedy',
-  temperature: 0,
-  temperatureIncrement: 0,
-  tokenTimestamps: true,
-};
+const BASE_OPTIONS = cliParityOptions(THREADS);
 
 const VAD_MODEL = path.join(SHARED, 'models', 'ggml-silero-v6.2.0.bin');
 

@@ -26,6 +26,7 @@ import { whisperMelFilters } from '../../lib/mel-filters';
 import { byteLevelVocab, float32ToFloat16Bits, writeSyntheticModel } from '../../lib/synthetic-model';
 import { rejectedWhisperError } from '../support/errors';
 import { SHARED } from '../support/paths';
+import { f16BitsToNumber } from '../support/f16';
 
 const execFileAsync = promisify(execFile);
 const CARDS_WAV = path.join(SHARED, 'audio', 'cards', '001.wav');
@@ -383,12 +384,5 @@ describe('native quantize', () => {
   });
 });
 
-function f16(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+const f16 = f16BitsToNumber;
 

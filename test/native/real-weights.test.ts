@@ -6,12 +6,11 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel, type WhisperModel } from '../../lib';
-import type { TranscribeOptions } from '../../lib/options';
 import { corpusWordErrorRate, wordErrorRate } from '../../lib/wer';
 import { JFK_WAV, SHARED } from '../support/paths';
 import { realModels } from '../support/real-models';
 import { readVocabBytes } from '../support/vocab';
-import { runWhisperCli, toOracleShape } from '../support/whisper-cli';
+import { cliParityOptions, runWhisperCli, toOracleShape } from '../support/whisper-cli';
 
 const THREADS = 2;
 const manifest = realModels();
@@ -56,15 +55,7 @@ describe('real base weights, converted by us', () => {
     expect(wer.q5_0 - wer.f16).toBeLessThanOrEqual(0.02);
   });
 
-  // whisper-cli -bs 1 -tp 0 -nf -ojf: greedy, temperature 0, no fallback, token timestamps.
-  const PARITY_OPTIONS: TranscribeOptions = {
-    language: 'en',
-    threads: THREADS,
-    strategy: 'greedy',
-    temperature: 0,
-    temperatureIncrement: 0,
-    tokenTimestamps: true,
-  };
+  const PARITY_OPTIONS = cliParityOptions(THREADS);
   const PARITY_CLIPS = [JFK_WAV, path.join(SHARED, 'audio', 'librivox', 'sense_and_sensibility_01_austen_64kb-0870.wav'), path.join(SHARED, 'audio', 'cards', '005.wav')];
 
   for (const type of ['f16', 'q5_0']) {

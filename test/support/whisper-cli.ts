@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { TranscribeOptions } from '../../lib/options';
 import type { Transcript } from '../../lib/transcript';
 
 const execFileAsync = promisify(execFile);
@@ -145,4 +146,9 @@ export function toOracleShape(transcript: Transcript, tokenTextBytes: (id: numbe
     }
     return { startMs: segment.startMs, endMs: segment.endMs, text: segment.text, tokens: merged };
   });
+}
+
+/** The addon's options equal to `whisper-cli -bs 1 -tp 0 -nf -ojf`: greedy, temperature 0, no fallback, token timestamps. */
+export function cliParityOptions(threads: number): TranscribeOptions {
+  return { language: 'en', threads, strategy: 'greedy', temperature: 0, temperatureIncrement: 0, tokenTimestamps: true };
 }

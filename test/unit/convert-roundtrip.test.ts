@@ -18,6 +18,7 @@ import {
   type FixtureTensor,
 } from '../support/ct2-writer';
 import { writeHfWhisperFolder } from '../support/safetensors-writer';
+import { f16BitsToNumber } from '../support/f16';
 
 const BASE_HEADER = path.join(SHARED, 'models', 'header-only-ggml-base.bin');
 const TINY_EN_HEADER = path.join(SHARED, 'models', 'header-only-ggml-tiny.en.bin');
@@ -42,14 +43,7 @@ afterAll(async () => {
 
 // ---- reference conversions (independent of lib/convert/float.ts) ------------------------------
 
-function f16ToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+const f16ToNumber = f16BitsToNumber;
 
 /** Expected ggml bytes for source bytes of `dtype` stored as ggml type `outType` (0 f32, 1 f16). */
 function expectedBytes(src: Buffer, dtype: FixtureDtype, outType: number): Buffer {

@@ -4,6 +4,7 @@ import { bf16ToF32Bits, f16ToF32Bits, f32ToF16Bits, float16BitsToFloat32Bits } f
 import { float32ToFloat16Bits } from '../../lib/synthetic-model';
 import { WhisperError } from '../../lib/errors';
 import { byteLevelSpelling, prng } from '../support/ct2-writer';
+import { f16BitsToNumber } from '../support/f16';
 
 describe('GPT-2 byte-level token spelling', () => {
   it('spells bytes as GPT-2 does (known characters)', () => {
@@ -125,14 +126,7 @@ describe('whisperBaseVocab', () => {
 });
 
 describe('float conversions', () => {
-  function f16Value(h: number): number {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0) return sign * mant * 2 ** -24;
-    if (exp === 31) return mant ? NaN : sign * Infinity;
-    return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-  }
+  const f16Value = f16BitsToNumber;
   const f32 = new Float32Array(1);
   const u32 = new Uint32Array(f32.buffer);
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { expectedTensors, ggmlTensorBytes, inspectModelFile, type ModelFileInfo, type TensorInfo } from '../../lib/model-file';
 import { float32ToFloat16Bits, writeSyntheticModel } from '../../lib/synthetic-model';
 import { WhisperError } from '../../lib/errors';
+import { f16BitsToNumber } from '../support/f16';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 const TINY_EN_HEADER = path.join(MODELS, 'header-only-ggml-tiny.en.bin');
@@ -30,15 +31,7 @@ async function readRange(file: string, offset: number, length: number): Promise<
   }
 }
 
-/** Independent binary16 decoder for the checks. */
-function f16ToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+const f16ToNumber = f16BitsToNumber;
 
 async function tensorValues(file: string, t: TensorInfo): Promise<number[]> {
   const raw = await readRange(file, t.offset, t.byteLength);
