@@ -24,6 +24,7 @@ import { ARCHITECTURES, ARCHITECTURE_NAMES, isArchitectureName, type Architectur
 import { WhisperError, invalidArgument } from './errors';
 import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from './ggml-writer';
 import { WHISPER_N_FFT_BINS, whisperMelFilters } from './mel-filters';
+import { byteTokensInVocabularyOrder } from './convert/vocab';
 import {
   GGML_QNT_VERSION,
   GGML_QNT_VERSION_FACTOR,
@@ -215,21 +216,11 @@ function initFor(name: string): Init {
 // ---- vocabulary ------------------------------------------------------------------------------
 
 /**
- * The first 256 tokens of GPT-2's (and Whisper's) byte-level BPE vocabulary: every byte value, in the
- * order of GPT-2's `bytes_to_unicode` table: the printable bytes '!'..'~', '¡'..'¬', '®'..'ÿ', then the
- * remaining bytes 0..255 in increasing order. A ggml file stores each token as its raw bytes. (In
- * the published ggml files, converted from the tokenizer's text, the 128 bytes 0x80..0xff that are not
- * UTF-8 on their own appear as U+FFFD instead; the other 128 are these bytes.)
+ * The default vocabulary of a synthesized model: the 256 single-byte tokens that are the first ids
+ * of Whisper's real vocabulary, as raw bytes (whisper.cpp names the ids beyond them itself).
  */
 export function byteLevelVocab(): Uint8Array[] {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const seen = new Set(printable);
-  const order = [...printable];
-  for (let b = 0; b < 256; b++) if (!seen.has(b)) order.push(b);
-  return order.map((b) => Uint8Array.of(b));
+  return byteTokensInVocabularyOrder();
 }
 
 async function readPreamble(file: string, length: number): Promise<Buffer> {

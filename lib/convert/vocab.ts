@@ -39,6 +39,16 @@ function buildByteTable(): { byteToChar: string[]; charToByte: Int16Array } {
 
 const { byteToChar: BYTE_TO_CHAR, charToByte: CHAR_TO_BYTE } = buildByteTable();
 
+/**
+ * The first 256 ids of GPT-2's (and Whisper's) vocabulary: one token per byte value, in the order of
+ * their byte-level characters ('!'..'~', '¡'..'¬', '®'..'ÿ', then the other bytes in byte order).
+ */
+export function byteTokensInVocabularyOrder(): Uint8Array[] {
+  const bytes = Array.from({ length: 256 }, (_, b) => b);
+  bytes.sort((a, b) => BYTE_TO_CHAR[a].codePointAt(0)! - BYTE_TO_CHAR[b].codePointAt(0)!);
+  return bytes.map((b) => Uint8Array.of(b));
+}
+
 /** The byte-level spelling of raw token bytes (the form tokenizer files use). */
 export function bytesToByteLevel(bytes: Uint8Array): string {
   let s = '';
