@@ -1,17 +1,16 @@
 /** The model tools through the CLI, on the real base weights and on synthetic architectures. */
 import { execFile } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT } from '../support/paths';
 import { realModels } from '../support/real-models';
+import { sha256File } from '../support/files';
 
 const execFileAsync = promisify(execFile);
 const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 const base = realModels().models.base;
-const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 describe('model tools CLI', () => {
   const dir = fs.mkdtempSync(path.join(inject('workDir'), 'cli-tools-'));
@@ -22,10 +21,10 @@ describe('model tools CLI', () => {
     const q5 = path.join(dir, 'base-q5_0.bin');
     const converted = await execFileAsync(process.execPath, [CLI, 'convert', base.ct2, '--out', f16]);
     expect(converted.stdout).toMatch(/base-f16\.bin: base, f16, 147951465 bytes/);
-    expect(sha256(f16)).toBe(base.files.f16.sha256);
+    expect(await sha256File(f16)).toBe(base.files.f16.sha256);
     const quantized = await execFileAsync(process.execPath, [CLI, 'quantize', f16, q5, '--type', 'q5_0']);
     expect(quantized.stdout).toMatch(/base-q5_0\.bin: base, q5_0, \d+ bytes/);
-    expect(sha256(q5)).toBe(base.files.q5_0.sha256);
+    expect(await sha256File(q5)).toBe(base.files.q5_0.sha256);
   });
 
   it('info describes the converted model from its headers', async () => {

@@ -4,7 +4,6 @@
  * every bad input is a typed error and leaves no file behind.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -27,26 +26,12 @@ import { byteLevelVocab, float32ToFloat16Bits, writeSyntheticModel } from '../..
 import { rejectedWhisperError } from '../support/errors';
 import { SHARED } from '../support/paths';
 import { f16BitsToNumber } from '../support/f16';
+import { sha256File as sha256, readRange } from '../support/files';
 
 const execFileAsync = promisify(execFile);
 const CARDS_WAV = path.join(SHARED, 'audio', 'cards', '001.wav');
 
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
-async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    await fh.read(buf, 0, length, offset);
-    return buf;
-  } finally {
-    await fh.close();
-  }
-}
 
 async function runTool(tool: string, input: string, output: string, type: string): Promise<number> {
   const t0 = performance.now();

@@ -5,8 +5,6 @@
  * and loads it.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +14,7 @@ import { inspectModelFile } from '../../lib/model-file';
 import { QUANTIZATION_TYPES, quantizeModel } from '../../lib/quantize';
 import { planSyntheticModel, writeSyntheticModel } from '../../lib/synthetic-model';
 import { SHARED } from '../support/paths';
+import { sha256File as sha256 } from '../support/files';
 
 const execFileAsync = promisify(execFile);
 const TINY_EN_HEADER = path.join(SHARED, 'models', 'header-only-ggml-tiny.en.bin');
@@ -23,11 +22,6 @@ const BASE_HEADER = path.join(SHARED, 'models', 'header-only-ggml-base.bin');
 const CARDS_WAV = path.join(SHARED, 'audio', 'cards', '002.wav');
 const HEAVY = process.env.WHISPER_NAPI_HEAVY_TESTS === '1';
 
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 describe('quantized synthetic models', () => {
   const f16Model = inject('syntheticTinyEn'); // headerFrom tiny.en, seed 1, f16

@@ -10,6 +10,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readVocabTokens } from '../../lib/model-file';
+import { mulberry32 as prng } from './prng';
+export { prng };
 
 // ---- shared: dimensions, data, vocab ----------------------------------------------------------
 
@@ -33,17 +35,6 @@ export type FixtureDtype = 'f32' | 'f16' | 'bf16' | 'int8';
 
 export const FIXTURE_DTYPE_BYTES: Record<FixtureDtype, number> = { f32: 4, f16: 2, bf16: 2, int8: 1 };
 
-/** Deterministic 32-bit PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 export function hashName(name: string, seed: number): number {
   let h = (seed ^ 0x811c9dc5) >>> 0;

@@ -9,6 +9,7 @@ import { expectedTensors } from '../../lib/model-file';
 import { rejectedWhisperError } from '../support/errors';
 import { writeCt2ModelBin } from '../support/ct2-writer';
 import { writeSafetensors } from '../support/safetensors-writer';
+import { readRange as bytesAt } from '../support/files';
 
 let tmp: string;
 
@@ -20,16 +21,6 @@ afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-async function bytesAt(file: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    await fh.read(buf, 0, length, offset);
-    return buf;
-  } finally {
-    await fh.close();
-  }
-}
 
 describe('readCt2ModelFile', () => {
   it('reads the header, every variable (name, shape, dtype, data offset) and the aliases', async () => {

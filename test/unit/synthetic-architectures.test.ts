@@ -9,7 +9,6 @@
  * through inspectModelFile's full tensor-table check. WHISPER_NAPI_HEAVY_TESTS=1 also writes and
  * inspects large-v3-turbo in f16 (1.6 GB, about half a minute).
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -29,6 +28,7 @@ import { rejectedWhisperError } from '../support/errors';
 import { writeSkeletonModel } from '../support/model-skeleton';
 import { SHARED } from '../support/paths';
 import { readVocabBytes } from '../support/vocab';
+import { sha256File as sha256 } from '../support/files';
 
 const TINY_EN_HEADER = path.join(SHARED, 'models', 'header-only-ggml-tiny.en.bin');
 const BASE_HEADER = path.join(SHARED, 'models', 'header-only-ggml-base.bin');
@@ -36,11 +36,6 @@ const HEAVY = process.env.WHISPER_NAPI_HEAVY_TESTS === '1';
 
 const FTYPE: Record<SyntheticWeightType, number> = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9 };
 
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** File size computed from the format description, independently of the writer. */
 function expectedSize(arch: ArchitectureName, weightType: SyntheticWeightType, vocab: Uint8Array[]): number {

@@ -1,5 +1,4 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -8,28 +7,13 @@ import { expectedTensors, ggmlTensorBytes, inspectModelFile, type ModelFileInfo,
 import { float32ToFloat16Bits, writeSyntheticModel } from '../../lib/synthetic-model';
 import { WhisperError } from '../../lib/errors';
 import { f16BitsToNumber } from '../support/f16';
+import { sha256File as sha256, readRange } from '../support/files';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 const TINY_EN_HEADER = path.join(MODELS, 'header-only-ggml-tiny.en.bin');
 const SILERO = path.join(MODELS, 'ggml-silero-v6.2.0.bin');
 
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
-async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, offset);
-    expect(bytesRead).toBe(length);
-    return buf;
-  } finally {
-    await fh.close();
-  }
-}
 
 const f16ToNumber = f16BitsToNumber;
 

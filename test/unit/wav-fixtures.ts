@@ -3,6 +3,7 @@
  * that wavefile's writer will not: odd bit depths, ADPCM tags, missing chunks, RIFX, ...),
  * reference G.711 decoders written from the ITU-T G.711 definition, and signal helpers.
  */
+import { mulberry32 } from '../support/prng';
 
 export interface ChunkSpec {
   id: string;
@@ -196,19 +197,14 @@ export function rms(x: ArrayLike<number>, from = 0, to = x.length): number {
   return Math.sqrt(e / (to - from));
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The float32 bit pattern of each element, for bitwise comparisons. */
 export function bits32(x: Float32Array): number[] {
   return Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
+}
+
+/** Deterministic uniform [0, 1) numbers, so failures reproduce. */
+export function prng(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
