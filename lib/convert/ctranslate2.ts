@@ -36,6 +36,7 @@ import {
   type SourceModel,
   type SourceRef,
   type SourceTensor,
+  openSourceFile,
 } from './source';
 import { EOT_TOKEN, whisperBaseVocab } from './vocab';
 
@@ -128,21 +129,10 @@ class Cursor {
  */
 export async function readCt2ModelFile(file: string): Promise<Ct2ModelFile> {
   const fail = (msg: string): WhisperError => new WhisperError('INVALID_MODEL', `Invalid CTranslate2 model file ${JSON.stringify(file)}: ${msg}`);
-  let fh: FileHandle;
+  const { fh, size } = await openSourceFile(file, 'CTranslate2 model');
   try {
-    fh = await fsp.open(file, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new WhisperError('MODEL_NOT_FOUND', `CTranslate2 model file not found: ${JSON.stringify(file)}`, { cause: err });
-    }
-    throw new WhisperError('INVALID_MODEL', `Cannot open CTranslate2 model file ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw fail('it is not a regular file');
-    const c = new Cursor(fh, file, st.size, fail);
-    if (st.size < 4) throw fail(`the file is only ${st.size} bytes`);
+    const c = new Cursor(fh, file, size, fail);
+    if (size < 4) throw fail(`the file is only ${size} bytes`);
 
     const binaryVersion = await c.u32('the binary version');
     if (binaryVersion < CT2_MIN_BINARY_VERSION || binaryVersion > CT2_MAX_BINARY_VERSION) {
@@ -175,9 +165,9 @@ export async function readCt2ModelFile(file: string): Promise<Ct2ModelFile> {
         throw fail(`variable ${JSON.stringify(name)} (${dt.name} ${shapeText(shape)}) declares ${byteLength} bytes of data, expected ${elements * dt.bytes}`);
       }
       const offset = c.pos;
-      if (offset + byteLength > st.size) {
+      if (offset + byteLength > size) {
         throw fail(
-          `the file is truncated: variable #${i} ${JSON.stringify(name)} (${dt?.name ?? `dtype ${dtypeId}`} ${shapeText(shape)}) needs ${byteLength} bytes of data at offset ${offset}, but the file ends at ${st.size} (${offset + byteLength - st.size} bytes missing)`,
+          `the file is truncated: variable #${i} ${JSON.stringify(name)} (${dt?.name ?? `dtype ${dtypeId}`} ${shapeText(shape)}) needs ${byteLength} bytes of data at offset ${offset}, but the file ends at ${size} (${offset + byteLength - size} bytes missing)`,
         );
       }
       if (variables.has(name)) throw fail(`variable ${JSON.stringify(name)} appears twice`);
@@ -200,7 +190,7 @@ export async function readCt2ModelFile(file: string): Promise<Ct2ModelFile> {
       const target = await c.str(`the target of alias #${i}`);
       aliases.set(alias, target);
     }
-    return { path: file, fileSize: st.size, binaryVersion, spec, revision, variables, aliases };
+    return { path: file, fileSize: size, binaryVersion, spec, revision, variables, aliases };
   } finally {
     await fh.close().catch(() => undefined);
   }

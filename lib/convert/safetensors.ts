@@ -6,10 +6,9 @@
  * Sharded models list every tensor's file in model.safetensors.index.json ({ "weight_map": { name: file } }).
  */
 import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { WhisperError } from '../errors';
-import { asObject, parseJson, readExactly, readTextIfExists, shapeText, type SourceTensor } from './source';
+import { asObject, openSourceFile, parseJson, readExactly, readTextIfExists, shapeText, type SourceTensor } from './source';
 
 /** Bytes per element of the safetensors dtypes; F32/F16/BF16 are the ones the converter reads. */
 export const SAFETENSORS_DTYPE_BYTES: Record<string, number> = Object.freeze({
@@ -46,25 +45,14 @@ export interface SafetensorsFile {
 /** Reads a .safetensors file's header. MODEL_NOT_FOUND for a missing file, INVALID_MODEL for a malformed or truncated one. */
 export async function readSafetensorsFile(file: string): Promise<SafetensorsFile> {
   const fail = (msg: string): WhisperError => new WhisperError('INVALID_MODEL', `Invalid safetensors file ${JSON.stringify(file)}: ${msg}`);
-  let fh: FileHandle;
+  const { fh, size } = await openSourceFile(file, 'safetensors');
   try {
-    fh = await fsp.open(file, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new WhisperError('MODEL_NOT_FOUND', `safetensors file not found: ${JSON.stringify(file)}`, { cause: err });
-    }
-    throw new WhisperError('INVALID_MODEL', `Cannot open safetensors file ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw fail('it is not a regular file');
-    if (st.size < 8) throw fail(`the file is only ${st.size} bytes; the header size alone takes 8`);
+    if (size < 8) throw fail(`the file is only ${size} bytes; the header size alone takes 8`);
     const head = Buffer.alloc(8);
     await readExactly(fh, file, head, 0, 8, 0);
     const headerSize = Number(head.readBigUInt64LE(0));
     if (headerSize < 2 || headerSize > MAX_HEADER) throw fail(`impossible header size ${headerSize} (is this a safetensors file?)`);
-    if (8 + headerSize > st.size) throw fail(`the file is truncated: its ${headerSize}-byte header needs ${8 + headerSize} bytes, but the file has ${st.size}`);
+    if (8 + headerSize > size) throw fail(`the file is truncated: its ${headerSize}-byte header needs ${8 + headerSize} bytes, but the file has ${size}`);
     const headerBytes = Buffer.alloc(headerSize);
     await readExactly(fh, file, headerBytes, 0, headerSize, 8);
     let header: Record<string, unknown> | undefined;
@@ -104,14 +92,14 @@ export async function readSafetensorsFile(file: string): Promise<SafetensorsFile
       if (itemBytes !== undefined && elements * itemBytes !== byteLength) {
         throw fail(`tensor ${JSON.stringify(name)} (${dtype} ${shapeText(shape as number[])}) has ${byteLength} bytes of data, expected ${elements * itemBytes}`);
       }
-      if (dataStart + end > st.size) {
+      if (dataStart + end > size) {
         throw fail(
-          `the file is truncated: tensor ${JSON.stringify(name)} (${dtype} ${shapeText(shape as number[])}) needs bytes ${dataStart + begin}..${dataStart + end}, but the file ends at ${st.size} (${dataStart + end - st.size} bytes missing)`,
+          `the file is truncated: tensor ${JSON.stringify(name)} (${dtype} ${shapeText(shape as number[])}) needs bytes ${dataStart + begin}..${dataStart + end}, but the file ends at ${size} (${dataStart + end - size} bytes missing)`,
         );
       }
       tensors.set(name, { name, file, shape: shape as number[], dtype: TO_SOURCE[dtype] ?? dtype, offset: dataStart + begin, byteLength });
     }
-    return { path: file, fileSize: st.size, tensors, metadata };
+    return { path: file, fileSize: size, tensors, metadata };
   } finally {
     await fh.close().catch(() => undefined);
   }

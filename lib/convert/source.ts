@@ -236,3 +236,28 @@ export async function readExactly(fh: FileHandle, file: string, buf: Uint8Array,
 export function asObject(value: unknown): Record<string, unknown> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
+
+/**
+ * Opens a source model file for positioned reads: MODEL_NOT_FOUND when it is missing, INVALID_MODEL
+ * when it cannot be opened or is not a regular file. `kind` names the format in messages.
+ */
+export async function openSourceFile(file: string, kind: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new WhisperError('MODEL_NOT_FOUND', `${kind} file not found: ${JSON.stringify(file)}`, { cause: err });
+    }
+    throw new WhisperError('INVALID_MODEL', `Cannot open ${kind} file ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new WhisperError('INVALID_MODEL', `Invalid ${kind} file ${JSON.stringify(file)}: it is not a regular file`);
+    return { fh, size: st.size };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+}
