@@ -87,7 +87,7 @@ function withCallerStack(error: WhisperError, callSite: Error): WhisperError {
 }
 
 /** Above this many 16 kHz samples (30 s, whisper's window), a WAV path is read in windows. */
-export const LONG_FILE_SAMPLES = 30 * WHISPER_SAMPLE_RATE;
+const LONG_FILE_SAMPLES = 30 * WHISPER_SAMPLE_RATE;
 
 /** Whether a WAV path holds more than one window of audio; false for anything unreadable, which the one-shot path then reports. */
 async function isLongWavFile(path: string, audioOptions: TranscribeOptions['audio']): Promise<boolean> {
