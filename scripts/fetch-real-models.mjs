@@ -163,6 +163,15 @@ async function main() {
   for (const [name, pin] of Object.entries(pins.models)) {
     manifest.models[name] = await convertAll(name, pin, ct2Dirs[name], outDir);
   }
+  // Files converted by an earlier converter are never read again: drop them (each set is ~290 MB).
+  if (!checkOnly) {
+    for (const entry of fs.readdirSync(cacheRoot)) {
+      if (entry.startsWith('ggml-') && entry !== path.basename(outDir)) {
+        fs.rmSync(path.join(cacheRoot, entry), { recursive: true, force: true });
+        log(`removed stale ${entry}`);
+      }
+    }
+  }
   if (!quiet) process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
 }
 
