@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "backends.h"
 #include "log_bridge.h"
 #include "model.h"
 #include "quantize.h"
@@ -23,6 +24,7 @@ void SetLogger(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLogCallback();
+  EnsureBackendsLoaded();
   auto* data = new AddonData();
   data->log_sink = std::make_unique<LogSink>(env);
   Napi::Function model = Model::DefineClass(env);
@@ -34,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("loadModel", Napi::Function::New<Model::Load>(env, "loadModel"));
   exports.Set("getDevices", Napi::Function::New<GetDevices>(env, "getDevices"));
+  exports.Set("getBackendInfo", Napi::Function::New<GetBackendInfo>(env, "getBackendInfo"));
   exports.Set("getSystemInfo", Napi::Function::New<GetSystemInfo>(env, "getSystemInfo"));
   exports.Set("getLanguages", Napi::Function::New<GetLanguages>(env, "getLanguages"));
   exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));

@@ -1,6 +1,8 @@
 #include "system.h"
 
 #include <ggml-backend.h>
+
+#include "backends.h"
 #include <whisper.h>
 
 #include <mutex>
@@ -22,6 +24,7 @@ const char* DeviceTypeName(enum ggml_backend_dev_type type) {
 
 Napi::Value GetDevices(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  EnsureBackendsLoaded();
   const size_t count = ggml_backend_dev_count();
   Napi::Array devices = Napi::Array::New(env, count);
   for (size_t i = 0; i < count; ++i) {
@@ -43,6 +46,7 @@ Napi::Value GetDevices(const Napi::CallbackInfo& info) {
 
 Napi::Value GetSystemInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  EnsureBackendsLoaded();
   // whisper_print_system_info() fills a static buffer; worker_threads may call it at once.
   static std::mutex system_info_mutex;
   std::string system_info;
@@ -53,7 +57,11 @@ Napi::Value GetSystemInfo(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("whisperVersion", whisper_version());
   out.Set("systemInfo", system_info);
-  out.Set("cuda", Napi::Boolean::New(env, WHISPER_NAPI_CUDA != 0));
+  // Built with CUDA is not enough: with run-time backends the CUDA module may have failed
+  // to load (no driver, no runtime), and then whisper.cpp runs on the CPU.
+  ggml_backend_reg_t cuda = ggml_backend_reg_by_name("CUDA");
+  out.Set("cudaBuild", Napi::Boolean::New(env, WHISPER_NAPI_CUDA != 0));
+  out.Set("cuda", Napi::Boolean::New(env, cuda != nullptr && ggml_backend_reg_dev_count(cuda) > 0));
   return out;
 }
 
