@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** whisper-napi command line: transcribe a file, inspect a model, list devices. */
+/** whisper-napi command line: transcribe a file, inspect a model, list devices, diagnose the install. */
 import { parseArgs } from 'node:util';
 import { loadModel } from './model';
 import { readModelInfo } from './model-file';
@@ -9,6 +9,8 @@ import { convertModel } from './convert';
 import { QUANTIZATION_TYPES, quantizeModel, type QuantizationType } from './quantize';
 import { getDevices, getSystemInfo, setLogger } from './system';
 import { WhisperError } from './errors';
+import { diagnose, formatDiagnosis } from './doctor';
+import { parseGpuPreference } from './loader';
 import type { TranscribeOptions } from './options';
 
 const USAGE = `Usage:
@@ -24,6 +26,9 @@ const USAGE = `Usage:
   whisper-napi info <model.bin>            describe a model file (architecture, weight type, size) as JSON,
                                            from its headers only
   whisper-napi devices                     list compute devices and build info
+  whisper-napi doctor [--json] [--gpu auto|cuda|cpu]
+                                           platform, CPU features, the binaries found, CUDA driver and
+                                           runtime, devices, and which binary 'auto' picks and why
   whisper-napi convert <folder> --out <model.bin> [--type f16|f32] [--format ctranslate2|transformers]
                                            convert a CTranslate2 (faster-whisper) or Hugging Face
                                            Whisper folder to a whisper.cpp ggml model
@@ -96,6 +101,14 @@ async function main(argv: string[]): Promise<void> {
     case 'devices':
       process.stdout.write(`${JSON.stringify({ system: getSystemInfo(), devices: getDevices() }, null, 2)}\n`);
       return;
+    case 'doctor': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, gpu: { type: 'string' } } });
+      const gpu = values.gpu === undefined ? undefined : parseGpuPreference(values.gpu, '--gpu');
+      const diagnosis = await diagnose({ gpu });
+      process.stdout.write(values.json ? `${JSON.stringify(diagnosis, null, 2)}\n` : `${formatDiagnosis(diagnosis)}\n`);
+      if ('error' in diagnosis.loaded) process.exitCode = 1;
+      return;
+    }
     case 'synthesize': {
       const { values } = parseArgs({
         args: rest,

@@ -16,6 +16,7 @@ export const WHISPER_ERROR_CODES = [
   'NATIVE_ERROR',
   'QUEUE_FULL',
   'TIMEOUT',
+  'BACKEND_UNAVAILABLE',
 ] as const;
 
 export type WhisperErrorCode = (typeof WHISPER_ERROR_CODES)[number];

@@ -24,6 +24,17 @@ export {
 } from './quantize';
 export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
 export { getDevices, getSystemInfo, getLanguages, setLogger, type Device, type SystemInfo, type Logger, type LogLevel } from './system';
+export {
+  loadBackend,
+  backendInfo,
+  GPU_PREFERENCES,
+  type GpuPreference,
+  type BackendInfo,
+  type BinaryLocation,
+  type BuildManifest,
+  type CudaCheck,
+  type CudaTestLoad,
+} from './loader';
 export { WhisperError, isWhisperError, type WhisperErrorCode } from './errors';
 export {
   estimateMemory,

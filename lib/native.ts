@@ -1,9 +1,10 @@
 /**
- * The whole native surface in one place: what binding/ exports, typed, and the one loader.
+ * The whole native surface in one place: what binding/ exports, typed. Which binary provides it
+ * is lib/loader.ts's decision.
  * Nothing outside lib/ touches the addon directly.
  */
-import path from 'node:path';
 import { WHISPER_ERROR_CODES, WhisperError, type WhisperErrorCode } from './errors';
+import { loadedAddon } from './loader';
 
 export interface NativeLoadOptions {
   useGpu: boolean;
@@ -163,7 +164,27 @@ export interface NativeDevice {
 export interface NativeSystemInfo {
   whisperVersion: string;
   systemInfo: string;
+  /** A CUDA backend is registered with at least one device. */
   cuda: boolean;
+  /** The binary was compiled with the CUDA backend (it may still have failed to load). */
+  cudaBuild: boolean;
+}
+
+export interface NativeBackend {
+  /** ggml's registry name: "CPU", "CUDA", ... */
+  name: string;
+  /** The library the backend lives in (a CPU variant such as libggml-cpu-haswell.so, or the addon itself). */
+  path: string;
+  devices: number;
+  /** ggml's feature list for the backend, e.g. { AVX2: "1" } for a CPU variant. */
+  features: Record<string, string>;
+}
+
+export interface NativeBackendInfo {
+  /** The backends are modules loaded at run time (ggml's CPU variants) rather than linked in. */
+  dynamicBackends: boolean;
+  addonPath: string;
+  backends: NativeBackend[];
 }
 
 export interface NativeLanguage {
@@ -178,6 +199,7 @@ export interface NativeAddon {
   loadModel(path: string, options: NativeLoadOptions): Promise<NativeModel>;
   getDevices(): NativeDevice[];
   getSystemInfo(): NativeSystemInfo;
+  getBackendInfo(): NativeBackendInfo;
   getLanguages(): NativeLanguage[];
   /**
    * Quantizes whole rows with ggml_quantize_chunk on a worker thread. `src` holds little-endian f32
@@ -195,25 +217,9 @@ export interface NativeAddon {
   vadSpeechProbabilities(modelPath: string, pcm: Float32Array, threads: number): Promise<Float32Array>;
 }
 
-const packageRoot = path.resolve(__dirname, '..');
-let addon: NativeAddon | undefined;
-
-/** Loads the addon once per JS environment (main thread or worker). */
+/** The addon of this JS environment (main thread or worker), chosen and loaded by lib/loader.ts. */
 export function native(): NativeAddon {
-  if (addon) return addon;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    addon = load(packageRoot);
-  } catch (error) {
-    throw new WhisperError(
-      'NATIVE_ERROR',
-      `could not load the whisper-napi native addon from ${packageRoot}: ${(error as Error).message}. ` +
-        'Reinstall the package, or build it with `npm run build:native`.',
-      { cause: error },
-    );
-  }
-  return addon;
+  return loadedAddon();
 }
 
 const knownCodes: ReadonlySet<string> = new Set(WHISPER_ERROR_CODES);

@@ -1,0 +1,173 @@
+/**
+ * Choosing the binary with the real addon: what backendInfo() reports, `gpu: 'cuda'` failing
+ * loudly where CUDA can't be used, and the CUDA test load in a child process, where a binary
+ * that fails to load, or crashes the process loading it, leaves this process running.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backendInfo, loadBackend } from '../../lib';
+import { checkCuda, cudaPackageNames, cudaRuntimeLibraries, findCpuBinary } from '../../lib/loader';
+import { rejectedWhisperError } from '../support/errors';
+import { REPO_ROOT } from '../support/paths';
+
+const PLATFORM_ARCH = `${process.platform}-${process.arch}`;
+const ourVersion = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-napi-loader-native-'));
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+/** Runs node with `args` in a fresh process with the given environment (WHISPER_NAPI_BINARY removed unless given). */
+function runNodeArgs(args: string[], env: Record<string, string>) {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  if (!('WHISPER_NAPI_BINARY' in env)) delete childEnv.WHISPER_NAPI_BINARY;
+  return spawnSync(process.execPath, args, { cwd: REPO_ROOT, env: childEnv, encoding: 'utf8', timeout: 120_000 });
+}
+
+const runNode = (code: string, env: Record<string, string>) => runNodeArgs(['-e', code], env);
+
+/**
+ * A project with a fake CUDA package holding `install(dir)`'s files as its binary, and a
+ * library folder where the driver and CUDA 13 runtime "exist" (empty files: only the static
+ * checks look at them; the child never needs them because the binary is not really CUDA).
+ */
+function fakeCudaSetup(name: string, install: (prebuildDir: string) => string) {
+  const root = path.join(scratch, name);
+  fs.mkdirSync(root, { recursive: true });
+  fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'whisper-napi', version: ourVersion }));
+  const packageDir = path.join(root, 'node_modules', ...cudaPackageNames()[0].split('/'));
+  const prebuildDir = path.join(packageDir, 'prebuilds', PLATFORM_ARCH);
+  fs.mkdirSync(prebuildDir, { recursive: true });
+  fs.writeFileSync(path.join(packageDir, 'package.json'), JSON.stringify({ name: cudaPackageNames()[0], version: ourVersion }));
+  const addon = install(prebuildDir);
+  fs.writeFileSync(path.join(prebuildDir, 'build.json'), JSON.stringify({ addon, gpu: 'cuda', cuda: { major: 13, architectures: '90' } }));
+  const libs = path.join(root, 'libs');
+  fs.mkdirSync(libs);
+  for (const library of ['libcuda.so.1', ...cudaRuntimeLibraries(13)]) fs.writeFileSync(path.join(libs, library), '');
+  return { root, env: { ...process.env, LD_LIBRARY_PATH: libs }, ldCache: new Map<string, string>() };
+}
+
+describe('backendInfo', () => {
+  it('names the loaded CPU binary, its CPU variant and why CUDA was not used', () => {
+    const info = backendInfo();
+    expect(info.binary.kind).toBe('cpu');
+    expect(fs.existsSync(info.binary.path)).toBe(true);
+    expect(info.backends.map((b) => b.name)).toContain('CPU');
+    if (PLATFORM_ARCH === 'linux-x64') {
+      expect(info.cpuVariant).toMatch(/^[a-z0-9_.]+$/);
+      expect(info.backends.find((b) => b.name === 'CPU')!.path).toBe(path.join(path.dirname(info.binary.path), `libggml-cpu-${info.cpuVariant}.so`));
+    }
+    if (info.gpu === 'auto' && !process.env.WHISPER_NAPI_BINARY) {
+      expect(info.fallbackReason).toBe(`the CUDA package ${cudaPackageNames()[0]} is not installed`);
+    }
+  });
+
+  it('loadBackend() returns the same binary, and refuses to switch to another preference', async () => {
+    const info = backendInfo();
+    expect((await loadBackend()).binary).toEqual(info.binary);
+    const other = info.gpu === 'cpu' ? 'cuda' : 'cpu';
+    const error = await rejectedWhisperError(loadBackend({ gpu: other }));
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.message).toContain(`already loaded (gpu: '${info.gpu}', cpu binary) and can't change to '${other}'`);
+    expect((await rejectedWhisperError(loadBackend({ gpu: 'metal' as never }))).code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('choosing a binary in a fresh process', () => {
+  it("gpu: 'cuda' fails loudly, with the reason, when CUDA can't be used", () => {
+    const result = runNode(
+      `const w = require('.'); try { w.getDevices(); console.log('loaded'); } catch (e) { console.log(e.code + ': ' + e.message); }`,
+      { WHISPER_NAPI_GPU: 'cuda' },
+    );
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(
+      `BACKEND_UNAVAILABLE: gpu: 'cuda' was asked for, but CUDA can't be used: the CUDA package ${cudaPackageNames()[0]} is not installed. ` +
+        "Run `npx whisper-napi doctor` for details, or use gpu: 'auto' to fall back to the CPU.",
+    );
+  });
+
+  it('WHISPER_NAPI_GPU must be auto, cuda or cpu', () => {
+    const result = runNode(`try { require('.').getDevices(); } catch (e) { console.log(e.code + ': ' + e.message); }`, { WHISPER_NAPI_GPU: 'yes' });
+    expect(result.stdout.trim()).toBe(`INVALID_ARGUMENT: WHISPER_NAPI_GPU: expected one of 'auto', 'cuda', 'cpu', got "yes"`);
+  });
+
+  it("gpu: 'cpu' loads the CPU binary without looking at CUDA", () => {
+    const result = runNode(`const i = require('.').backendInfo(); console.log(JSON.stringify([i.binary.kind, i.cuda, i.fallbackReason]))`, { WHISPER_NAPI_GPU: 'cpu' });
+    expect(JSON.parse(result.stdout)).toEqual(['cpu', null, null]);
+  });
+});
+
+describe('the CUDA test load, in a child process', () => {
+  it('reports why a binary without a loadable CUDA module has no GPU (the dynamic loader\'s own words)', async () => {
+    const cpu = findCpuBinary()!;
+    const { root, env, ldCache } = fakeCudaSetup('no-cuda-module', (dir) => {
+      for (const name of fs.readdirSync(path.dirname(cpu.path)).filter((n) => /\.so$/.test(n))) {
+        fs.copyFileSync(path.join(path.dirname(cpu.path), name), path.join(dir, name));
+      }
+      fs.copyFileSync(cpu.path, path.join(dir, 'whisper-napi.napi.glibc.node'));
+      return 'whisper-napi.napi.glibc.node';
+    });
+    const check = await checkCuda({ root, env, ldCache });
+    expect(check.testLoad?.ok).toBe(false);
+    expect(check.problem).toMatch(/^the CUDA module did not load: .*libggml-cuda\.so: cannot open shared object file/);
+  });
+
+  it('reports a binary that does not load, with the loader\'s message', async () => {
+    const { root, env, ldCache } = fakeCudaSetup('not-elf', (dir) => {
+      fs.writeFileSync(path.join(dir, 'whisper-napi.napi.glibc.node'), 'this is not a shared library\n'.repeat(100));
+      return 'whisper-napi.napi.glibc.node';
+    });
+    const check = await checkCuda({ root, env, ldCache });
+    expect(check.problem).toMatch(/^the CUDA binary does not load: .*whisper-napi\.napi\.glibc\.node: invalid ELF header$/);
+  });
+
+  it('survives a truncated binary, which kills the process that maps it (SIGBUS)', async () => {
+    const cpu = findCpuBinary()!;
+    const { root, env, ldCache } = fakeCudaSetup('truncated', (dir) => {
+      fs.writeFileSync(path.join(dir, 'whisper-napi.napi.glibc.node'), fs.readFileSync(cpu.path).subarray(0, 4096));
+      return 'whisper-napi.napi.glibc.node';
+    });
+    const check = await checkCuda({ root, env, ldCache });
+    expect(check.problem).toMatch(/^the test load crashed \(SIGBUS\)|^the CUDA binary does not load: .*(too short|ELF)/);
+  });
+
+  it.runIf(process.platform === 'linux')('survives a binary that crashes the process loading it', async () => {
+    const { root, env, ldCache } = fakeCudaSetup('crashing', (dir) => {
+      const source = path.join(dir, 'crash.c');
+      // Stands in for a broken driver: dies inside dlopen, before any JS can catch anything.
+      fs.writeFileSync(source, '#include <stdlib.h>\n__attribute__((constructor)) static void on_load(void) { abort(); }\n');
+      execFileSync('cc', ['-shared', '-fPIC', '-o', path.join(dir, 'crash.node'), source]);
+      return 'crash.node';
+    });
+    const check = await checkCuda({ root, env, ldCache });
+    expect(check.testLoad?.ok).toBe(false);
+    expect(check.problem).toMatch(/^the test load crashed \(SIGABRT\)/);
+  });
+});
+
+describe('whisper-napi doctor', () => {
+  const cli = path.join(REPO_ROOT, 'dist', 'cli.js');
+
+  it('reports platform, CPU, binaries, CUDA findings, the auto choice and devices', () => {
+    const result = runNodeArgs([cli, 'doctor', '--json'], {});
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as import('../../lib/doctor').Diagnosis;
+    expect(report.platform).toMatchObject({ os: process.platform, arch: process.arch, node: process.version });
+    expect(report.binaries.cpu?.path).toBe(findCpuBinary()!.path);
+    expect(report.auto).toEqual({ binary: 'cpu', reason: `the CUDA package ${cudaPackageNames()[0]} is not installed` });
+    expect('error' in report.loaded).toBe(false);
+    expect(report.devices.map((d) => d.type)).toContain('cpu');
+    if (PLATFORM_ARCH === 'linux-x64') expect(report.cpu.flags).toEqual(expect.arrayContaining(['sse4_2']));
+
+    const text = runNodeArgs([cli, 'doctor'], {});
+    expect(text.stdout).toMatch(/^auto picks +cpu: the CUDA package .* is not installed$/m);
+    expect(text.stdout).toMatch(/^device +0: CPU /m);
+  });
+
+  it("exits non-zero and says why when the asked-for backend can't be loaded", () => {
+    const result = runNodeArgs([cli, 'doctor', '--gpu', 'cuda'], {});
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/^loaded +nothing: gpu: 'cuda' was asked for, but CUDA can't be used: /m);
+  });
+});
