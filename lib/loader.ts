@@ -416,7 +416,14 @@ let loaded: Loaded | undefined;
 
 function requireBinary(file: string): NativeAddon {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(file) as NativeAddon;
+  const addon = require(file) as NativeAddon;
+  // With run-time CPU variants, a binary copied without its libggml-cpu-*.so files loads but
+  // has nothing to compute with; say so now rather than fail obscurely at the first model.
+  const info = addon.getBackendInfo();
+  if (!info.backends.some((backend) => backend.name === 'CPU')) {
+    throw new Error(`it registered no ggml CPU backend: the libggml-cpu-*.so files are missing from ${path.dirname(file)}`);
+  }
+  return addon;
 }
 
 function preferenceFromEnv(): GpuPreference {

@@ -7,9 +7,12 @@
 #   ARCHITECTURES  CMake CUDA architectures, ';' or ',' separated (default: 90). e.g. "90",
 #                  "86;89;90", or the release set "75-real;80-real;86-real;89-real;90-real;90-virtual".
 #                  CUDA 13 supports sm_75 and newer.
-#   BUILD_DIR      build tree (default: ~/.cache/whisper-napi/build-cuda; the repo's build/
-#                  is the CPU build the loader uses and build-cuda/ is not git-ignored).
-#                  The addon lands in BUILD_DIR/Release/whisper_napi.node.
+#   BUILD_DIR      build tree (default: build-cuda/ in the repository, git-ignored; build/ is
+#                  the CPU build).
+#
+# The result is the CUDA package's binary: packages/<platform>-<arch>-cuda/prebuilds/<platform>-<arch>/
+# (whisper-napi.napi.glibc.node, libggml-cuda.so, the CPU variants, build.json), made by
+# `node scripts/prebuild.mjs --cuda`. `npm pack packages/linux-x64-cuda` packs it.
 #
 # Environment: WHISPER_NAPI_BUILD_JOBS (default: CPU count), WHISPER_NAPI_CUDA_TOOLKIT_DIR
 # (where the toolkit goes, see cuda-toolkit-from-pypi.sh), WHISPER_NAPI_DEBUG=1.
@@ -20,13 +23,13 @@ set -euo pipefail
 say() { printf '[build-cuda] %s\n' "$*" >&2; }
 die() { printf '[build-cuda] error: %s\n' "$*" >&2; exit 1; }
 
-case "${1:-}" in -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;; esac
 [ $# -le 2 ] || die "usage: $0 [ARCHITECTURES] [BUILD_DIR]"
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 ARCHS="${1:-90}"
 ARCHS="${ARCHS//,/;}"
-BUILD_DIR="${2:-${XDG_CACHE_HOME:-$HOME/.cache}/whisper-napi/build-cuda}"
+BUILD_DIR="${2:-$ROOT_DIR/build-cuda}"
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$PWD/$BUILD_DIR" ;; esac
 [ "$BUILD_DIR" != "$ROOT_DIR/build" ] || die "$ROOT_DIR/build is the default CPU build tree; pick another BUILD_DIR"
 
@@ -38,19 +41,18 @@ command -v cmake >/dev/null || die "cmake not found (>= 3.21 needed)"
 env_lines="$("$ROOT_DIR/scripts/cuda-toolkit-from-pypi.sh")" || die "could not set up the CUDA toolkit"
 eval "$env_lines"
 
-# 2. the build
+# 2. the build, into the CUDA package folder
 say "building with CUDA for architectures '$ARCHS' into $BUILD_DIR"
 start=$(date +%s)
-WHISPER_NAPI_CUDA=on \
 WHISPER_NAPI_CUDA_ARCHITECTURES="$ARCHS" \
 WHISPER_NAPI_BUILD_DIR="$BUILD_DIR" \
-  node "$ROOT_DIR/scripts/build-native.mjs"
+  node "$ROOT_DIR/scripts/prebuild.mjs" --cuda
 elapsed=$(( $(date +%s) - start ))
 
-addon="$BUILD_DIR/Release/whisper_napi.node"
-[ -f "$addon" ] || addon="$BUILD_DIR/Debug/whisper_napi.node"
-[ -f "$addon" ] || die "the build finished but no whisper_napi.node is in $BUILD_DIR/Release or Debug"
-say "built $addon ($(du -h "$addon" | cut -f1)) in $((elapsed / 60)) min $((elapsed % 60)) s"
-say "it needs: $(readelf -d "$addon" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
-say "to load it on a machine with an NVIDIA driver >= 580 (libcuda.so.1), put libcudart.so.13 and libcublas*.so.13"
+platform_arch="$(node -p 'process.platform + "-" + process.arch')"
+out="$ROOT_DIR/packages/$platform_arch-cuda/prebuilds/$platform_arch"
+[ -f "$out/libggml-cuda.so" ] || die "the build finished but $out/libggml-cuda.so is missing"
+say "built $out ($(du -sh "$out" | cut -f1)) in $((elapsed / 60)) min $((elapsed % 60)) s"
+say "libggml-cuda.so needs: $(readelf -d "$out/libggml-cuda.so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+say "to use it on a machine with an NVIDIA driver >= 580 (libcuda.so.1), put libcudart.so.13 and libcublas*.so.13"
 say "on the library path, e.g. export LD_LIBRARY_PATH=\"$CUDAToolkit_ROOT/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}\""

@@ -46,7 +46,7 @@ if (cudaBuild) {
     process.exit(1);
   }
 }
-const buildDir = path.join(root, cudaBuild ? 'build-cuda' : 'build');
+const buildDir = path.resolve(root, process.env.WHISPER_NAPI_BUILD_DIR || (cudaBuild ? 'build-cuda' : 'build'));
 const env = {
   ...process.env,
   WHISPER_NAPI_CUDA: cudaBuild ? 'on' : 'off',

@@ -98,6 +98,26 @@ describe('choosing a binary in a fresh process', () => {
   });
 });
 
+describe.runIf(PLATFORM_ARCH === 'linux-x64')('a binary without its CPU variants', () => {
+  it('fails to load with NATIVE_ERROR naming the missing files, not at the first model', () => {
+    const cpu = findCpuBinary()!;
+    const dir = path.join(scratch, 'no-variants');
+    fs.mkdirSync(dir);
+    for (const name of fs.readdirSync(path.dirname(cpu.path)).filter((n) => n.startsWith('libwhisper-napi-'))) {
+      fs.copyFileSync(path.join(path.dirname(cpu.path), name), path.join(dir, name));
+    }
+    fs.copyFileSync(cpu.path, path.join(dir, 'whisper-napi.node'));
+    const result = runNode(`try { require('.').getDevices(); } catch (e) { console.log(e.code + ': ' + e.message); }`, {
+      WHISPER_NAPI_BINARY: path.join(dir, 'whisper-napi.node'),
+    });
+    expect(result.stdout.trim()).toBe(
+      `NATIVE_ERROR: could not load the whisper-napi native addon ${path.join(dir, 'whisper-napi.node')}: it registered no ggml CPU backend: ` +
+        `the libggml-cpu-*.so files are missing from ${dir}. Reinstall the package, or build it with \`npm run build:native\`; ` +
+        '`npx whisper-napi doctor` shows what was found.',
+    );
+  });
+});
+
 describe('the CUDA test load, in a child process', () => {
   it('reports why a binary without a loadable CUDA module has no GPU (the dynamic loader\'s own words)', async () => {
     const cpu = findCpuBinary()!;
