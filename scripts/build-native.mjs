@@ -109,8 +109,12 @@ for (const file of [
 ]) {
   hash.update(path.relative(root, file)).update('\0').update(fs.readFileSync(file)).update('\0');
 }
+// 'auto' on a machine without nvcc builds exactly what 'off' builds, so they share a key.
+const nvccPresent =
+  Boolean(process.env.CUDACXX) || toolVersion('nvcc') !== 'none' || fs.existsSync('/usr/local/cuda/bin/nvcc');
+const effectiveCuda = cuda === 'auto' && !nvccPresent ? 'off' : cuda;
 hash.update(JSON.stringify({
-  cuda,
+  cuda: effectiveCuda,
   architectures: architectures ?? null,
   cpuVariants: cpuVariants === undefined ? null : isOn(cpuVariants),
   debug: isOn(setting('WHISPER_NAPI_DEBUG')),
@@ -118,7 +122,7 @@ hash.update(JSON.stringify({
   arch: process.arch,
   cmake: toolVersion('cmake'),
   cxx: toolVersion(process.env.CXX ?? (process.platform === 'win32' ? 'cl' : 'c++')),
-  nvcc: cuda === 'off' ? 'off' : toolVersion(process.env.CUDACXX ?? 'nvcc'),
+  nvcc: effectiveCuda === 'off' ? 'off' : toolVersion(process.env.CUDACXX ?? 'nvcc'),
 }));
 const key = hash.digest('hex').slice(0, 16);
 const keyFile = path.join(outputDir, '.whisper-napi-build-key');
