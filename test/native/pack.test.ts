@@ -118,4 +118,29 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the packed package', () => {
     expect(result.binary.source).toBe('prebuild');
     expect(result.binary.path).toBe(path.join(installed, 'prebuilds', PLATFORM_ARCH, 'whisper-napi.napi.glibc.node'));
   });
+
+  it('without a prebuild for the platform, refuses to install and names the missing build tools', () => {
+    // The same package minus prebuilds/: what a user on a platform without a prebuild gets.
+    const unpacked = path.join(scratch, 'unpacked');
+    fs.mkdirSync(unpacked);
+    execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
+    fs.rmSync(path.join(unpacked, 'package', 'prebuilds'), { recursive: true });
+    const stripped = path.join(scratch, 'no-prebuild.tgz');
+    execFileSync('tar', ['-czf', stripped, '-C', unpacked, 'package']);
+    const otherProject = path.join(scratch, 'app-without-prebuild');
+    fs.mkdirSync(otherProject);
+    fs.writeFileSync(path.join(otherProject, 'package.json'), JSON.stringify({ name: 'app2', version: '1.0.0', private: true }));
+    const install = spawnSync(process.execPath, [npmCli(), 'install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', stripped], {
+      cwd: otherProject,
+      env: cleanEnv({ PATH: bareBin }),
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    expect(install.status).not.toBe(0);
+    const output = `${install.stdout}\n${install.stderr}`;
+    expect(output).toContain(`[whisper-napi] there is no prebuilt binary for ${PLATFORM_ARCH} (glibc) in this package; building it from the bundled whisper.cpp source.`);
+    expect(output).toContain("[whisper-napi] can't build: missing cmake >= 3.21 (not found on PATH); a C++17 compiler (none of c++, g++, clang++ runs); make or ninja.");
+    expect(output).toContain('This package has prebuilt binaries for: none; this machine is linux-x64.');
+    expect(fs.existsSync(path.join(otherProject, 'node_modules', 'whisper-napi'))).toBe(false);
+  });
 });
