@@ -8,6 +8,7 @@
 //   WHISPER_NAPI_CUDA_ARCHITECTURES=...     e.g. "90" or "native"; default: 75..90 + PTX
 //   WHISPER_NAPI_CPU_VARIANTS=on|off        every ggml CPU variant, chosen at run time
 //                                           (default: on for Linux x86-64; about 7 min on 2 cores)
+//   WHISPER_NAPI_METAL=on|off               Metal backend (default: on for Apple silicon)
 //   WHISPER_NAPI_NATIVE=1                   -march=native (fast here, not portable; needs
 //                                           WHISPER_NAPI_CPU_VARIANTS=off)
 //   WHISPER_NAPI_BUILD_JOBS=N               parallel compile jobs (default: CPU count)
@@ -91,6 +92,8 @@ const architectures = setting('WHISPER_NAPI_CUDA_ARCHITECTURES');
 if (architectures) args.push(`--CDWHISPER_NAPI_CUDA_ARCHITECTURES=${architectures}`);
 const cpuVariants = setting('WHISPER_NAPI_CPU_VARIANTS');
 if (cpuVariants !== undefined) args.push(`--CDWHISPER_NAPI_CPU_VARIANTS=${isOn(cpuVariants) ? 'ON' : 'OFF'}`);
+const metal = setting('WHISPER_NAPI_METAL');
+if (metal !== undefined) args.push(`--CDWHISPER_NAPI_METAL=${isOn(metal) ? 'ON' : 'OFF'}`);
 if (isOn(setting('WHISPER_NAPI_NATIVE'))) args.push('--CDWHISPER_NAPI_NATIVE=ON');
 if (isOn(setting('WHISPER_NAPI_DEBUG'))) args.push('--debug');
 const buildDir = path.resolve(root, setting('WHISPER_NAPI_BUILD_DIR') ?? 'build');
@@ -117,6 +120,7 @@ hash.update(JSON.stringify({
   cuda: effectiveCuda,
   architectures: architectures ?? null,
   cpuVariants: cpuVariants === undefined ? null : isOn(cpuVariants),
+  metal: metal === undefined ? null : isOn(metal),
   debug: isOn(setting('WHISPER_NAPI_DEBUG')),
   platform: process.platform,
   arch: process.arch,
