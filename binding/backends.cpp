@@ -37,33 +37,29 @@ std::string FileContaining(const void* address) {
 #endif
 }
 
+#if defined(GGML_BACKEND_DL)
 std::string DirectoryOf(const std::string& file) {
   const size_t slash = file.find_last_of("/\\");
   return slash == std::string::npos ? std::string(".") : file.substr(0, slash);
 }
-
-std::string& ModuleDirectory() {
-  static std::string directory;  // written once, under the once_flag below
-  return directory;
-}
+#endif
 
 }  // namespace
 
 void EnsureBackendsLoaded() {
   static std::once_flag loaded;
   std::call_once(loaded, [] {
-    ModuleDirectory() = DirectoryOf(FileContaining(reinterpret_cast<const void*>(&EnsureBackendsLoaded)));
 #if defined(GGML_BACKEND_DL)
     // Only our own folder: ggml's default search (the node executable's folder and the
     // working directory) could pick up an unrelated ggml build.
-    ggml_backend_load_all_from_path(ModuleDirectory().c_str());
+    const std::string directory = DirectoryOf(FileContaining(reinterpret_cast<const void*>(&EnsureBackendsLoaded)));
+    ggml_backend_load_all_from_path(directory.c_str());
 #endif
   });
 }
 
 Napi::Value GetBackendInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureBackendsLoaded();
   Napi::Object out = Napi::Object::New(env);
 #if defined(GGML_BACKEND_DL)
   out.Set("dynamicBackends", true);

@@ -8,7 +8,7 @@
 namespace whisper_napi {
 
 // Loads the backend modules that sit next to the addon, once per process (ggml's registry
-// is process-wide); later calls, from any thread or worker, return at once.
+// is process-wide); called by the module's Init in every environment, later calls return at once.
 void EnsureBackendsLoaded();
 
 Napi::Value GetBackendInfo(const Napi::CallbackInfo& info);

@@ -4,6 +4,7 @@
 
 #include "addon_data.h"
 #include "errors.h"
+#include "promise_worker.h"
 #include "log_bridge.h"
 #include "memory.h"
 #include "state.h"
@@ -19,14 +20,13 @@ struct LoadOptions {
   bool flash_attn = true;
 };
 
-class LoadModelWorker : public Napi::AsyncWorker {
+class LoadModelWorker : public PromiseWorker {
  public:
   LoadModelWorker(Napi::Env env, LoadOptions options)
-      : Napi::AsyncWorker(env, "whisper-napi:loadModel"), deferred_(env), options_(std::move(options)) {}
+      : PromiseWorker(env, "whisper-napi:loadModel", "loading a model"), options_(std::move(options)) {}
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
+ private:
+  void Run() override {
     ResetThreadDiagnostics();
     whisper_context_params params = whisper_context_default_params();
     params.use_gpu = options_.use_gpu;
@@ -34,7 +34,6 @@ class LoadModelWorker : public Napi::AsyncWorker {
     params.flash_attn = options_.flash_attn;
     whisper_context* ctx = nullptr;
     ThreadLogCapture capture;
-    // An exception escaping a libuv worker thread would terminate the host process.
     try {
       ctx = whisper_init_from_file_with_params_no_state(options_.path.c_str(), params);
     } catch (const std::exception& error) {
@@ -51,37 +50,26 @@ class LoadModelWorker : public Napi::AsyncWorker {
     handle_->weights = ParseModelLoadLog(capture.lines);
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (failure_.failed()) {
-      deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
-      return;
-    }
+  Napi::Value Result(Napi::Env env) override {
     auto* boxed = new std::shared_ptr<ModelHandle>(std::move(handle_));
     Napi::External<std::shared_ptr<ModelHandle>> external = Napi::External<std::shared_ptr<ModelHandle>>::New(
         env, boxed, [](Napi::Env, std::shared_ptr<ModelHandle>* p) { delete p; });
-    deferred_.Resolve(AddonData::Of(env)->model_constructor.New({external}));
+    return AddonData::Of(env)->model_constructor.New({external});
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
   LoadOptions options_;
   std::shared_ptr<ModelHandle> handle_;
-  WorkerFailure failure_;
 };
 
-class CreateStateWorker : public Napi::AsyncWorker {
+class CreateStateWorker : public PromiseWorker {
  public:
   CreateStateWorker(Napi::Env env, Napi::Object model, std::shared_ptr<ModelHandle> handle)
-      : Napi::AsyncWorker(env, "whisper-napi:createState"), deferred_(env), model_(std::move(handle)) {
+      : PromiseWorker(env, "whisper-napi:createState", "creating a state"), model_(std::move(handle)) {
     model_ref_ = Napi::Persistent(model);
   }
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
+ private:
+  void Run() override {
     ResetThreadDiagnostics();
     whisper_state* state = nullptr;
     ThreadLogCapture capture;
@@ -100,23 +88,11 @@ class CreateStateWorker : public Napi::AsyncWorker {
     state_->memory = ParseStateInitLog(capture.lines);
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (failure_.failed()) {
-      deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
-      return;
-    }
-    deferred_.Resolve(State::NewInstance(env, std::move(state_)));
-  }
+  Napi::Value Result(Napi::Env env) override { return State::NewInstance(env, std::move(state_)); }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<ModelHandle> model_;
   Napi::ObjectReference model_ref_;
   std::shared_ptr<StateHandle> state_;
-  WorkerFailure failure_;
 };
 
 bool OptionalBool(const Napi::Object& options, const char* key, bool fallback) {

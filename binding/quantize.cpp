@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "promise_worker.h"
 
 namespace whisper_napi {
 
@@ -42,46 +43,22 @@ struct QuantizeJob {
   std::vector<ggml_fp16_t> f16;
 };
 
-class QuantizeWorker : public Napi::AsyncWorker {
+class QuantizeWorker : public PromiseWorker {
  public:
   QuantizeWorker(Napi::Env env, QuantizeJob job)
-      : Napi::AsyncWorker(env, "whisper-napi:quantize"), deferred_(env), job_(std::move(job)) {}
+      : PromiseWorker(env, "whisper-napi:quantize", "quantize"), job_(std::move(job)) {}
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
-    // An exception escaping a libuv worker thread would terminate the host process.
-    try {
-      Run();
-    } catch (const std::bad_alloc&) {
-      failure_ = {"NATIVE_ERROR", "quantize: out of memory"};
-    } catch (const std::exception& error) {
-      failure_ = {"NATIVE_ERROR", std::string("quantize: ") + error.what()};
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (failure_.failed()) {
-      deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
-      return;
-    }
-    if (out_.empty()) {
-      deferred_.Resolve(Napi::Buffer<uint8_t>::New(env, 0));
-      return;
-    }
+ private:
+  Napi::Value Result(Napi::Env env) override {
+    if (out_.empty()) return Napi::Buffer<uint8_t>::New(env, 0);
     // The vector moves to the heap and is freed with the Buffer (or copied where external
     // buffers are not allowed, e.g. in a V8 memory cage).
     auto* owned = new std::vector<uint8_t>(std::move(out_));
-    Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(
+    return Napi::Buffer<uint8_t>::NewOrCopy(
         env, owned->data(), owned->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* data) { delete data; }, owned);
-    deferred_.Resolve(buffer);
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  void Run() {
+  void Run() override {
     const int64_t n = job_.n_rows * job_.n_per_row;
     const size_t row_size = ggml_row_size(job_.dst_type, job_.n_per_row);
     out_.resize(row_size * static_cast<size_t>(job_.n_rows));
@@ -103,10 +80,8 @@ class QuantizeWorker : public Napi::AsyncWorker {
     }
   }
 
-  Napi::Promise::Deferred deferred_;
   QuantizeJob job_;
   std::vector<uint8_t> out_;
-  WorkerFailure failure_;
 };
 
 Napi::Error InvalidArgument(Napi::Env env, const std::string& message) {

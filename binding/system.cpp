@@ -1,8 +1,6 @@
 #include "system.h"
 
 #include <ggml-backend.h>
-
-#include "backends.h"
 #include <whisper.h>
 
 #include <mutex>
@@ -24,7 +22,6 @@ const char* DeviceTypeName(enum ggml_backend_dev_type type) {
 
 Napi::Value GetDevices(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureBackendsLoaded();
   const size_t count = ggml_backend_dev_count();
   Napi::Array devices = Napi::Array::New(env, count);
   for (size_t i = 0; i < count; ++i) {
@@ -46,7 +43,6 @@ Napi::Value GetDevices(const Napi::CallbackInfo& info) {
 
 Napi::Value GetSystemInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureBackendsLoaded();
   // whisper_print_system_info() fills a static buffer; worker_threads may call it at once.
   static std::mutex system_info_mutex;
   std::string system_info;

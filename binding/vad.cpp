@@ -6,6 +6,7 @@
 #include <new>
 
 #include "errors.h"
+#include "promise_worker.h"
 
 namespace whisper_napi {
 
@@ -140,43 +141,22 @@ namespace whisper_napi {
 
 namespace {
 
-class VadProbabilitiesWorker : public Napi::AsyncWorker {
+class VadProbabilitiesWorker : public PromiseWorker {
  public:
   VadProbabilitiesWorker(Napi::Env env, std::string path, std::vector<float> pcm, int n_threads)
-      : Napi::AsyncWorker(env, "whisper-napi:vad-probabilities"),
-        deferred_(env),
+      : PromiseWorker(env, "whisper-napi:vad-probabilities", "voice activity detection"),
         path_(std::move(path)),
         pcm_(std::move(pcm)),
         n_threads_(n_threads) {}
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
-    // An exception escaping a libuv worker thread would terminate the host process.
-    try {
-      Run();
-    } catch (const std::bad_alloc&) {
-      failure_ = {"NATIVE_ERROR", "voice activity detection: out of memory"};
-    } catch (const std::exception& error) {
-      failure_ = {"NATIVE_ERROR", std::string("voice activity detection: ") + error.what()};
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (failure_.failed()) {
-      deferred_.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
-      return;
-    }
+ private:
+  Napi::Value Result(Napi::Env env) override {
     Napi::Float32Array out = Napi::Float32Array::New(env, probs_.size());
     if (!probs_.empty()) std::memcpy(out.Data(), probs_.data(), probs_.size() * sizeof(float));
-    deferred_.Resolve(out);
+    return out;
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  void Run() {
+  void Run() override {
     VadModel model;
     std::string error;
     if (!model.Ensure(path_, n_threads_, error)) {
@@ -193,12 +173,10 @@ class VadProbabilitiesWorker : public Napi::AsyncWorker {
     if (n > 0 && probs != nullptr) probs_.assign(probs, probs + n);
   }
 
-  Napi::Promise::Deferred deferred_;
   std::string path_;
   std::vector<float> pcm_;
   int n_threads_;
   std::vector<float> probs_;
-  WorkerFailure failure_;
 };
 
 Napi::Error VadInvalidArgument(Napi::Env env, const std::string& message) {
