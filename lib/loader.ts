@@ -186,7 +186,8 @@ function ldconfigCache(): Map<string, string> {
   return libraries;
 }
 
-const DEFAULT_LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/lib/wsl/lib'];
+/** Where the dynamic linker looks when LD_LIBRARY_PATH and ld.so.cache have nothing. */
+export const DEFAULT_LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/lib/wsl/lib'];
 const OFF_PATH_HINT_DIRS = ['/usr/local/cuda/lib64', '/usr/local/cuda/targets/x86_64-linux/lib', '/usr/local/nvidia/lib64', '/opt/cuda/lib64'];
 
 /** Looks for a shared library the way the dynamic linker does (LD_LIBRARY_PATH, ld.so.cache, default dirs). */
