@@ -1,10 +1,10 @@
-export { loadModel, WhisperModel, type ModelInfo } from './model';
-export type { ModelStats } from './model';
-export { AUTO_SAFETY_MARGIN, type AutoConcurrency } from './concurrency';
-export type { LoadModelOptions, TranscribeOptions, VadOptions } from './options';
-export type { Transcript, Segment, Token } from './transcript';
-export { loadAudio, decodeWav, resample, WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio';
-export { inspectModelFile, readModelInfo, type ModelFileInfo, type ModelSummary } from './model-file';
+export { loadModel, WhisperModel, type ModelInfo } from './model/whisper-model';
+export type { ModelStats } from './model/whisper-model';
+export { AUTO_SAFETY_MARGIN, type AutoConcurrency } from './model/concurrency';
+export type { LoadModelOptions, TranscribeOptions, VadOptions } from './transcription/options';
+export type { Transcript, Segment, Token } from './transcription/transcript';
+export { loadAudio, decodeWav, resample, WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio/audio';
+export { inspectModelFile, readModelInfo, type ModelFileInfo, type ModelSummary } from './model-files/model-file';
 export {
   writeSyntheticModel,
   planSyntheticModel,
@@ -12,18 +12,18 @@ export {
   type SyntheticModelOptions,
   type SyntheticModelPlan,
   type SyntheticWeightType,
-} from './synthetic-model';
-export { ARCHITECTURES, ARCHITECTURE_NAMES, identifyArchitecture, type Architecture, type ArchitectureName } from './architectures';
-export { convertModel, detectSourceFormat, type ConvertOptions, type SourceFormat } from './convert';
+} from './tools/synthetic-model';
+export { ARCHITECTURES, ARCHITECTURE_NAMES, identifyArchitecture, type Architecture, type ArchitectureName } from './model-files/architectures';
+export { convertModel, detectSourceFormat, type ConvertOptions, type SourceFormat } from './tools/convert';
 export {
   quantizeModel,
   QUANTIZATION_TYPES,
   type QuantizationType,
   type QuantizeModelOptions,
   type QuantizeProgress,
-} from './quantize';
-export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
-export { getDevices, getSystemInfo, getLanguages, setLogger, type Device, type SystemInfo, type Logger, type LogLevel } from './system';
+} from './tools/quantize';
+export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './tools/wer';
+export { getDevices, getSystemInfo, getLanguages, setLogger, type Device, type SystemInfo, type Logger, type LogLevel } from './native/system';
 export {
   loadBackend,
   backendInfo,
@@ -34,8 +34,8 @@ export {
   type BuildManifest,
   type CudaCheck,
   type CudaTestLoad,
-} from './loader';
-export { WhisperError, isWhisperError, type WhisperErrorCode } from './errors';
+} from './native/loader';
+export { WhisperError, isWhisperError, type WhisperErrorCode } from './errors/whisper-error';
 export {
   estimateMemory,
   maxConcurrencyForBudget,
@@ -45,8 +45,8 @@ export {
   type EstimateMemoryInput,
   type MemoryEstimate,
   type StateEstimate,
-} from './planner';
-export { modelMemory, stateMemory, type ModelMemory, type StateMemory } from './memory';
+} from './model/planner';
+export { modelMemory, stateMemory, type ModelMemory, type StateMemory } from './model/memory';
 export {
   transcribeStream,
   transcribeLongFile,
@@ -55,5 +55,5 @@ export {
   type StreamTranscriber,
   type LongFileOptions,
   type PcmChunk,
-} from './stream';
-export { openWavWindows, type WavWindows, type WavWindowOptions, type WavFileInfo } from './wav-stream';
+} from './stream/stream';
+export { openWavWindows, type WavWindows, type WavWindowOptions, type WavFileInfo } from './audio/wav-windows';

@@ -15,10 +15,10 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { native } = await import(path.join(root, 'dist', 'native.js'));
-const { modelMemory } = await import(path.join(root, 'dist', 'memory.js'));
-const { estimateMemory } = await import(path.join(root, 'dist', 'planner.js'));
-const { writeSyntheticModel } = await import(path.join(root, 'dist', 'synthetic-model.js'));
+const { native } = await import(path.join(root, 'dist', 'native', 'addon.js'));
+const { modelMemory } = await import(path.join(root, 'dist', 'model', 'memory.js'));
+const { estimateMemory } = await import(path.join(root, 'dist', 'model', 'planner.js'));
+const { writeSyntheticModel } = await import(path.join(root, 'dist', 'tools', 'synthetic-model.js'));
 
 const { values } = parseArgs({
   options: {

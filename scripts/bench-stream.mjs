@@ -22,8 +22,8 @@ import { sharedCorpus } from './corpus.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { loadModel, loadAudio } = await import(path.join(root, 'dist', 'index.js'));
-const { transcribeStream } = await import(path.join(root, 'dist', 'stream.js'));
-const { normalizeWords, wordEdits } = await import(path.join(root, 'dist', 'wer.js'));
+const { transcribeStream } = await import(path.join(root, 'dist', 'stream', 'stream.js'));
+const { normalizeWords, wordEdits } = await import(path.join(root, 'dist', 'tools', 'wer.js'));
 
 const { values } = parseArgs({
   options: {

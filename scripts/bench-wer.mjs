@@ -16,7 +16,7 @@ import { sharedCorpus } from './corpus.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { loadModel } = await import(path.join(root, 'dist', 'index.js'));
-const { corpusWordErrorRate, wordErrorRate } = await import(path.join(root, 'dist', 'wer.js'));
+const { corpusWordErrorRate, wordErrorRate } = await import(path.join(root, 'dist', 'tools', 'wer.js'));
 
 const { values } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds whisper.cpp's own tools from deps/whisper.cpp, with the ggml options the addon uses
 // (cmake/ggml-options.cmake): whisper-cli (the parity oracle), whisper-quantize (the oracle
-// for lib/quantize.ts) and whisper-bench.
+// for lib/tools/quantize.ts) and whisper-bench.
 //
 //   node scripts/build-whisper-cli.mjs                 prints the whisper-cli path
 //   node scripts/build-whisper-cli.mjs quantize bench  prints one path per line, in order

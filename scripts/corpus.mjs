@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseSphinxTranscription } from '../dist/wer.js';
+import { parseSphinxTranscription } from '../dist/tools/wer.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SHARED_DIR = process.env.WHISPER_NAPI_SHARED || path.resolve(root, '..', 'shared');

@@ -27,5 +27,5 @@ if (!model) {
 }
 process.stderr.write(`audio: ${audio}\n`);
 const started = Date.now();
-execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'transcribe', audio, '--model', model], { stdio: 'inherit' });
+execFileSync(process.execPath, [path.join(root, 'dist', 'cli', 'cli.js'), 'transcribe', audio, '--model', model], { stdio: 'inherit' });
 process.stderr.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

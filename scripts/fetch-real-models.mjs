@@ -45,9 +45,11 @@ function sha256File(file) {
 /** The converter's and quantizer's own sources: their hash keys the converted files. */
 function converterKey() {
   const hash = crypto.createHash('sha256');
-  const files = ['lib/ggml-writer.ts', 'lib/mel-filters.ts', 'lib/quantize.ts', 'binding/quantize.cpp', 'deps/whisper.cpp.json', 'scripts/real-models.json'];
-  const convertDir = path.join(root, 'lib', 'convert');
-  for (const f of fs.readdirSync(convertDir).sort()) files.push(path.join('lib', 'convert', f));
+  // Whole folders, so that splitting or adding a file can't leave a source out of the key.
+  const files = ['lib/tools/quantize.ts', 'binding/quantize.cpp', 'deps/whisper.cpp.json', 'scripts/real-models.json'];
+  for (const dir of ['lib/model-files', 'lib/tools/convert']) {
+    for (const f of fs.readdirSync(path.join(root, dir)).sort()) files.push(path.posix.join(dir, f));
+  }
   for (const f of files) {
     hash.update(f);
     hash.update(fs.readFileSync(path.join(root, f)));
@@ -134,9 +136,9 @@ async function convertAll(name, pin, ct2Dir, outDir) {
   if (fs.existsSync(manifestPath)) return JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
   if (checkOnly) missing(`the ggml ${name} models are not converted for this converter version (${path.basename(outDir)})`);
   const dist = path.join(root, 'dist');
-  if (!fs.existsSync(path.join(dist, 'convert', 'index.js'))) throw new Error('dist/ is not built: run `npm run build` first');
-  const { convertModel } = await import(path.join(dist, 'convert', 'index.js'));
-  const { quantizeModel } = await import(path.join(dist, 'quantize.js'));
+  if (!fs.existsSync(path.join(dist, 'tools', 'convert', 'index.js'))) throw new Error('dist/ is not built: run `npm run build` first');
+  const { convertModel } = await import(path.join(dist, 'tools', 'convert', 'index.js'));
+  const { quantizeModel } = await import(path.join(dist, 'tools', 'quantize.js'));
   fs.mkdirSync(outDir, { recursive: true });
 
   const entry = { name, source: pin.source, ct2: ct2Dir, files: {} };

@@ -7,7 +7,7 @@ import { getDevices, getSystemInfo, loadModel, setLogger } from '../../lib';
 import { JFK_WAV, REPO_ROOT, SHARED } from '../support/paths';
 
 const execFileAsync = promisify(execFile);
-const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'cli.js');
 const INDEX = path.join(REPO_ROOT, 'dist', 'index.js');
 
 describe('logging', () => {

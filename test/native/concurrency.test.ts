@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadAudio, loadModel, type Transcript, type WhisperModel } from '../../lib';
-import type { TranscribeOptions } from '../../lib/options';
+import type { TranscribeOptions } from '../../lib/transcription/options';
 import { JFK_WAV, REPO_ROOT, SHARED } from '../support/paths';
 
 const CLIPS = [

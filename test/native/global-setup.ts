@@ -3,13 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
-import { writeSyntheticModel } from '../../lib/synthetic-model';
+import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { SHARED } from '../support/paths';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     whisperCli: string;
-    /** whisper.cpp's own quantize tool (examples/quantize), the oracle for lib/quantize.ts. */
+    /** whisper.cpp's own quantize tool (examples/quantize), the oracle for lib/tools/quantize.ts. */
     whisperQuantize: string;
     syntheticTinyEn: string;
     workDir: string;

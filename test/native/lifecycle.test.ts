@@ -1,7 +1,7 @@
 /** Abort and dispose at every point of a job's life: typed errors, nothing hangs, nothing leaks into later jobs. */
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadAudio, loadModel, type Transcript, type WhisperModel } from '../../lib';
-import type { TranscribeOptions } from '../../lib/options';
+import type { TranscribeOptions } from '../../lib/transcription/options';
 import { JFK_WAV } from '../support/paths';
 
 // Without timestamps the random-weight model decodes ~220 tokens: a job of a few seconds.

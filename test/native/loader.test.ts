@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo, loadBackend } from '../../lib';
-import { checkCuda, cudaPackageNames, cudaRuntimeLibraries, findCpuBinary, findCudaPackages, inspectCuda } from '../../lib/loader';
+import { checkCuda, cudaPackageNames, cudaRuntimeLibraries, findCpuBinary, findCudaPackages, inspectCuda } from '../../lib/native/loader';
 import { rejectedWhisperError } from '../support/errors';
 import { REPO_ROOT } from '../support/paths';
 
@@ -177,12 +177,12 @@ describe('the CUDA test load, in a child process', () => {
 });
 
 describe('whisper-napi doctor', () => {
-  const cli = path.join(REPO_ROOT, 'dist', 'cli.js');
+  const cli = path.join(REPO_ROOT, 'dist', 'cli', 'cli.js');
 
   it('reports platform, CPU, binaries, CUDA findings, the auto choice and devices', () => {
     const result = runNodeArgs([cli, 'doctor', '--json'], {});
     expect(result.status, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout) as import('../../lib/doctor').Diagnosis;
+    const report = JSON.parse(result.stdout) as import('../../lib/native/doctor').Diagnosis;
     expect(report.platform).toMatchObject({ os: process.platform, arch: process.arch, node: process.version });
     expect(report.binaries.cpu?.path).toBe(findCpuBinary()!.path);
     expect(report.auto).toEqual({ binary: 'cpu', reason: cudaProblem });

@@ -8,12 +8,12 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getDevices } from '../../lib';
-import { modelMemory, stateMemory } from '../../lib/memory';
-import { native, type NativeModel } from '../../lib/native';
-import { resolveTranscribeOptions } from '../../lib/options';
-import { estimateMemory, kvCacheBytes } from '../../lib/planner';
-import { writeSyntheticModel } from '../../lib/synthetic-model';
-import type { ArchitectureName } from '../../lib/architectures';
+import { modelMemory, stateMemory } from '../../lib/model/memory';
+import { native, type NativeModel } from '../../lib/native/addon';
+import { resolveTranscribeOptions } from '../../lib/transcription/options';
+import { estimateMemory, kvCacheBytes } from '../../lib/model/planner';
+import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
+import type { ArchitectureName } from '../../lib/model-files/architectures';
 
 const CASES: Array<{ architecture: ArchitectureName; weightType: 'f16' | 'q5_0' }> = [
   { architecture: 'tiny', weightType: 'f16' },

@@ -9,7 +9,7 @@ import { realModels } from '../support/real-models';
 import { sha256File } from '../support/files';
 
 const execFileAsync = promisify(execFile);
-const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'cli.js');
 const base = realModels().models.base;
 
 describe('model tools CLI', () => {

@@ -72,7 +72,7 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the packed package', () => {
     const files = new Set(packed.files.map((f) => f.path));
     const prebuild = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'prebuilds', PLATFORM_ARCH, 'build.json'), 'utf8')) as { files: string[] };
     for (const name of [...prebuild.files, 'build.json']) expect(files).toContain(`prebuilds/${PLATFORM_ARCH}/${name}`);
-    for (const name of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'scripts/install.mjs', 'scripts/build-native.mjs', 'CMakeLists.txt', 'binding/addon.cpp']) {
+    for (const name of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/cli.js', 'scripts/install.mjs', 'scripts/build-native.mjs', 'CMakeLists.txt', 'binding/addon.cpp']) {
       expect(files).toContain(name);
     }
     for (const name of ['deps/whisper.cpp/.whisper-napi-source', 'deps/whisper.cpp/src/whisper.cpp', 'deps/whisper.cpp/ggml/src/ggml.c', 'deps/whisper.cpp/ggml/src/ggml-cuda/ggml-cuda.cu']) {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel, type WhisperModel } from '../../lib';
-import type { TranscribeOptions } from '../../lib/options';
+import type { TranscribeOptions } from '../../lib/transcription/options';
 import { JFK_WAV, SHARED } from '../support/paths';
 import { cliParityOptions, runWhisperCli, toOracleShape } from '../support/whisper-cli';
 import { readVocabBytes } from '../support/vocab';

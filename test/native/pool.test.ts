@@ -8,8 +8,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio, loadModel, type Segment, type Transcript, type WhisperModel } from '../../lib';
-import { estimateMemory } from '../../lib/planner';
-import type { TranscribeOptions } from '../../lib/options';
+import { estimateMemory } from '../../lib/model/planner';
+import type { TranscribeOptions } from '../../lib/transcription/options';
 import { realModels } from '../support/real-models';
 import { JFK_WAV, REPO_ROOT } from '../support/paths';
 

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel } from '../../lib';
-import { inspectModelFile, type ModelFileInfo } from '../../lib/model-file';
-import { native } from '../../lib/native';
+import { inspectModelFile, type ModelFileInfo } from '../../lib/model-files/model-file';
+import { native } from '../../lib/native/addon';
 import {
   QUANTIZATION_TYPES,
   QUANTIZATION_TYPE_IDS,
@@ -19,10 +19,10 @@ import {
   quantizeModel,
   quantizeRows,
   type QuantizeProgress,
-} from '../../lib/quantize';
-import { encodePreamble } from '../../lib/ggml-writer';
-import { whisperMelFilters } from '../../lib/mel-filters';
-import { byteLevelVocab, float32ToFloat16Bits, writeSyntheticModel } from '../../lib/synthetic-model';
+} from '../../lib/tools/quantize';
+import { encodePreamble } from '../../lib/model-files/writer';
+import { whisperMelFilters } from '../../lib/model-files/mel-filters';
+import { byteLevelVocab, float32ToFloat16Bits, writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { rejectedWhisperError } from '../support/errors';
 import { SHARED } from '../support/paths';
 import { f16BitsToNumber } from '../support/f16';

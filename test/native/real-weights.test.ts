@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel, type WhisperModel } from '../../lib';
-import { corpusWordErrorRate, wordErrorRate } from '../../lib/wer';
+import { corpusWordErrorRate, wordErrorRate } from '../../lib/tools/wer';
 import { JFK_WAV, SHARED } from '../support/paths';
 import { realModels } from '../support/real-models';
 import { readVocabBytes } from '../support/vocab';

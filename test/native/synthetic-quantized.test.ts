@@ -10,9 +10,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel } from '../../lib';
-import { inspectModelFile } from '../../lib/model-file';
-import { QUANTIZATION_TYPES, quantizeModel } from '../../lib/quantize';
-import { planSyntheticModel, writeSyntheticModel } from '../../lib/synthetic-model';
+import { inspectModelFile } from '../../lib/model-files/model-file';
+import { QUANTIZATION_TYPES, quantizeModel } from '../../lib/tools/quantize';
+import { planSyntheticModel, writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { SHARED } from '../support/paths';
 import { sha256File as sha256 } from '../support/files';
 

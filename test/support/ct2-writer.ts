@@ -1,7 +1,7 @@
 /**
  * Test fixtures: writes synthetic CTranslate2 Whisper model folders (model.bin + config.json +
  * vocabulary.txt/json) with seeded weights, plus the pieces the Hugging Face fixture shares (dimensions,
- * seeded tensor data, a GPT-2 byte-level encoder written independently of lib/convert/vocab.ts, and
+ * seeded tensor data, a GPT-2 byte-level encoder written independently of lib/tools/convert/vocab.ts, and
  * vocabularies built from the header-only ggml files).
  *
  * A variable without data is left as a hole in the file (reads as zeros, costs no disk), so base-sized
@@ -9,7 +9,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { readVocabTokens } from '../../lib/model-file';
+import { readVocabTokens } from '../../lib/model-files/model-file';
 import { mulberry32 as prng } from './prng';
 export { prng };
 
@@ -79,7 +79,7 @@ export function seededData(name: string, elements: number, dtype: FixtureDtype, 
   return buf;
 }
 
-/** GPT-2's bytes_to_unicode, written out again for the fixtures (independent of lib/convert/vocab.ts). */
+/** GPT-2's bytes_to_unicode, written out again for the fixtures (independent of lib/tools/convert/vocab.ts). */
 export function byteLevelSpelling(bytes: Uint8Array): string {
   const table: string[] = [];
   let extra = 0;

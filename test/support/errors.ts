@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { WhisperError } from '../../lib/errors';
+import { WhisperError } from '../../lib/errors/whisper-error';
 
 /** The WhisperError `fn` throws; fails the test if it throws nothing or something else. */
 export function thrownWhisperError(fn: () => unknown): WhisperError {

@@ -1,4 +1,4 @@
-/** An independent IEEE binary16 decoder for test oracles (deliberately not lib/convert/float.ts). */
+/** An independent IEEE binary16 decoder for test oracles (deliberately not lib/tools/convert/float.ts). */
 export function f16BitsToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
-import { encodeTensorHeader } from '../../lib/ggml-writer';
-import type { SyntheticModelPlan } from '../../lib/synthetic-model';
+import { encodeTensorHeader } from '../../lib/model-files/writer';
+import type { SyntheticModelPlan } from '../../lib/tools/synthetic-model';
 
 /**
  * Writes a model's preamble and tensor headers where `plan` puts them and leaves the tensor data

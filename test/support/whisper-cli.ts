@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { TranscribeOptions } from '../../lib/options';
-import type { Transcript } from '../../lib/transcript';
+import type { TranscribeOptions } from '../../lib/transcription/options';
+import type { Transcript } from '../../lib/transcription/transcript';
 
 const execFileAsync = promisify(execFile);
 

@@ -12,8 +12,8 @@ import {
   resample,
   type AudioInput,
   type AudioOptions,
-} from '../../lib/audio';
-import { WhisperError, type WhisperErrorCode } from '../../lib/errors';
+} from '../../lib/audio/audio';
+import { WhisperError, type WhisperErrorCode } from '../../lib/errors/whisper-error';
 import { rejectedWhisperError, thrownWhisperError } from '../support/errors';
 import {
   alawToLinear,

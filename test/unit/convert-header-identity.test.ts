@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { convertModel } from '../../lib/convert';
+import { convertModel } from '../../lib/tools/convert';
 import { SHARED } from '../support/paths';
 import { BASE_DIMS, TINY_EN_DIMS, fullVocabulary, ggmlPreamble, ggmlVocabTokens, rawTokensForPublished, writeCt2WhisperFolder } from '../support/ct2-writer';
 import { writeHfWhisperFolder } from '../support/safetensors-writer';

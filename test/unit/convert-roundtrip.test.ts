@@ -2,10 +2,10 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { convertModel, detectSourceFormat } from '../../lib/convert';
-import { inspectModelFile, type ModelFileInfo, type TensorInfo } from '../../lib/model-file';
-import { float32ToFloat16Bits } from '../../lib/synthetic-model';
-import { whisperMelFilters } from '../../lib/mel-filters';
+import { convertModel, detectSourceFormat } from '../../lib/tools/convert';
+import { inspectModelFile, type ModelFileInfo, type TensorInfo } from '../../lib/model-files/model-file';
+import { float32ToFloat16Bits } from '../../lib/tools/synthetic-model';
+import { whisperMelFilters } from '../../lib/model-files/mel-filters';
 import { SHARED } from '../support/paths';
 import {
   TINY_DIMS,
@@ -41,7 +41,7 @@ afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-// ---- reference conversions (independent of lib/convert/float.ts) ------------------------------
+// ---- reference conversions (independent of lib/tools/convert/float.ts) ------------------------------
 
 const f16ToNumber = f16BitsToNumber;
 
@@ -91,7 +91,7 @@ async function readTensor(file: string, t: TensorInfo): Promise<Buffer> {
   }
 }
 
-// ---- the mapping, written out independently of lib/convert -------------------------------------
+// ---- the mapping, written out independently of lib/tools/convert -------------------------------------
 
 type Ref = { name: string; part: number; of: number };
 

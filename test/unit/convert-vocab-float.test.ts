@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { byteLevelToBytes, bytesToByteLevel, isWellFormedUtf8, utf8ReplacedTokenBytes, whisperBaseVocab } from '../../lib/convert/vocab';
-import { bf16ToF32Bits, f16ToF32Bits, f32ToF16Bits, float16BitsToFloat32Bits } from '../../lib/convert/float';
-import { float32ToFloat16Bits } from '../../lib/synthetic-model';
-import { WhisperError } from '../../lib/errors';
+import { byteLevelToBytes, bytesToByteLevel, isWellFormedUtf8, utf8ReplacedTokenBytes, whisperBaseVocab } from '../../lib/tools/convert/vocab';
+import { bf16ToF32Bits, f16ToF32Bits, f32ToF16Bits, float16BitsToFloat32Bits } from '../../lib/tools/convert/float';
+import { float32ToFloat16Bits } from '../../lib/tools/synthetic-model';
+import { WhisperError } from '../../lib/errors/whisper-error';
 import { byteLevelSpelling, prng } from '../support/ct2-writer';
 import { f16BitsToNumber } from '../support/f16';
 

@@ -15,7 +15,7 @@ import {
   interpretTestLoad,
   parseGpuPreference,
   type ChildResult,
-} from '../../lib/loader';
+} from '../../lib/native/loader';
 import { thrownWhisperError } from '../support/errors';
 
 const ourVersion = (JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;

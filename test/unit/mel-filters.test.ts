@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../lib/mel-filters';
-import { inspectModelFile } from '../../lib/model-file';
+import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../lib/model-files/mel-filters';
+import { inspectModelFile } from '../../lib/model-files/model-file';
 import { SHARED } from '../support/paths';
 
 async function storedFilters(file: string): Promise<Buffer> {

@@ -12,9 +12,9 @@ import {
   type ModelFileInfo,
   type TensorInfo,
   type WhisperHparams,
-} from '../../lib/model-file';
-import { writeSyntheticModel } from '../../lib/synthetic-model';
-import { WhisperError } from '../../lib/errors';
+} from '../../lib/model-files/model-file';
+import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
+import { WhisperError } from '../../lib/errors/whisper-error';
 import { rejectedWhisperError } from '../support/errors';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');

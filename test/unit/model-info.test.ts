@@ -10,9 +10,9 @@ import {
   identifyArchitecture,
   matchingArchitectures,
   type ArchitectureName,
-} from '../../lib/architectures';
-import { inspectModelFile, parameterCount, readModelInfo, type WhisperHparams } from '../../lib/model-file';
-import { planSyntheticModel, writeSyntheticModel } from '../../lib/synthetic-model';
+} from '../../lib/model-files/architectures';
+import { inspectModelFile, parameterCount, readModelInfo, type WhisperHparams } from '../../lib/model-files/model-file';
+import { planSyntheticModel, writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { rejectedWhisperError } from '../support/errors';
 import { writeSkeletonModel } from '../support/model-skeleton';
 import { SHARED } from '../support/paths';

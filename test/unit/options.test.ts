@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultThreads, MAX_DECODERS, resolveJobOptions, resolveLoadOptions, resolveTranscribeOptions, type ModelLimits } from '../../lib/options';
+import { defaultThreads, MAX_DECODERS, resolveJobOptions, resolveLoadOptions, resolveTranscribeOptions, type ModelLimits } from '../../lib/transcription/options';
 import { thrownWhisperError } from '../support/errors';
 
 const multilingual: ModelLimits = {

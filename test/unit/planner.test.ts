@@ -7,11 +7,11 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARCHITECTURES } from '../../lib/architectures';
-import { WhisperError } from '../../lib/errors';
-import { expectedTensors, ggmlTensorBytes } from '../../lib/model-file';
-import { computeBufferBytes, decodersFor, estimateMemory, kvCacheBytes, maxConcurrencyForBudget } from '../../lib/planner';
-import { writeSyntheticModel } from '../../lib/synthetic-model';
+import { ARCHITECTURES } from '../../lib/model-files/architectures';
+import { WhisperError } from '../../lib/errors/whisper-error';
+import { expectedTensors, ggmlTensorBytes } from '../../lib/model-files/model-file';
+import { computeBufferBytes, decodersFor, estimateMemory, kvCacheBytes, maxConcurrencyForBudget } from '../../lib/model/planner';
+import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
 
 const invalid = (pattern: RegExp) => expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(pattern) });
 

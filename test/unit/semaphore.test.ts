@@ -1,8 +1,8 @@
 /** The pool's admission logic without the addon: bound, order, queue limit, abort, timeout, close. */
 import { describe, expect, it } from 'vitest';
-import { WhisperError } from '../../lib/errors';
-import { autoConcurrency } from '../../lib/concurrency';
-import { Semaphore, type Release } from '../../lib/semaphore';
+import { WhisperError } from '../../lib/errors/whisper-error';
+import { autoConcurrency } from '../../lib/model/concurrency';
+import { Semaphore, type Release } from '../../lib/model/semaphore';
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,14 +1,14 @@
 /**
- * The windowing, cut and seam logic of lib/stream.ts against a fake transcriber that reads
+ * The windowing, cut and seam logic of lib/stream/stream.ts against a fake transcriber that reads
  * "words" out of the audio: each word is a 300 Hz tone burst whose level encodes its number.
  * Like Whisper, the fake only gets a word right when all of it is in the window: a burst cut
  * by the window's edge comes out as "<partial>". So a seam that splits, loses or repeats a word
  * shows in the word sequence.
  */
 import { describe, expect, it } from 'vitest';
-import type { TranscribeOptions } from '../../lib/options';
-import { energyCut, stablePart, transcribeStream, vadCut, type PcmChunk, type StreamTranscriber } from '../../lib/stream';
-import type { Segment, Transcript } from '../../lib/transcript';
+import type { TranscribeOptions } from '../../lib/transcription/options';
+import { energyCut, stablePart, transcribeStream, vadCut, type PcmChunk, type StreamTranscriber } from '../../lib/stream/stream';
+import type { Segment, Transcript } from '../../lib/transcription/transcript';
 import { rejectedWhisperError } from '../support/errors';
 import { prng } from './wav-fixtures';
 

@@ -14,16 +14,16 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARCHITECTURES, ARCHITECTURE_NAMES, type ArchitectureName } from '../../lib/architectures';
-import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../lib/mel-filters';
-import { expectedTensors, ggmlTensorBytes, inspectModelFile, parameterCount } from '../../lib/model-file';
+import { ARCHITECTURES, ARCHITECTURE_NAMES, type ArchitectureName } from '../../lib/model-files/architectures';
+import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../lib/model-files/mel-filters';
+import { expectedTensors, ggmlTensorBytes, inspectModelFile, parameterCount } from '../../lib/model-files/model-file';
 import {
   SYNTHETIC_WEIGHT_TYPES,
   byteLevelVocab,
   planSyntheticModel,
   writeSyntheticModel,
   type SyntheticWeightType,
-} from '../../lib/synthetic-model';
+} from '../../lib/tools/synthetic-model';
 import { rejectedWhisperError } from '../support/errors';
 import { writeSkeletonModel } from '../support/model-skeleton';
 import { SHARED } from '../support/paths';

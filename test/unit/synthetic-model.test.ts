@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expectedTensors, ggmlTensorBytes, inspectModelFile, type ModelFileInfo, type TensorInfo } from '../../lib/model-file';
-import { float32ToFloat16Bits, writeSyntheticModel } from '../../lib/synthetic-model';
-import { WhisperError } from '../../lib/errors';
+import { expectedTensors, ggmlTensorBytes, inspectModelFile, type ModelFileInfo, type TensorInfo } from '../../lib/model-files/model-file';
+import { float32ToFloat16Bits, writeSyntheticModel } from '../../lib/tools/synthetic-model';
+import { WhisperError } from '../../lib/errors/whisper-error';
 import { f16BitsToNumber } from '../support/f16';
 import { sha256File as sha256, readRange } from '../support/files';
 

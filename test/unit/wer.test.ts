@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { corpusWordErrorRate, normalizeWords, parseSphinxTranscription, wordEdits, wordErrorRate } from '../../lib/wer';
+import { corpusWordErrorRate, normalizeWords, parseSphinxTranscription, wordEdits, wordErrorRate } from '../../lib/tools/wer';
 import { SHARED } from '../support/paths';
 
 describe('normalizeWords', () => {

@@ -3,8 +3,8 @@
  * the sizes it logs while loading the weights and creating each state (10 kB resolution), plus the
  * self-attention KV cache growth whisper_full does not log, computed from the decoders a job may have run.
  */
-import { WhisperError } from './errors';
-import { fromNativeError, type NativeModel, type NativeState, type NativeStateMemory } from './native';
+import { WhisperError } from '../errors/whisper-error';
+import { fromNativeError, type NativeModel, type NativeState, type NativeStateMemory } from '../native/addon';
 
 export interface StateMemory {
   /** Self-attention KV cache; after a job that may run n > 1 decoders, the (n + 2)x cache whisper_full re-creates. */

@@ -12,8 +12,9 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { WhisperError, invalidArgument } from './errors';
-import type { NativeAddon, NativeBackend } from './native';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
+import { packageManifest, packageRoot } from './package';
+import type { NativeAddon, NativeBackend } from './addon';
 
 export const GPU_PREFERENCES = ['auto', 'cuda', 'cpu'] as const;
 export type GpuPreference = (typeof GPU_PREFERENCES)[number];
@@ -85,8 +86,6 @@ export interface BackendInfo {
   cpuVariant: string | null;
 }
 
-const packageRoot = path.resolve(__dirname, '..');
-const packageJson = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const platformArch = `${process.platform}-${process.arch}`;
 const TEST_LOAD_TIMEOUT_MS = 120_000;
 
@@ -334,8 +333,8 @@ function inspectPackage(pkg: { name: string; dir: string; version: string }, env
     runtime: {},
     problem: null,
   };
-  if (pkg.version !== packageJson.version) {
-    return { ...base, problem: `${pkg.name}@${pkg.version} does not match whisper-napi@${packageJson.version}; install the same version` };
+  if (pkg.version !== packageManifest.version) {
+    return { ...base, problem: `${pkg.name}@${pkg.version} does not match whisper-napi@${packageManifest.version}; install the same version` };
   }
   if (!base.binary) return { ...base, problem: `${pkg.name} at ${pkg.dir} has no binary for ${platformArch}` };
   if (process.platform !== 'linux') return base;

@@ -24,8 +24,8 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { WhisperError, invalidArgument } from './errors';
-import { GgmlFileWriter, encodeTensorHeader } from './ggml-writer';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
+import { GgmlFileWriter, encodeTensorHeader } from '../model-files/writer';
 import {
   GGML_QNT_VERSION,
   GGML_QNT_VERSION_FACTOR,
@@ -35,8 +35,8 @@ import {
   inspectModelFile,
   type ModelFileInfo,
   type WhisperHparams,
-} from './model-file';
-import { fromNativeError, native } from './native';
+} from '../model-files/model-file';
+import { fromNativeError, native } from '../native/addon';
 
 export const QUANTIZATION_TYPES = ['q8_0', 'q5_0', 'q5_1', 'q4_0', 'q4_1'] as const;
 export type QuantizationType = (typeof QUANTIZATION_TYPES)[number];

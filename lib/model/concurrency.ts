@@ -3,10 +3,10 @@
  * it runs on and the planner's estimate of one state.
  */
 import os from 'node:os';
-import { WhisperError } from './errors';
-import type { ModelFileInfo } from './model-file';
-import { MAX_CONCURRENCY, type ResolvedLoadOptions } from './options';
-import { native } from './native';
+import { WhisperError } from '../errors/whisper-error';
+import type { ModelFileInfo } from '../model-files/model-file';
+import { MAX_CONCURRENCY, type ResolvedLoadOptions } from '../transcription/options';
+import { native } from '../native/addon';
 import { estimateMemory, maxConcurrencyForBudget, type MemoryEstimate } from './planner';
 
 /**

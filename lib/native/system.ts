@@ -1,6 +1,6 @@
 /** Devices, build information and logging: process-level queries that need no model. */
-import { native, type NativeDevice, type NativeLogLevel } from './native';
-import { invalidArgument } from './errors';
+import { native, type NativeDevice, type NativeLogLevel } from './addon';
+import { invalidArgument } from '../errors/whisper-error';
 
 export type Device = NativeDevice;
 

@@ -8,7 +8,7 @@
  * is tied to the token embedding and not needed: whisper.cpp projects with the token embedding.
  */
 import * as path from 'node:path';
-import { WhisperError } from '../errors';
+import { WhisperError } from '../../errors/whisper-error';
 import {
   asObject,
   checkSourceDims,

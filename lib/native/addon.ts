@@ -1,9 +1,9 @@
 /**
  * The whole native surface in one place: what binding/ exports, typed. Which binary provides it
- * is lib/loader.ts's decision.
+ * is lib/native/loader.ts's decision.
  * Nothing outside lib/ touches the addon directly.
  */
-import { WHISPER_ERROR_CODES, WhisperError, type WhisperErrorCode } from './errors';
+import { WHISPER_ERROR_CODES, WhisperError, type WhisperErrorCode } from '../errors/whisper-error';
 import { loadedAddon } from './loader';
 
 export interface NativeLoadOptions {
@@ -29,7 +29,7 @@ export interface NativeModelInfo {
   specialTokens: { eot: number; sot: number; beg: number; translate: number; transcribe: number };
 }
 
-/** Every field is required: lib/options.ts resolves defaults before the native call. */
+/** Every field is required: lib/transcription/options.ts resolves defaults before the native call. */
 export interface NativeTranscribeParams {
   strategy: 'greedy' | 'beam';
   bestOf: number;
@@ -217,7 +217,7 @@ export interface NativeAddon {
   vadSpeechProbabilities(modelPath: string, pcm: Float32Array, threads: number): Promise<Float32Array>;
 }
 
-/** The addon of this JS environment (main thread or worker), chosen and loaded by lib/loader.ts. */
+/** The addon of this JS environment (main thread or worker), chosen and loaded by lib/native/loader.ts. */
 export function native(): NativeAddon {
   return loadedAddon();
 }

@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { checkCuda, findCpuBinary, findCudaPackages, loadBackend, type BackendInfo, type BinaryLocation, type CudaCheck, type GpuPreference } from './loader';
 import { getDevices, type Device } from './system';
+import { packageManifest, packageRoot } from './package';
 
 const CPU_FLAGS_OF_INTEREST = ['sse4_2', 'avx', 'f16c', 'fma', 'avx2', 'bmi2', 'avx_vnni', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_int8'];
 
@@ -36,8 +36,8 @@ function cpuFlags(): string[] | null {
 }
 
 export async function diagnose(options: { gpu?: GpuPreference } = {}): Promise<Diagnosis> {
-  const root = path.resolve(__dirname, '..');
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string };
+  const root = packageRoot;
+  const pkg = packageManifest;
   const cpus = os.cpus();
   let loaded: Diagnosis['loaded'];
   try {

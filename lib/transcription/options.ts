@@ -3,9 +3,9 @@
  * resolved NativeTranscribeParams and never decides anything itself.
  */
 import os from 'node:os';
-import { invalidArgument } from './errors';
-import type { NativeTranscribeParams } from './native';
-import type { AudioOptions } from './audio';
+import { invalidArgument } from '../errors/whisper-error';
+import type { NativeTranscribeParams } from '../native/addon';
+import type { AudioOptions } from '../audio/audio';
 import type { Segment } from './transcript';
 
 /** whisper.cpp's WHISPER_MAX_DECODERS: beam size and best-of above it fail inside whisper_full. */

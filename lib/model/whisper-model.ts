@@ -1,8 +1,8 @@
 /** WhisperModel: one loaded model serving concurrent transcriptions from a pool of states. */
-import { loadAudio, WHISPER_SAMPLE_RATE, type AudioInput } from './audio';
-import { WhisperError, invalidArgument, isWhisperError } from './errors';
-import { inspectModelFile, type ModelFileInfo } from './model-file';
-import { checkVadModelFile } from './vad-model';
+import { loadAudio, WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/audio';
+import { WhisperError, invalidArgument, isWhisperError } from '../errors/whisper-error';
+import { inspectModelFile, type ModelFileInfo } from '../model-files/model-file';
+import { checkVadModelFile } from '../model-files/vad-file';
 import {
   fromNativeError,
   native,
@@ -10,7 +10,7 @@ import {
   type NativeModelInfo,
   type NativeState,
   type NativeTranscribeParams,
-} from './native';
+} from '../native/addon';
 import { planConcurrency, type AutoConcurrency } from './concurrency';
 import { modelMemory, type ModelMemory } from './memory';
 import { Semaphore, abortReasonToError } from './semaphore';
@@ -23,10 +23,10 @@ import {
   type ModelLimits,
   type ResolvedLoadOptions,
   type TranscribeOptions,
-} from './options';
-import { toSegment, toTranscript, type Segment, type Transcript } from './transcript';
-import { transcribeLongFile, transcribeStream, type PcmChunk, type StreamOptions } from './stream';
-import { openWavWindows } from './wav-stream';
+} from '../transcription/options';
+import { toSegment, toTranscript, type Segment, type Transcript } from '../transcription/transcript';
+import { transcribeLongFile, transcribeStream, type PcmChunk, type StreamOptions } from '../stream/stream';
+import { openWavWindows } from '../audio/wav-windows';
 
 export interface ModelInfo {
   path: string;
@@ -241,7 +241,7 @@ export class WhisperModel implements AsyncDisposable {
 
   /**
    * Live audio of any length: 16 kHz mono chunks of any size in, stable segments with absolute
-   * times out (see lib/stream.ts). At most one window plus one chunk of audio is held, and the
+   * times out (see lib/stream/stream.ts). At most one window plus one chunk of audio is held, and the
    * source is pulled only as fast as it is transcribed.
    */
   transcribeStream(source: AsyncIterable<PcmChunk> | Iterable<PcmChunk>, options?: StreamOptions): AsyncGenerator<Segment> {

@@ -19,13 +19,13 @@
  *    emitted text is the next window's prompt (promptWithPrevious, off by default).
  * At the end of the stream the rest is transcribed as it is and everything is emitted.
  */
-import { WHISPER_SAMPLE_RATE, assertFinitePcm } from './audio';
-import { WhisperError, invalidArgument } from './errors';
-import { native } from './native';
-import type { TranscribeOptions } from './options';
-import type { Segment, Transcript } from './transcript';
-import { checkVadModelFile } from './vad-model';
-import { openWavWindows } from './wav-stream';
+import { WHISPER_SAMPLE_RATE, assertFinitePcm } from '../audio/audio';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
+import { native } from '../native/addon';
+import type { TranscribeOptions } from '../transcription/options';
+import type { Segment, Transcript } from '../transcription/transcript';
+import { checkVadModelFile } from '../model-files/vad-file';
+import { openWavWindows } from '../audio/wav-windows';
 
 /** What the streaming transcriber needs of a model: WhisperModel fits. */
 export interface StreamTranscriber {
@@ -527,7 +527,7 @@ export interface LongFileOptions extends Omit<TranscribeOptions, 'offsetMs' | 'd
 
 /**
  * transcribe() of a WAV path without holding the whole file: it is read from disk in windows
- * (lib/wav-stream.ts) and fed through the streaming transcriber. A file no longer than one
+ * (lib/audio/wav-windows.ts) and fed through the streaming transcriber. A file no longer than one
  * window (30 s by default) gives the same transcript as a one-shot transcribe(). onSegment is
  * called for each segment as it becomes stable; onProgress with the share of the file done.
  * offsetMs, durationMs and detectLanguage are not supported here (INVALID_ARGUMENT).

@@ -17,7 +17,7 @@
  * acquire() itself rather than rejecting later, so a caller learns them before it spends
  * anything (decoding audio) on a job that will never run.
  */
-import { WhisperError, invalidArgument } from './errors';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
 
 export interface AcquireOptions {
   /** Higher runs first; equal priorities keep call order. Default 0. */

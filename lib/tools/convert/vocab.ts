@@ -16,7 +16,7 @@
  * multi-byte character, read EF BF BD there); `replaceInvalidUtf8` reproduces that form. It is lossy:
  * characters split across tokens (common in CJK text) can no longer be put back together.
  */
-import { WhisperError } from '../errors';
+import { WhisperError } from '../../errors/whisper-error';
 
 /** GPT-2's bytes_to_unicode: byte -> the character that spells it in tokenizer files, and the inverse by UTF-16 code unit (-1: not a byte). */
 function buildByteTable(): { byteToChar: string[]; charToByte: Int16Array } {

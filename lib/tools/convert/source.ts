@@ -11,8 +11,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { WhisperError } from '../errors';
-import { expectedTensors, type WhisperHparams } from '../model-file';
+import { WhisperError } from '../../errors/whisper-error';
+import { expectedTensors, type WhisperHparams } from '../../model-files/model-file';
 
 /** Element types the converter can read. Other dtypes are listed by name and rejected when needed. */
 export type SourceDtype = 'f32' | 'f16' | 'bf16';

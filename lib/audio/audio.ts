@@ -37,7 +37,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { WaveFile } from 'wavefile';
-import { WhisperError, invalidArgument } from './errors';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
 
 export const WHISPER_SAMPLE_RATE = 16000;
 
@@ -72,7 +72,7 @@ export interface DecodedWav {
 const INPUT_EXPECTED =
   'a Float32Array of 16 kHz mono PCM, a WAV file path (string), or WAV file bytes (Buffer or Uint8Array)';
 
-/** @internal Shared with lib/wav-stream.ts. */
+/** @internal Shared with lib/audio/wav-windows.ts. */
 export function resolveChannel(options: AudioOptions | undefined): 'mix' | number {
   if (options === undefined) return 'mix';
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -662,7 +662,7 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
 
 /**
  * @internal resample() of `inputLength` samples, computed one output range at a time, so a long
- * file can be resampled window by window (lib/wav-stream.ts) with the same samples as a
+ * file can be resampled window by window (lib/audio/wav-windows.ts) with the same samples as a
  * whole-array resample(): each output reads only the inputs inputRange() names.
  */
 export interface ResamplePlan {

@@ -18,12 +18,12 @@
  *   off. CUDA lays graphs out differently; `gpu: true` moves the weights' alignment to CUDA's, but the
  *   compute figures stay the CPU-derived ones (not measured on a GPU here).
  */
-import { ARCHITECTURE_NAMES, ARCHITECTURES, type ArchitectureHparams, type ArchitectureName } from './architectures';
-import { WhisperError, invalidArgument } from './errors';
-import { expectedTensors, ggmlTensorBytes, inspectModelFile } from './model-file';
+import { ARCHITECTURE_NAMES, ARCHITECTURES, type ArchitectureHparams, type ArchitectureName } from '../model-files/architectures';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
+import { expectedTensors, ggmlTensorBytes, inspectModelFile } from '../model-files/model-file';
 import type { StateMemory } from './memory';
-import { MAX_DECODERS } from './options';
-import { QUANTIZATION_TYPE_IDS } from './quantize';
+import { MAX_DECODERS } from '../transcription/options';
+import { QUANTIZATION_TYPE_IDS } from '../tools/quantize';
 
 export interface EstimateMemoryInput {
   /** Path of a whisper.cpp ggml model file: hparams and the tensor table are read from it (no tensor data). */

@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { WhisperError } from '../errors';
+import { WhisperError } from '../../errors/whisper-error';
 import { asObject, openSourceFile, parseJson, readExactly, readTextIfExists, shapeText, type SourceTensor } from './source';
 
 /** Bytes per element of the safetensors dtypes; F32/F16/BF16 are the ones the converter reads. */

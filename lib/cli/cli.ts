@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 /** whisper-napi command line: transcribe a file, inspect a model, list devices, diagnose the install. */
 import { parseArgs } from 'node:util';
-import { loadModel } from './model';
-import { readModelInfo } from './model-file';
-import { SYNTHETIC_WEIGHT_TYPES, writeSyntheticModel, type SyntheticWeightType } from './synthetic-model';
-import { ARCHITECTURE_NAMES, isArchitectureName } from './architectures';
-import { convertModel } from './convert';
-import { QUANTIZATION_TYPES, quantizeModel, type QuantizationType } from './quantize';
-import { getDevices, getSystemInfo, setLogger } from './system';
-import { WhisperError } from './errors';
-import { diagnose, formatDiagnosis } from './doctor';
-import { parseGpuPreference } from './loader';
-import type { TranscribeOptions } from './options';
+import { loadModel } from '../model/whisper-model';
+import { readModelInfo } from '../model-files/model-file';
+import { SYNTHETIC_WEIGHT_TYPES, writeSyntheticModel, type SyntheticWeightType } from '../tools/synthetic-model';
+import { ARCHITECTURE_NAMES, isArchitectureName } from '../model-files/architectures';
+import { convertModel } from '../tools/convert';
+import { QUANTIZATION_TYPES, quantizeModel, type QuantizationType } from '../tools/quantize';
+import { getDevices, getSystemInfo, setLogger } from '../native/system';
+import { WhisperError } from '../errors/whisper-error';
+import { diagnose, formatDiagnosis } from '../native/doctor';
+import { parseGpuPreference } from '../native/loader';
+import type { TranscribeOptions } from '../transcription/options';
 
 const USAGE = `Usage:
   whisper-napi transcribe <audio.wav> --model <model.bin> [options]

@@ -37,7 +37,7 @@ import { promises as fsp } from 'node:fs';
 import type * as fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { identifyArchitecture, type IdentifiedArchitecture } from './architectures';
-import { WhisperError, invalidArgument } from './errors';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
 
 export interface WhisperHparams {
   nVocab: number;
@@ -75,7 +75,7 @@ export interface ModelFileInfo {
   modelType: 'tiny' | 'base' | 'small' | 'medium' | 'large' | 'unknown';
   /**
    * The standard architecture whose hyperparameters the header has ('tiny.en', 'large-v3-turbo', ...;
-   * see lib/architectures.ts), 'large-v1/v2' (the two share hyperparameters) or 'unknown'.
+   * see lib/model-files/architectures.ts), 'large-v1/v2' (the two share hyperparameters) or 'unknown'.
    */
   architecture: IdentifiedArchitecture;
   /** n_vocab >= 51865, as whisper.cpp decides. */

@@ -6,7 +6,7 @@
  * Two ways to get the header, mel filters and vocabulary:
  *  - `headerFrom`: copied byte for byte from an existing model (or header-only) file (only the ftype
  *    field changes when the weight type does);
- *  - `architecture`: one of the standard Whisper architectures (lib/architectures.ts) with OpenAI's
+ *  - `architecture`: one of the standard Whisper architectures (lib/model-files/architectures.ts) with OpenAI's
  *    hyperparameters, the Slaney mel filter bank computed by `whisperMelFilters`, and the vocabulary
  *    of `vocabFrom` (a ggml model or header-only file of the same English-only/multilingual kind) or,
  *    without it, just the 256 single-byte tokens (whisper.cpp fills the rest of the ids with
@@ -20,10 +20,10 @@
  * synthesized f16 one.
  */
 import { promises as fsp } from 'node:fs';
-import { ARCHITECTURES, ARCHITECTURE_NAMES, isArchitectureName, type ArchitectureName } from './architectures';
-import { WhisperError, invalidArgument } from './errors';
-import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from './ggml-writer';
-import { WHISPER_N_FFT_BINS, whisperMelFilters } from './mel-filters';
+import { ARCHITECTURES, ARCHITECTURE_NAMES, isArchitectureName, type ArchitectureName } from '../model-files/architectures';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
+import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../model-files/writer';
+import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../model-files/mel-filters';
 import { byteTokensInVocabularyOrder } from './convert/vocab';
 import {
   GGML_QNT_VERSION,
@@ -34,7 +34,7 @@ import {
   readVocabTokens,
   type ModelFileInfo,
   type WhisperHparams,
-} from './model-file';
+} from '../model-files/model-file';
 import {
   ChunkPipeline,
   QUANTIZATION_TYPES,

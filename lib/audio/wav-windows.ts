@@ -1,7 +1,7 @@
 /**
  * Reads a WAV file from disk in bounded windows of 16 kHz mono float32 PCM, so a long file
  * (an hour is 230 MB of PCM at 16 kHz) never has to be in memory at once. Decoding and
- * resampling are lib/audio.ts's own, and the windows joined are the same samples, bit for bit,
+ * resampling are lib/audio/audio.ts's own, and the windows joined are the same samples, bit for bit,
  * as loadAudio(path) returns: the resampler computes each output range from exactly the input
  * samples a whole-file resample() would read.
  */
@@ -20,7 +20,7 @@ import {
   type ResamplePlan,
   type SampleKind,
 } from './audio';
-import { WhisperError, invalidArgument } from './errors';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
 
 export interface WavWindowOptions extends AudioOptions {
   /** Samples (at 16 kHz) per window. Default 160000 (10 s). */
@@ -91,7 +91,7 @@ interface FileLayout {
 }
 
 /**
- * Walks the chunks with small reads, then lets lib/audio.ts judge a header-only copy of the
+ * Walks the chunks with small reads, then lets lib/audio/audio.ts judge a header-only copy of the
  * file (RIFF header, ds64, fmt, an empty data chunk), so both paths accept and reject the same
  * headers with the same messages.
  */

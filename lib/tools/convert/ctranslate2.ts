@@ -23,7 +23,7 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { WhisperError } from '../errors';
+import { WhisperError } from '../../errors/whisper-error';
 import {
   checkSourceDims,
   missingTensorError,

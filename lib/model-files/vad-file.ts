@@ -3,7 +3,7 @@
  * a length from the header and allocates that much, so a wrong file must not get there.
  */
 import { promises as fsp } from 'node:fs';
-import { WhisperError } from './errors';
+import { WhisperError } from '../errors/whisper-error';
 
 const GGML_MAGIC = 0x67676d6c;
 const MAX_TYPE_NAME = 64;

@@ -21,10 +21,10 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
-import { WhisperError, invalidArgument } from '../errors';
-import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../ggml-writer';
-import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../mel-filters';
-import { inspectModelFile, type ModelFileInfo, type WhisperHparams } from '../model-file';
+import { WhisperError, invalidArgument } from '../../errors/whisper-error';
+import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../../model-files/writer';
+import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../model-files/mel-filters';
+import { inspectModelFile, type ModelFileInfo, type WhisperHparams } from '../../model-files/model-file';
 import { loadCt2Source } from './ctranslate2';
 import { bf16ToF32Bits, f16ToF32Bits, f32ToF16Bits } from './float';
 import { DTYPE_BYTES, planTensors, readExactly, type PlannedTensor, type SourceModel } from './source';
