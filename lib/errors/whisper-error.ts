@@ -10,6 +10,7 @@ export const WHISPER_ERROR_CODES = [
   'STATE_INIT_FAILED',
   'INVALID_AUDIO',
   'AUDIO_NOT_FOUND',
+  'FILE_UNREADABLE',
   'TRANSCRIPTION_FAILED',
   'ABORTED',
   'DISPOSED',
@@ -17,6 +18,7 @@ export const WHISPER_ERROR_CODES = [
   'QUEUE_FULL',
   'TIMEOUT',
   'BACKEND_UNAVAILABLE',
+  'STATE_BUSY',
 ] as const;
 
 export type WhisperErrorCode = (typeof WHISPER_ERROR_CODES)[number];
