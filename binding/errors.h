@@ -1,4 +1,4 @@
-// Errors thrown or rejected to JS carry a stable `code`, which lib/native.ts maps onto
+// Errors thrown or rejected to JS carry a stable `code`, which lib/native/addon.ts maps onto
 // WhisperError.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Transcription parameters, copied out of a JS object into plain C++ before the work
-// leaves the JS thread. lib/options.ts validates and fills every field; this side only
+// leaves the JS thread. lib/transcription/options.ts validates and fills every field; this side only
 // checks types, so a bad call from JS is a TypeError rather than undefined behaviour.
 #pragma once
 

@@ -37,5 +37,5 @@ export function fileError(error: unknown, path: string, role: FileRole): Whisper
 
 /** INVALID_ARGUMENT for a path that names a directory, FIFO or device instead of a file. */
 export function notAFile(path: string, role: FileRole, actually: string): WhisperError {
-  return new WhisperError('INVALID_ARGUMENT', `${role.parameter}: expected a ${role.what} file, got ${actually}: ${path}`);
+  return new WhisperError('INVALID_ARGUMENT', `${role.parameter}: expected a file (${role.what}), got ${actually}: ${path}`);
 }
