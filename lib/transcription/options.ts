@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { invalidArgument } from '../errors/whisper-error';
+import { INT32_MAX, integerIn, isBoolean, isString, numberIn, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
 import type { NativeTranscribeParams } from '../native/addon';
 import type { AudioOptions } from '../audio/audio';
 import type { Segment } from './transcript';
@@ -157,52 +158,8 @@ export function defaultThreads(concurrency = 1): number {
   return Math.max(1, Math.min(4, Math.floor(os.availableParallelism() / Math.max(1, concurrency))));
 }
 
-type Check<T> = (name: string, value: unknown) => T;
-
-const bool: Check<boolean> = (name, value) => {
-  if (typeof value !== 'boolean') throw invalidArgument(name, 'a boolean', value);
-  return value;
-};
-
-function int(min: number, max: number): Check<number> {
-  return (name, value) => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw invalidArgument(name, `an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'infinity' : max}`, value);
-    }
-    return value;
-  };
-}
-
-function num(min: number, max: number): Check<number> {
-  return (name, value) => {
-    if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
-      throw invalidArgument(name, `a number from ${min} to ${max}`, value);
-    }
-    return value;
-  };
-}
-
-const str: Check<string> = (name, value) => {
-  if (typeof value !== 'string') throw invalidArgument(name, 'a string', value);
-  return value;
-};
-
-const INT32_MAX = 2 ** 31 - 1;
 /** whisper.cpp uses FLT_MAX as "no limit" for the VAD speech duration. */
 const FLT_MAX = 3.4028234663852886e38;
-
-function pick<T>(options: Record<string, unknown>, key: string, check: Check<T>, fallback: T, prefix = 'options.'): T {
-  const value = options[key];
-  return value === undefined ? fallback : check(prefix + key, value);
-}
-
-function assertObject(name: string, value: unknown): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw invalidArgument(name, 'an object', value);
-  }
-  return value as Record<string, unknown>;
-}
 
 const TRANSCRIBE_KEYS = new Set([
   'language', 'translate', 'detectLanguage', 'strategy', 'bestOf', 'beamSize', 'threads', 'offsetMs', 'durationMs',
@@ -213,14 +170,6 @@ const TRANSCRIBE_KEYS = new Set([
   'lengthPenalty', 'tinydiarize', 'vad', 'signal', 'onProgress', 'onSegment', 'audio',
   'priority', 'timeoutMs',
 ]);
-
-function rejectUnknownKeys(name: string, options: Record<string, unknown>, known: Set<string>): void {
-  for (const key of Object.keys(options)) {
-    if (!known.has(key) && options[key] !== undefined) {
-      throw invalidArgument(`${name}.${key}`, `one of the known options (${[...known].join(', ')})`, key);
-    }
-  }
-}
 
 export interface ModelLimits {
   multilingual: boolean;
@@ -233,10 +182,10 @@ export interface ModelLimits {
 
 /** Validates options against the model and fills every default. */
 export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): NativeTranscribeParams {
-  const o = assertObject('options', input);
+  const o = optionsObject('options', input);
   rejectUnknownKeys('options', o, TRANSCRIBE_KEYS);
 
-  const language = pick(o, 'language', str, 'auto').toLowerCase();
+  const language = pick(o, 'language', isString, 'auto').toLowerCase();
   if (language !== 'auto' && !limits.languages.has(language)) {
     throw invalidArgument('options.language', `'auto' or a language code whisper knows (e.g. 'en', 'de', 'ja')`, o.language);
   }
@@ -247,29 +196,29 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
     if (v !== 'greedy' && v !== 'beam') throw invalidArgument(name, `'greedy' or 'beam'`, v);
     return v;
   }, 'greedy' as 'greedy' | 'beam');
-  const translate = pick(o, 'translate', bool, false);
+  const translate = pick(o, 'translate', isBoolean, false);
   if (translate && !limits.multilingual) {
     throw invalidArgument('options.translate', 'false for this English-only model (it cannot translate)', translate);
   }
 
-  const vad = o.vad === undefined || o.vad === false ? undefined : assertObject('options.vad', o.vad);
+  const vad = o.vad === undefined || o.vad === false ? undefined : optionsObject('options.vad', o.vad);
   let vadModelPath = '';
   if (vad) {
     rejectUnknownKeys('options.vad', vad, new Set([
       'modelPath', 'threshold', 'minSpeechDurationMs', 'minSilenceDurationMs', 'maxSpeechDurationS', 'speechPadMs', 'samplesOverlap',
     ]));
-    vadModelPath = str('options.vad.modelPath', vad.modelPath);
+    vadModelPath = isString('options.vad.modelPath', vad.modelPath);
     if (vadModelPath.length === 0) throw invalidArgument('options.vad.modelPath', 'a path to a Silero VAD ggml model', vadModelPath);
   }
   const vadPick = <T>(key: string, check: Check<T>, fallback: T) =>
     vad ? pick(vad, key, check, fallback, 'options.vad.') : fallback;
 
-  const audioContext = pick(o, 'audioContext', int(0, limits.nAudioCtx), 0);
+  const audioContext = pick(o, 'audioContext', integerIn(0, limits.nAudioCtx), 0);
   if (audioContext !== 0 && audioContext < 64) {
     // Tiny encoder contexts break the conv/attention graph shapes.
     throw invalidArgument('options.audioContext', `0 (the model's ${limits.nAudioCtx}) or from 64 to ${limits.nAudioCtx}`, audioContext);
   }
-  const suppressRegex = pick(o, 'suppressRegex', str, '');
+  const suppressRegex = pick(o, 'suppressRegex', isString, '');
   if (suppressRegex) {
     try {
       new RegExp(suppressRegex);
@@ -288,46 +237,46 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
 
   return {
     strategy,
-    bestOf: pick(o, 'bestOf', int(1, MAX_DECODERS), 5),
-    beamSize: pick(o, 'beamSize', int(1, MAX_DECODERS), 5),
-    threads: pick(o, 'threads', int(1, 256), limits.defaultThreads),
-    maxTextContext: pick(o, 'maxTextContext', int(0, INT32_MAX), 16384),
-    offsetMs: pick(o, 'offsetMs', int(0, INT32_MAX), 0),
-    durationMs: pick(o, 'durationMs', int(0, INT32_MAX), 0),
+    bestOf: pick(o, 'bestOf', integerIn(1, MAX_DECODERS), 5),
+    beamSize: pick(o, 'beamSize', integerIn(1, MAX_DECODERS), 5),
+    threads: pick(o, 'threads', integerIn(1, 256), limits.defaultThreads),
+    maxTextContext: pick(o, 'maxTextContext', integerIn(0, INT32_MAX), 16384),
+    offsetMs: pick(o, 'offsetMs', integerIn(0, INT32_MAX), 0),
+    durationMs: pick(o, 'durationMs', integerIn(0, INT32_MAX), 0),
     translate,
-    noContext: pick(o, 'noContext', bool, true),
-    noTimestamps: pick(o, 'noTimestamps', bool, false),
-    singleSegment: pick(o, 'singleSegment', bool, false),
-    tokenTimestamps: pick(o, 'tokenTimestamps', bool, false),
-    tokenTimestampThreshold: pick(o, 'tokenTimestampThreshold', num(0, 1), 0.01),
-    tokenTimestampSumThreshold: pick(o, 'tokenTimestampSumThreshold', num(0, 1), 0.01),
-    maxSegmentLength: pick(o, 'maxSegmentLength', int(0, INT32_MAX), 0),
-    splitOnWord: pick(o, 'splitOnWord', bool, false),
-    maxTokensPerSegment: pick(o, 'maxTokensPerSegment', int(0, INT32_MAX), 0),
+    noContext: pick(o, 'noContext', isBoolean, true),
+    noTimestamps: pick(o, 'noTimestamps', isBoolean, false),
+    singleSegment: pick(o, 'singleSegment', isBoolean, false),
+    tokenTimestamps: pick(o, 'tokenTimestamps', isBoolean, false),
+    tokenTimestampThreshold: pick(o, 'tokenTimestampThreshold', numberIn(0, 1), 0.01),
+    tokenTimestampSumThreshold: pick(o, 'tokenTimestampSumThreshold', numberIn(0, 1), 0.01),
+    maxSegmentLength: pick(o, 'maxSegmentLength', integerIn(0, INT32_MAX), 0),
+    splitOnWord: pick(o, 'splitOnWord', isBoolean, false),
+    maxTokensPerSegment: pick(o, 'maxTokensPerSegment', integerIn(0, INT32_MAX), 0),
     audioContext,
-    tinydiarize: pick(o, 'tinydiarize', bool, false),
+    tinydiarize: pick(o, 'tinydiarize', isBoolean, false),
     suppressRegex,
-    initialPrompt: pick(o, 'initialPrompt', str, ''),
-    carryInitialPrompt: pick(o, 'carryInitialPrompt', bool, false),
+    initialPrompt: pick(o, 'initialPrompt', isString, ''),
+    carryInitialPrompt: pick(o, 'carryInitialPrompt', isBoolean, false),
     language,
-    detectLanguage: pick(o, 'detectLanguage', bool, false),
-    suppressBlank: pick(o, 'suppressBlank', bool, true),
-    suppressNonSpeechTokens: pick(o, 'suppressNonSpeechTokens', bool, false),
-    temperature: pick(o, 'temperature', num(0, 1), 0),
-    maxInitialTimestamp: pick(o, 'maxInitialTimestamp', num(0, 30), 1),
-    lengthPenalty: pick(o, 'lengthPenalty', num(-1, 1), -1),
-    temperatureIncrement: pick(o, 'temperatureIncrement', num(0, 1), 0.2),
-    entropyThreshold: pick(o, 'entropyThreshold', num(0, 100), 2.4),
-    logprobThreshold: pick(o, 'logprobThreshold', num(-100, 0), -1),
-    noSpeechThreshold: pick(o, 'noSpeechThreshold', num(0, 1), 0.6),
+    detectLanguage: pick(o, 'detectLanguage', isBoolean, false),
+    suppressBlank: pick(o, 'suppressBlank', isBoolean, true),
+    suppressNonSpeechTokens: pick(o, 'suppressNonSpeechTokens', isBoolean, false),
+    temperature: pick(o, 'temperature', numberIn(0, 1), 0),
+    maxInitialTimestamp: pick(o, 'maxInitialTimestamp', numberIn(0, 30), 1),
+    lengthPenalty: pick(o, 'lengthPenalty', numberIn(-1, 1), -1),
+    temperatureIncrement: pick(o, 'temperatureIncrement', numberIn(0, 1), 0.2),
+    entropyThreshold: pick(o, 'entropyThreshold', numberIn(0, 100), 2.4),
+    logprobThreshold: pick(o, 'logprobThreshold', numberIn(-100, 0), -1),
+    noSpeechThreshold: pick(o, 'noSpeechThreshold', numberIn(0, 1), 0.6),
     vad: vad !== undefined,
     vadModelPath,
-    vadThreshold: vadPick('threshold', num(0, 1), 0.5),
-    vadMinSpeechDurationMs: vadPick('minSpeechDurationMs', int(0, INT32_MAX), 250),
-    vadMinSilenceDurationMs: vadPick('minSilenceDurationMs', int(0, INT32_MAX), 100),
-    vadMaxSpeechDurationS: vadPick('maxSpeechDurationS', num(0.1, FLT_MAX), FLT_MAX),
-    vadSpeechPadMs: vadPick('speechPadMs', int(0, INT32_MAX), 30),
-    vadSamplesOverlap: vadPick('samplesOverlap', num(0, 10), 0.1),
+    vadThreshold: vadPick('threshold', numberIn(0, 1), 0.5),
+    vadMinSpeechDurationMs: vadPick('minSpeechDurationMs', integerIn(0, INT32_MAX), 250),
+    vadMinSilenceDurationMs: vadPick('minSilenceDurationMs', integerIn(0, INT32_MAX), 100),
+    vadMaxSpeechDurationS: vadPick('maxSpeechDurationS', numberIn(0.1, FLT_MAX), FLT_MAX),
+    vadSpeechPadMs: vadPick('speechPadMs', integerIn(0, INT32_MAX), 30),
+    vadSamplesOverlap: vadPick('samplesOverlap', numberIn(0, 10), 0.1),
   };
 }
 
@@ -335,7 +284,7 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
 export const MAX_CONCURRENCY = 64;
 
 export function resolveLoadOptions(input: unknown): ResolvedLoadOptions {
-  const o = assertObject('options', input);
+  const o = optionsObject('options', input);
   rejectUnknownKeys('options', o, new Set(['gpu', 'gpuDevice', 'flashAttention', 'concurrency', 'maxQueue', 'memoryBudget']));
   const concurrency = pick<number | 'auto'>(o, 'concurrency', (name, v) => {
     if (v === 'auto') return v;
@@ -344,18 +293,18 @@ export function resolveLoadOptions(input: unknown): ResolvedLoadOptions {
     }
     return v;
   }, 1);
-  const memoryBudget = pick(o, 'memoryBudget', int(1, Number.MAX_SAFE_INTEGER), 0);
+  const memoryBudget = pick(o, 'memoryBudget', integerIn(1, Number.MAX_SAFE_INTEGER), 0);
   if (memoryBudget > 0 && concurrency !== 'auto') {
     throw invalidArgument('options.memoryBudget', `to be given only with concurrency 'auto' (concurrency is ${concurrency})`, memoryBudget);
   }
   return {
-    gpu: pick(o, 'gpu', bool, true),
-    gpuDevice: pick(o, 'gpuDevice', int(0, 64), 0),
-    flashAttention: pick(o, 'flashAttention', bool, true),
+    gpu: pick(o, 'gpu', isBoolean, true),
+    gpuDevice: pick(o, 'gpuDevice', integerIn(0, 64), 0),
+    flashAttention: pick(o, 'flashAttention', isBoolean, true),
     concurrency,
     maxQueue: pick(o, 'maxQueue', (name, v) => {
       if (v === Number.POSITIVE_INFINITY) return v;
-      return int(0, Number.MAX_SAFE_INTEGER)(name, v);
+      return integerIn(0, Number.MAX_SAFE_INTEGER)(name, v);
     }, Number.POSITIVE_INFINITY),
     memoryBudget,
   };
@@ -369,13 +318,13 @@ export interface JobOptions {
 
 /** The options that steer a job through the model's queue rather than through whisper. */
 export function resolveJobOptions(input: unknown): JobOptions {
-  const o = assertObject('options', input);
+  const o = optionsObject('options', input);
   return {
     priority: pick(o, 'priority', (name, v) => {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidArgument(name, 'a finite number', v);
       return v;
     }, 0),
     // setTimeout's own ceiling (2^31-1 ms) ends the range: beyond it Node fires at once.
-    timeoutMs: pick(o, 'timeoutMs', int(1, INT32_MAX), Number.POSITIVE_INFINITY),
+    timeoutMs: pick(o, 'timeoutMs', integerIn(1, INT32_MAX), Number.POSITIVE_INFINITY),
   };
 }
