@@ -8,8 +8,8 @@ import { WhisperError } from '../errors/whisper-error';
 const GGML_MAGIC = 0x67676d6c;
 const MAX_TYPE_NAME = 64;
 
-export async function checkVadModelFile(path: string): Promise<void> {
-  const parameter = 'options.vad.modelPath';
+/** `parameter` names the option that carried `path`, for the error messages. */
+export async function checkVadModelFile(path: string, parameter: string): Promise<void> {
   let handle: fsp.FileHandle;
   try {
     handle = await fsp.open(path, 'r');

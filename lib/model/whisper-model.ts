@@ -315,7 +315,7 @@ export class WhisperModel implements AsyncDisposable {
       let pcm: Float32Array;
       let audioMs: number;
       try {
-        if (params.vad) await checkVadModelFile(params.vadModelPath);
+        if (params.vad) await checkVadModelFile(params.vadModelPath, 'options.vad.modelPath');
         const audioStart = performance.now();
         pcm = await loadAudio(audio, options.audio);
         audioMs = performance.now() - audioStart;

@@ -397,7 +397,7 @@ export async function* streamWindows(
   };
 
   try {
-    if (opts.cutVad) await checkVadModelFile(opts.cutVad.modelPath);
+    if (opts.cutVad) await checkVadModelFile(opts.cutVad.modelPath, 'options.vad.modelPath');
     for (;;) {
       while (length < W && !ended) {
         if (pending === undefined) {
