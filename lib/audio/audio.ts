@@ -38,19 +38,9 @@
 import { promises as fsp } from 'node:fs';
 import { WaveFile } from 'wavefile';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
+import { WHISPER_SAMPLE_RATE, assertFinitePcm, invalidAudio, resolveChannel, type AudioInput, type AudioOptions } from './pcm';
 
-export const WHISPER_SAMPLE_RATE = 16000;
-
-/**
- * Float32Array: 16 kHz mono PCM, used as is. string: path of a WAV file.
- * Buffer / Uint8Array: the bytes of a WAV file.
- */
-export type AudioInput = Float32Array | string | Buffer | Uint8Array;
-
-export interface AudioOptions {
-  /** Which channel of a multi-channel WAV to use: 'mix' (average all channels, the default) or a 0-based index. */
-  channel?: 'mix' | number;
-}
+export { WHISPER_SAMPLE_RATE, resolveChannel, invalidAudio, assertFinitePcm, type AudioInput, type AudioOptions } from './pcm';
 
 /** A decoded WAV before resampling (see readWav). */
 export interface DecodedWav {
@@ -71,42 +61,6 @@ export interface DecodedWav {
 
 const INPUT_EXPECTED =
   'a Float32Array of 16 kHz mono PCM, a WAV file path (string), or WAV file bytes (Buffer or Uint8Array)';
-
-/** @internal Shared with lib/audio/wav-windows.ts. */
-export function resolveChannel(options: AudioOptions | undefined): 'mix' | number {
-  if (options === undefined) return 'mix';
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidArgument('options', 'an object such as { channel: "mix" }', options);
-  }
-  const channel = options.channel;
-  if (channel === undefined || channel === 'mix') return 'mix';
-  if (typeof channel === 'number' && Number.isSafeInteger(channel) && channel >= 0) return channel;
-  throw invalidArgument('channel', "'mix' or a 0-based channel index (a non-negative integer)", channel);
-}
-
-/** @internal */
-export function invalidAudio(message: string, cause?: unknown): WhisperError {
-  return new WhisperError('INVALID_AUDIO', `audio: ${message}`, cause === undefined ? undefined : { cause });
-}
-
-/**
- * Throws INVALID_AUDIO naming the first sample that is NaN or +-Infinity.
- * whisper.cpp would turn such a sample into NaNs across the whole mel spectrogram.
- */
-export function assertFinitePcm(samples: Float32Array, parameter = 'audio'): void {
-  if (!(samples instanceof Float32Array)) {
-    throw invalidArgument(parameter, 'a Float32Array', samples);
-  }
-  const n = samples.length;
-  for (let i = 0; i < n; i++) {
-    const v = samples[i]!;
-    // v - v is 0 for finite v and NaN for NaN and +-Infinity: one comparison per sample.
-    if (v - v !== 0) {
-      const what = Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
-      throw new WhisperError('INVALID_AUDIO', `${parameter}: sample ${i} is ${what} (PCM samples must be finite numbers)`);
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // WAV decoding
