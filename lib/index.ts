@@ -1,28 +1,22 @@
-export { loadModel, WhisperModel, type ModelInfo } from './model/whisper-model';
-export type { ModelStats } from './model/whisper-model';
-export { AUTO_SAFETY_MARGIN, type AutoConcurrency } from './model/concurrency';
+/**
+ * The runtime API, `whisper-napi`: what a program that transcribes needs. Model-file tools
+ * (convert, quantize, synthesize, inspect), WER scoring and the memory planner's building
+ * blocks are in `whisper-napi/tools` (lib/tools/index.ts).
+ */
+export { loadModel, WhisperModel, type ModelInfo, type ModelStats } from './model/whisper-model';
+export type { AutoConcurrency } from './model/concurrency';
 export type { LoadModelOptions, TranscribeOptions, VadOptions } from './transcription/options';
 export type { Transcript, Segment, Token } from './transcription/transcript';
 export { loadAudio, decodeWav, resample, WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio/audio';
-export { inspectModelFile, readModelInfo, type ModelFileInfo, type ModelSummary } from './model-files/model-file';
 export {
-  writeSyntheticModel,
-  planSyntheticModel,
-  SYNTHETIC_WEIGHT_TYPES,
-  type SyntheticModelOptions,
-  type SyntheticModelPlan,
-  type SyntheticWeightType,
-} from './tools/synthetic-model';
-export { ARCHITECTURES, ARCHITECTURE_NAMES, identifyArchitecture, type Architecture, type ArchitectureName } from './model-files/architectures';
-export { convertModel, detectSourceFormat, type ConvertOptions, type SourceFormat } from './tools/convert';
-export {
-  quantizeModel,
-  QUANTIZATION_TYPES,
-  type QuantizationType,
-  type QuantizeModelOptions,
-  type QuantizeProgress,
-} from './tools/quantize';
-export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './tools/wer';
+  transcribeStream,
+  transcribeLongFile,
+  type StreamOptions,
+  type StreamCutVadOptions,
+  type StreamTranscriber,
+  type LongFileOptions,
+  type PcmChunk,
+} from './stream/stream';
 export { getDevices, getSystemInfo, getLanguages, setLogger, type Device, type SystemInfo, type Logger, type LogLevel } from './native/system';
 export {
   loadBackend,
@@ -35,25 +29,6 @@ export {
   type CudaCheck,
   type CudaTestLoad,
 } from './native/loader';
+export { estimateMemory, type EstimateMemoryInput, type MemoryEstimate, type StateEstimate } from './model/planner';
+export type { ModelMemory, StateMemory } from './model/memory';
 export { WhisperError, isWhisperError, type WhisperErrorCode } from './errors/whisper-error';
-export {
-  estimateMemory,
-  maxConcurrencyForBudget,
-  kvCacheBytes,
-  computeBufferBytes,
-  decodersFor,
-  type EstimateMemoryInput,
-  type MemoryEstimate,
-  type StateEstimate,
-} from './model/planner';
-export { modelMemory, stateMemory, type ModelMemory, type StateMemory } from './model/memory';
-export {
-  transcribeStream,
-  transcribeLongFile,
-  type StreamOptions,
-  type StreamCutVadOptions,
-  type StreamTranscriber,
-  type LongFileOptions,
-  type PcmChunk,
-} from './stream/stream';
-export { openWavWindows, type WavWindows, type WavWindowOptions, type WavFileInfo } from './audio/wav-windows';

@@ -1,0 +1,27 @@
+/**
+ * `whisper-napi/tools`: working on model files (convert, quantize, write synthetic models,
+ * inspect), scoring transcripts (WER) and the memory planner's building blocks. Transcribing
+ * needs none of it; the runtime API is `whisper-napi` (lib/index.ts).
+ */
+export { convertModel, detectSourceFormat, type ConvertOptions, type SourceFormat } from './convert';
+export {
+  quantizeModel,
+  QUANTIZATION_TYPES,
+  type QuantizationType,
+  type QuantizeModelOptions,
+  type QuantizeProgress,
+} from './quantize';
+export {
+  writeSyntheticModel,
+  planSyntheticModel,
+  SYNTHETIC_WEIGHT_TYPES,
+  type SyntheticModelOptions,
+  type SyntheticModelPlan,
+  type SyntheticWeightType,
+} from './synthetic-model';
+export { inspectModelFile, readModelInfo, type ModelFileInfo, type ModelSummary } from '../model-files/model-file';
+export { ARCHITECTURES, ARCHITECTURE_NAMES, identifyArchitecture, type Architecture, type ArchitectureName } from '../model-files/architectures';
+export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
+export { maxConcurrencyForBudget, kvCacheBytes, computeBufferBytes, decodersFor } from '../model/planner';
+export { AUTO_SAFETY_MARGIN } from '../model/concurrency';
+export { openWavWindows, type WavWindows, type WavWindowOptions, type WavFileInfo } from '../audio/wav-windows';
