@@ -7,7 +7,10 @@ export { loadModel, WhisperModel, type ModelInfo, type ModelStats } from './mode
 export type { AutoConcurrency } from './model/concurrency';
 export type { LoadModelOptions, TranscribeOptions, VadOptions } from './transcription/options';
 export type { Transcript, Segment, Token } from './transcription/transcript';
-export { loadAudio, decodeWav, resample, WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio/audio';
+export { loadAudio } from './audio/load';
+export { decodeWav } from './audio/wav';
+export { resample } from './audio/resample';
+export { WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio/pcm';
 export {
   transcribeStream,
   transcribeLongFile,

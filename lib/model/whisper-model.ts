@@ -1,5 +1,6 @@
 /** WhisperModel: one loaded model serving concurrent transcriptions from a pool of states. */
-import { loadAudio, WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/audio';
+import { loadAudio } from '../audio/load';
+import { WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/pcm';
 import { WhisperError, invalidArgument, isWhisperError } from '../errors/whisper-error';
 import { inspectModelFile, type ModelFileInfo } from '../model-files/model-file';
 import { checkVadModelFile } from '../model-files/vad-file';

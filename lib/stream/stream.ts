@@ -19,7 +19,7 @@
  *    emitted text is the next window's prompt (promptWithPrevious, off by default).
  * At the end of the stream the rest is transcribed as it is and everything is emitted.
  */
-import { WHISPER_SAMPLE_RATE, assertFinitePcm } from '../audio/audio';
+import { WHISPER_SAMPLE_RATE, assertFinitePcm } from '../audio/pcm';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
 import { native } from '../native/addon';
 import type { TranscribeOptions } from '../transcription/options';

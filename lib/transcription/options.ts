@@ -6,7 +6,7 @@ import os from 'node:os';
 import { invalidArgument } from '../errors/whisper-error';
 import { INT32_MAX, integerIn, isBoolean, isString, numberIn, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
 import type { NativeTranscribeParams } from '../native/addon';
-import type { AudioOptions } from '../audio/audio';
+import type { AudioOptions } from '../audio/pcm';
 import type { Segment } from './transcript';
 
 /** whisper.cpp's WHISPER_MAX_DECODERS: beam size and best-of above it fail inside whisper_full. */

@@ -3,16 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WaveFile } from 'wavefile';
-import {
-  WHISPER_SAMPLE_RATE,
-  assertFinitePcm,
-  decodeWav,
-  loadAudio,
-  readWav,
-  resample,
-  type AudioInput,
-  type AudioOptions,
-} from '../../lib/audio/audio';
+import { loadAudio } from '../../lib/audio/load';
+import { WHISPER_SAMPLE_RATE, assertFinitePcm, type AudioInput, type AudioOptions } from '../../lib/audio/pcm';
+import { resample } from '../../lib/audio/resample';
+import { decodeWav, readWav } from '../../lib/audio/wav';
 import { WhisperError, type WhisperErrorCode } from '../../lib/errors/whisper-error';
 import { rejectedWhisperError, thrownWhisperError } from '../support/errors';
 import {
@@ -27,6 +21,7 @@ import {
   rms,
   sine,
 } from './wav-fixtures';
+import { fifo, ioErrorFile, permissionDeniedFile } from './audio-file-fixtures';
 
 const JFK = path.resolve(__dirname, '../../../shared/audio/jfk.wav');
 
@@ -559,14 +554,35 @@ describe('loadAudio', () => {
 
   it('a missing path is AUDIO_NOT_FOUND naming the path', async () => {
     const missing = path.join(tmp, 'nope', 'missing.wav');
-    expectError(await rejectedWhisperError(loadAudio(missing)), 'AUDIO_NOT_FOUND', /^audio: file not found: .*missing\.wav/);
+    expectError(await rejectedWhisperError(loadAudio(missing)), 'AUDIO_NOT_FOUND', /^audio: audio file not found: .*missing\.wav$/);
     const file = path.join(tmp, 'a-file.wav');
     fs.writeFileSync(file, wav);
-    expectError(await rejectedWhisperError(loadAudio(path.join(file, 'inner.wav'))), 'AUDIO_NOT_FOUND', /inner\.wav/);
+    // ENOTDIR: a path through a file, also missing.
+    expectError(await rejectedWhisperError(loadAudio(path.join(file, 'inner.wav'))), 'AUDIO_NOT_FOUND', /^audio: audio file not found: .*inner\.wav$/);
   });
 
-  it('a directory is AUDIO_NOT_FOUND saying it is a directory', async () => {
-    expectError(await rejectedWhisperError(loadAudio(tmp)), 'AUDIO_NOT_FOUND', /is a directory/);
+  it('a directory is INVALID_ARGUMENT saying it is a directory', async () => {
+    expectError(await rejectedWhisperError(loadAudio(tmp)), 'INVALID_ARGUMENT', /^audio: expected a file \(audio file\), got a directory: /);
+  });
+
+  const pipe = fifo(tmp);
+  it.skipIf(pipe === undefined)('a FIFO is INVALID_ARGUMENT, without waiting for a writer', async () => {
+    expectError(await rejectedWhisperError(loadAudio(pipe!)), 'INVALID_ARGUMENT', /^audio: expected a file \(audio file\), got a FIFO: .*pipe\.wav$/);
+  });
+
+  const denied = permissionDeniedFile(tmp);
+  it.skipIf(denied === undefined)('a file we may not read is FILE_UNREADABLE, not AUDIO_NOT_FOUND', async () => {
+    const error = await rejectedWhisperError(loadAudio(denied!));
+    expectError(error, 'FILE_UNREADABLE', /^audio: permission denied reading audio file /);
+    expect(error.message.endsWith(denied!)).toBe(true);
+    expect((error.cause as NodeJS.ErrnoException).code).toBe('EACCES');
+  });
+
+  const broken = ioErrorFile();
+  it.skipIf(broken === undefined)('a file whose read fails (EIO) is FILE_UNREADABLE with the reason', async () => {
+    const error = await rejectedWhisperError(loadAudio(broken!));
+    expectError(error, 'FILE_UNREADABLE', /^audio: cannot read audio file \/proc\/self\/mem: EIO/);
+    expect((error.cause as NodeJS.ErrnoException).code).toBe('EIO');
   });
 
   it('a file that is not a WAV is INVALID_AUDIO naming the file', async () => {

@@ -2,11 +2,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decodeWav, loadAudio } from '../../lib/audio/audio';
+import { loadAudio } from '../../lib/audio/load';
+import { decodeWav } from '../../lib/audio/wav';
 import { openWavWindows } from '../../lib/audio/wav-windows';
 import { rejectedWhisperError } from '../support/errors';
 import { JFK_WAV } from '../support/paths';
 import { buildWav, packFloats, packInts, prng, type WavSpec } from './wav-fixtures';
+import { fifo, ioErrorFile, permissionDeniedFile } from './audio-file-fixtures';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wav-stream-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -90,6 +92,26 @@ describe('openWavWindows: errors', () => {
     const error = await rejectedWhisperError(openWavWindows(path.join(dir, 'nope.wav')));
     expect(error.code).toBe('AUDIO_NOT_FOUND');
     expect(error.message).toContain('nope.wav');
+  });
+
+  it('maps file-system errors exactly as loadAudio does', async () => {
+    const file = writeWav({ channels: 1, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(400) });
+    const cases: [string | undefined, string][] = [
+      [path.join(dir, 'nope', 'missing.wav'), 'AUDIO_NOT_FOUND'],
+      [path.join(file, 'inner.wav'), 'AUDIO_NOT_FOUND'],
+      [dir, 'INVALID_ARGUMENT'],
+      [fifo(dir), 'INVALID_ARGUMENT'],
+      [permissionDeniedFile(dir), 'FILE_UNREADABLE'],
+      [ioErrorFile(), 'FILE_UNREADABLE'],
+    ];
+    for (const [target, code] of cases) {
+      if (target === undefined) continue; // not provokable on this machine
+      const expected = await rejectedWhisperError(loadAudio(target));
+      const error = await rejectedWhisperError(openWavWindows(target));
+      expect(expected.code).toBe(code);
+      expect(error.code).toBe(code);
+      expect(error.message).toBe(expected.message);
+    }
   });
 
   it('rejects what loadAudio rejects, with the file name', async () => {
