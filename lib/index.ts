@@ -11,27 +11,16 @@ export { loadAudio } from './audio/load';
 export { decodeWav } from './audio/wav';
 export { resample } from './audio/resample';
 export { WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio/pcm';
-export {
-  transcribeStream,
-  transcribeLongFile,
-  type StreamOptions,
-  type StreamCutVadOptions,
-  type StreamTranscriber,
-  type LongFileOptions,
-  type PcmChunk,
-} from './stream/stream';
+export { transcribeStream } from './stream/transcribe-stream';
+export { transcribeLongFile, type LongFileOptions } from './stream/long-file';
+export type { StreamOptions, StreamCutVadOptions } from './stream/options';
+export type { StreamTranscriber } from './stream/windows';
+export type { PcmChunk } from './stream/chunks';
 export { getDevices, getSystemInfo, getLanguages, setLogger, type Device, type SystemInfo, type Logger, type LogLevel } from './native/system';
-export {
-  loadBackend,
-  backendInfo,
-  GPU_PREFERENCES,
-  type GpuPreference,
-  type BackendInfo,
-  type BinaryLocation,
-  type BuildManifest,
-  type CudaCheck,
-  type CudaTestLoad,
-} from './native/loader';
+export { loadBackend, backendInfo, GPU_PREFERENCES, type GpuPreference, type BackendInfo } from './native/loader';
+export type { BinaryLocation, BuildManifest } from './native/binaries';
+export type { CudaCheck, CudaTestLoad } from './native/cuda-probe';
 export { estimateMemory, type EstimateMemoryInput, type MemoryEstimate, type StateEstimate } from './model/planner';
 export type { ModelMemory, StateMemory } from './model/memory';
-export { WhisperError, isWhisperError, type WhisperErrorCode } from './errors/whisper-error';
+export type { ArchitectureName } from './model-files/architectures';
+export { WhisperError, isWhisperError, WHISPER_ERROR_CODES, type WhisperErrorCode } from './errors/whisper-error';

@@ -19,8 +19,19 @@ export {
   type SyntheticModelPlan,
   type SyntheticWeightType,
 } from './synthetic-model';
-export { inspectModelFile, readModelInfo, type ModelFileInfo, type ModelSummary } from '../model-files/model-file';
-export { ARCHITECTURES, ARCHITECTURE_NAMES, identifyArchitecture, type Architecture, type ArchitectureName } from '../model-files/architectures';
+export { inspectModelFile, type ModelFileInfo, type TensorInfo } from '../model-files/inspect';
+export type { WhisperHparams } from '../model-files/hparams';
+export type { ModelType } from '../model-files/tensors';
+export { readModelInfo, type ModelSummary } from '../model-files/summary';
+export {
+  ARCHITECTURES,
+  ARCHITECTURE_NAMES,
+  identifyArchitecture,
+  type Architecture,
+  type ArchitectureName,
+  type ArchitectureHparams,
+  type IdentifiedArchitecture,
+} from '../model-files/architectures';
 export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
 export { maxConcurrencyForBudget, kvCacheBytes, computeBufferBytes, decodersFor } from '../model/planner';
 export { AUTO_SAFETY_MARGIN } from '../model/concurrency';

@@ -1,0 +1,91 @@
+// The public types as an ES module sees them: `import ... from 'whisper-napi'` resolves
+// dist/esm/index.d.mts through the exports map's import condition.
+import { expectTypeOf } from 'vitest';
+import {
+  backendInfo,
+  estimateMemory,
+  getDevices,
+  isWhisperError,
+  loadAudio,
+  loadBackend,
+  loadModel,
+  transcribeLongFile,
+  transcribeStream,
+  WhisperError,
+  WhisperModel,
+  type BackendInfo,
+  type Device,
+  type GpuPreference,
+  type LoadModelOptions,
+  type MemoryEstimate,
+  type ModelMemory,
+  type Segment,
+  type Transcript,
+  type TranscribeOptions,
+  type WhisperErrorCode,
+} from 'whisper-napi';
+import {
+  convertModel,
+  inspectModelFile,
+  kvCacheBytes,
+  maxConcurrencyForBudget,
+  quantizeModel,
+  readModelInfo,
+  wordErrorRate,
+  writeSyntheticModel,
+  type ModelFileInfo,
+  type QuantizationType,
+  type WordErrorRate,
+} from 'whisper-napi/tools';
+import type * as required from 'whisper-napi' with { 'resolution-mode': 'require' };
+import type * as requiredTools from 'whisper-napi/tools' with { 'resolution-mode': 'require' };
+
+expectTypeOf(loadModel).parameters.toEqualTypeOf<[path: string, options?: LoadModelOptions]>();
+expectTypeOf(loadModel).returns.resolves.toEqualTypeOf<WhisperModel>();
+expectTypeOf<WhisperModel['transcribe']>().returns.resolves.toEqualTypeOf<Transcript>();
+expectTypeOf<WhisperModel['transcribe']>().parameter(1).toEqualTypeOf<TranscribeOptions | undefined>();
+expectTypeOf<WhisperModel['transcribeStream']>().returns.toEqualTypeOf<AsyncGenerator<Segment>>();
+expectTypeOf<WhisperModel['memory']>().returns.toEqualTypeOf<ModelMemory>();
+expectTypeOf<WhisperModel>().toMatchTypeOf<AsyncDisposable>();
+expectTypeOf(loadAudio).returns.resolves.toEqualTypeOf<Float32Array>();
+expectTypeOf(transcribeLongFile).returns.resolves.toEqualTypeOf<Transcript>();
+expectTypeOf(transcribeStream).returns.toEqualTypeOf<AsyncGenerator<Segment, void, undefined>>();
+expectTypeOf(getDevices).returns.toEqualTypeOf<Device[]>();
+expectTypeOf(loadBackend).parameter(0).toEqualTypeOf<{ gpu?: GpuPreference } | undefined>();
+expectTypeOf(loadBackend).returns.resolves.toEqualTypeOf<BackendInfo>();
+expectTypeOf(backendInfo).returns.toEqualTypeOf<BackendInfo>();
+expectTypeOf(estimateMemory).returns.resolves.toEqualTypeOf<MemoryEstimate>();
+expectTypeOf<GpuPreference>().toEqualTypeOf<'auto' | 'cuda' | 'cpu'>();
+
+expectTypeOf<WhisperError>().toMatchTypeOf<Error>();
+expectTypeOf<WhisperError['code']>().toEqualTypeOf<WhisperErrorCode>();
+expectTypeOf<'FILE_UNREADABLE'>().toMatchTypeOf<WhisperErrorCode>();
+expectTypeOf<'NOT_A_CODE'>().not.toMatchTypeOf<WhisperErrorCode>();
+declare const caught: unknown;
+if (isWhisperError(caught)) expectTypeOf(caught).toEqualTypeOf<WhisperError>();
+
+expectTypeOf(convertModel).returns.resolves.toEqualTypeOf<ModelFileInfo>();
+expectTypeOf(quantizeModel).returns.resolves.toEqualTypeOf<ModelFileInfo>();
+expectTypeOf(writeSyntheticModel).returns.resolves.toEqualTypeOf<ModelFileInfo>();
+expectTypeOf(inspectModelFile).returns.resolves.toEqualTypeOf<ModelFileInfo>();
+expectTypeOf(readModelInfo).parameters.toEqualTypeOf<[path: string]>();
+expectTypeOf(wordErrorRate).returns.toEqualTypeOf<WordErrorRate>();
+expectTypeOf(kvCacheBytes).returns.toEqualTypeOf<{ kvSelf: number; kvCross: number; kvPad: number }>();
+expectTypeOf(maxConcurrencyForBudget).returns.toBeNumber();
+expectTypeOf<'q5_0'>().toMatchTypeOf<QuantizationType>();
+
+// Both forms are one implementation, so their types are the same declarations.
+expectTypeOf<typeof required.WhisperError>().toEqualTypeOf<typeof WhisperError>();
+expectTypeOf<typeof required.loadModel>().toEqualTypeOf<typeof loadModel>();
+expectTypeOf<typeof requiredTools.convertModel>().toEqualTypeOf<typeof convertModel>();
+
+// The tools are not part of the runtime entry, and nothing but the two entries is importable.
+// @ts-expect-error wordErrorRate is in whisper-napi/tools
+import { wordErrorRate as notInRuntime } from 'whisper-napi';
+// @ts-expect-error loadModel is in whisper-napi
+import { loadModel as notInTools } from 'whisper-napi/tools';
+// @ts-expect-error dist/ files other than the entries are not exported
+import type { ResolvedLoadOptions } from 'whisper-napi/dist/transcription/options.js';
+// @ts-expect-error the CommonJS build has no path of its own in the exports map
+import type { WhisperModel as Deep } from 'whisper-napi/dist/index.js';
+export type Unreachable = [typeof notInRuntime, typeof notInTools, ResolvedLoadOptions, Deep];

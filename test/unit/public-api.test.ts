@@ -1,0 +1,89 @@
+/**
+ * Which values each package entry exports: 'whisper-napi' (lib/index.ts) is what a program
+ * that transcribes needs, 'whisper-napi/tools' (lib/tools/index.ts) the model-file tools, WER
+ * scoring and the planner's building blocks. A name added to or dropped from either is a
+ * change to the public API, made here on purpose (and in api/, by `npm run api:report`).
+ */
+import { describe, expect, it } from 'vitest';
+import * as runtime from '../../lib';
+import * as tools from '../../lib/tools';
+
+const RUNTIME_VALUES = [
+  'GPU_PREFERENCES',
+  'WHISPER_ERROR_CODES',
+  'WHISPER_SAMPLE_RATE',
+  'WhisperError',
+  'WhisperModel',
+  'backendInfo',
+  'decodeWav',
+  'estimateMemory',
+  'getDevices',
+  'getLanguages',
+  'getSystemInfo',
+  'isWhisperError',
+  'loadAudio',
+  'loadBackend',
+  'loadModel',
+  'resample',
+  'setLogger',
+  'transcribeLongFile',
+  'transcribeStream',
+];
+
+const TOOLS_VALUES = [
+  'ARCHITECTURES',
+  'ARCHITECTURE_NAMES',
+  'AUTO_SAFETY_MARGIN',
+  'QUANTIZATION_TYPES',
+  'SYNTHETIC_WEIGHT_TYPES',
+  'computeBufferBytes',
+  'convertModel',
+  'corpusWordErrorRate',
+  'decodersFor',
+  'detectSourceFormat',
+  'identifyArchitecture',
+  'inspectModelFile',
+  'kvCacheBytes',
+  'maxConcurrencyForBudget',
+  'normalizeWords',
+  'openWavWindows',
+  'parseSphinxTranscription',
+  'planSyntheticModel',
+  'quantizeModel',
+  'readModelInfo',
+  'wordErrorRate',
+  'writeSyntheticModel',
+];
+
+function valueNames(module: object): string[] {
+  return Object.keys(module).sort();
+}
+
+describe('the package entries', () => {
+  it('whisper-napi exports the runtime API and nothing else', () => {
+    expect(valueNames(runtime)).toEqual(RUNTIME_VALUES);
+  });
+
+  it('whisper-napi/tools exports the tools and nothing else', () => {
+    expect(valueNames(tools)).toEqual(TOOLS_VALUES);
+  });
+
+  it('no name is exported by both entries', () => {
+    expect(valueNames(runtime).filter((name) => name in tools)).toEqual([]);
+  });
+
+  it('keeps native handles out of both entries', () => {
+    for (const name of ['native', 'modelMemory', 'stateMemory', 'loadedAddon', 'fromNativeError']) {
+      expect(name in runtime, name).toBe(false);
+      expect(name in tools, name).toBe(false);
+    }
+  });
+
+  it('exports every value of the runtime API as the module that defines it has it', () => {
+    expect(runtime.WHISPER_ERROR_CODES).toContain('FILE_UNREADABLE');
+    expect(runtime.WHISPER_ERROR_CODES).toContain('STATE_BUSY');
+    expect(runtime.GPU_PREFERENCES).toEqual(['auto', 'cuda', 'cpu']);
+    expect(new runtime.WhisperError('INVALID_ARGUMENT', 'x')).toBeInstanceOf(Error);
+    expect(runtime.isWhisperError(new runtime.WhisperError('INVALID_ARGUMENT', 'x'), 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
