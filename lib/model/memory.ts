@@ -4,7 +4,8 @@
  * self-attention KV cache growth whisper_full does not log, computed from the decoders a job may have run.
  */
 import { WhisperError } from '../errors/whisper-error';
-import { fromNativeError, type NativeModel, type NativeState, type NativeStateMemory } from '../native/addon';
+import { fromNativeError } from '../native/addon';
+import type { NativeModel, NativeState, NativeStateMemory } from '../native/native-api';
 
 export interface StateMemory {
   /** Self-attention KV cache; after a job that may run n > 1 decoders, the (n + 2)x cache whisper_full re-creates. */

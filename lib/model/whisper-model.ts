@@ -4,14 +4,8 @@ import { WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/pcm';
 import { WhisperError, invalidArgument, isWhisperError } from '../errors/whisper-error';
 import { inspectModelFile, type ModelFileInfo } from '../model-files/model-file';
 import { checkVadModelFile } from '../model-files/vad-file';
-import {
-  fromNativeError,
-  native,
-  type NativeModel,
-  type NativeModelInfo,
-  type NativeState,
-  type NativeTranscribeParams,
-} from '../native/addon';
+import { fromNativeError, native } from '../native/addon';
+import type { NativeModel, NativeModelInfo, NativeState, NativeTranscribeParams } from '../native/native-api';
 import { planConcurrency, type AutoConcurrency } from './concurrency';
 import { modelMemory, type ModelMemory } from './memory';
 import { Semaphore, abortReasonToError } from './semaphore';

@@ -1,221 +1,10 @@
 /**
- * The whole native surface in one place: what binding/ exports, typed. Which binary provides it
- * is lib/native/loader.ts's decision.
+ * The addon of this JS environment, and the mapping of its errors onto WhisperError.
  * Nothing outside lib/ touches the addon directly.
  */
 import { WHISPER_ERROR_CODES, WhisperError, type WhisperErrorCode } from '../errors/whisper-error';
 import { loadedAddon } from './loader';
-
-export interface NativeLoadOptions {
-  useGpu: boolean;
-  gpuDevice: number;
-  flashAttn: boolean;
-}
-
-export interface NativeModelInfo {
-  type: string;
-  multilingual: boolean;
-  nVocab: number;
-  nAudioCtx: number;
-  nAudioState: number;
-  nAudioHead: number;
-  nAudioLayer: number;
-  nTextCtx: number;
-  nTextState: number;
-  nTextHead: number;
-  nTextLayer: number;
-  nMels: number;
-  ftype: number;
-  specialTokens: { eot: number; sot: number; beg: number; translate: number; transcribe: number };
-}
-
-/** Every field is required: lib/transcription/options.ts resolves defaults before the native call. */
-export interface NativeTranscribeParams {
-  strategy: 'greedy' | 'beam';
-  bestOf: number;
-  beamSize: number;
-  threads: number;
-  maxTextContext: number;
-  offsetMs: number;
-  durationMs: number;
-  translate: boolean;
-  noContext: boolean;
-  noTimestamps: boolean;
-  singleSegment: boolean;
-  tokenTimestamps: boolean;
-  tokenTimestampThreshold: number;
-  tokenTimestampSumThreshold: number;
-  maxSegmentLength: number;
-  splitOnWord: boolean;
-  maxTokensPerSegment: number;
-  audioContext: number;
-  tinydiarize: boolean;
-  suppressRegex: string;
-  initialPrompt: string;
-  carryInitialPrompt: boolean;
-  language: string;
-  detectLanguage: boolean;
-  suppressBlank: boolean;
-  suppressNonSpeechTokens: boolean;
-  temperature: number;
-  maxInitialTimestamp: number;
-  lengthPenalty: number;
-  temperatureIncrement: number;
-  entropyThreshold: number;
-  logprobThreshold: number;
-  noSpeechThreshold: number;
-  vad: boolean;
-  vadModelPath: string;
-  vadThreshold: number;
-  vadMinSpeechDurationMs: number;
-  vadMinSilenceDurationMs: number;
-  vadMaxSpeechDurationS: number;
-  vadSpeechPadMs: number;
-  vadSamplesOverlap: number;
-}
-
-export interface NativeToken {
-  id: number;
-  text: string;
-  probability: number;
-  logProbability: number;
-  timestampProbability: number;
-  timestampProbabilitySum: number;
-  /** -1 unless token timestamps were requested. */
-  startMs: number;
-  endMs: number;
-  special: boolean;
-}
-
-export interface NativeSegment {
-  index: number;
-  startMs: number;
-  endMs: number;
-  text: string;
-  noSpeechProbability: number;
-  speakerTurnNext: boolean;
-  tokens: NativeToken[];
-}
-
-export interface NativeTranscript {
-  segments: NativeSegment[];
-  language: string;
-  /** -1 when the language was given rather than detected. */
-  languageProbability: number;
-  timings: { totalMs: number; languageDetectionMs: number; encoderRuns: number };
-}
-
-export interface NativeState {
-  transcribe(
-    pcm: Float32Array,
-    params: NativeTranscribeParams,
-    onEvent?: (kind: 'progress' | 'segment', payload: number | NativeSegment) => void,
-  ): Promise<NativeTranscript>;
-  /** Asks the running job, if any, to stop at the next ggml graph boundary. */
-  abort(): void;
-  /** What whisper_init_state logged it allocated; throws DISPOSED once disposed. */
-  memory(): NativeStateMemory;
-  /** Releases the state; a running job aborts and frees it when it ends. Idempotent. */
-  dispose(): void;
-  readonly busy: boolean;
-  readonly disposed: boolean;
-}
-
-export interface NativeModel {
-  info(): NativeModelInfo;
-  createState(): Promise<NativeState>;
-  /** The weights' backend buffers as whisper.cpp logged them while loading. */
-  memory(): NativeWeightsMemory;
-  /** Drops the model's reference; whisper_free runs after the last state lets go. Idempotent. */
-  dispose(): void;
-  readonly disposed: boolean;
-}
-
-/** Bytes, read from whisper.cpp's "%.2f MB" log lines (10 kB resolution); -1 where it logged nothing. */
-export interface NativeStateMemory {
-  kvSelf: number;
-  kvCross: number;
-  kvPad: number;
-  conv: number;
-  encode: number;
-  cross: number;
-  decode: number;
-  /** The most decoders a job started on this state may have used (1 until such a job). */
-  maxDecoders: number;
-}
-
-export interface NativeWeightsMemory {
-  /** One entry per backend buffer holding weights, named as ggml names it ("CPU", "CUDA0", ...). */
-  buffers: Array<{ buffer: string; bytes: number }>;
-  /** The sum of the loaded tensors' sizes ("model size"); -1 if not logged. */
-  tensorBytes: number;
-}
-
-export interface NativeDevice {
-  index: number;
-  name: string;
-  description: string;
-  type: 'cpu' | 'gpu' | 'igpu' | 'accel' | 'other';
-  backend: string;
-  freeBytes: number;
-  totalBytes: number;
-}
-
-export interface NativeSystemInfo {
-  whisperVersion: string;
-  systemInfo: string;
-  /** A CUDA backend is registered with at least one device. */
-  cuda: boolean;
-  /** The binary was compiled with the CUDA backend (it may still have failed to load). */
-  cudaBuild: boolean;
-}
-
-export interface NativeBackend {
-  /** ggml's registry name: "CPU", "CUDA", ... */
-  name: string;
-  /** The library the backend lives in (a CPU variant such as libggml-cpu-haswell.so, or the addon itself). */
-  path: string;
-  devices: number;
-  /** ggml's feature list for the backend, e.g. { AVX2: "1" } for a CPU variant. */
-  features: Record<string, string>;
-}
-
-export interface NativeBackendInfo {
-  /** The backends are modules loaded at run time (ggml's CPU variants) rather than linked in. */
-  dynamicBackends: boolean;
-  addonPath: string;
-  backends: NativeBackend[];
-}
-
-export interface NativeLanguage {
-  id: number;
-  code: string;
-  name: string;
-}
-
-export type NativeLogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-export interface NativeAddon {
-  loadModel(path: string, options: NativeLoadOptions): Promise<NativeModel>;
-  getDevices(): NativeDevice[];
-  getSystemInfo(): NativeSystemInfo;
-  getBackendInfo(): NativeBackendInfo;
-  getLanguages(): NativeLanguage[];
-  /**
-   * Quantizes whole rows with ggml_quantize_chunk on a worker thread. `src` holds little-endian f32
-   * (srcType 0) or f16 (srcType 1) values and is copied before the call returns. dstType is a ggml
-   * type id: 2 q4_0, 3 q4_1, 6 q5_0, 7 q5_1, 8 q8_0, or 1 f16. nPerRow must be a multiple of the
-   * type's block size and divide the value count. Bad arguments throw (code INVALID_ARGUMENT).
-   */
-  quantize(src: ArrayBufferView, srcType: 0 | 1, dstType: number, nPerRow: number): Promise<Buffer>;
-  /** minLevel: 0 debug, 1 info, 2 warn, 3 error. */
-  setLogger(logger: ((level: NativeLogLevel, message: string) => void) | null, minLevel: number): void;
-  /**
-   * Silero speech probability (0..1) of each 512-sample frame of 16 kHz `pcm` (the last frame
-   * zero-padded), on a worker thread. The model is loaded for the call; `pcm` is copied first.
-   */
-  vadSpeechProbabilities(modelPath: string, pcm: Float32Array, threads: number): Promise<Float32Array>;
-}
+import type { NativeAddon } from './native-api';
 
 /** The addon of this JS environment (main thread or worker), chosen and loaded by lib/native/loader.ts. */
 export function native(): NativeAddon {
@@ -225,17 +14,25 @@ export function native(): NativeAddon {
 const knownCodes: ReadonlySet<string> = new Set(WHISPER_ERROR_CODES);
 
 /**
+ * The code an addon error stands for: its own `code` when that is one of ours (binding/ sets
+ * them, STATE_BUSY and INVALID_ARGUMENT included); INVALID_ARGUMENT for any other TypeError,
+ * which is how node-addon-api and binding/params.cpp reject a badly typed argument, with no
+ * code; NATIVE_ERROR for anything else.
+ */
+function codeOf(error: unknown): WhisperErrorCode {
+  const nativeCode = (error as { code?: unknown } | null)?.code;
+  if (typeof nativeCode === 'string' && knownCodes.has(nativeCode)) return nativeCode as WhisperErrorCode;
+  if (error instanceof TypeError) return 'INVALID_ARGUMENT';
+  return 'NATIVE_ERROR';
+}
+
+/**
  * Turns an error from the addon into a WhisperError. Native rejections have no useful JS
  * stack, so the error is created here, in the caller's async context, with the native one
  * as `cause`.
  */
 export function fromNativeError(error: unknown): WhisperError {
   if (error instanceof WhisperError) return error;
-  const nativeCode = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
-  const code: WhisperErrorCode =
-    typeof nativeCode === 'string' && knownCodes.has(nativeCode)
-      ? (nativeCode as WhisperErrorCode)
-      : 'NATIVE_ERROR';
-  return new WhisperError(code, message, { cause: error });
+  return new WhisperError(codeOf(error), message, { cause: error });
 }

@@ -4,7 +4,9 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { checkCuda, findCpuBinary, findCudaPackages, loadBackend, type BackendInfo, type BinaryLocation, type CudaCheck, type GpuPreference } from './loader';
+import { findCpuBinary, findCudaPackages, type BinaryLocation, type CudaPackage } from './binaries';
+import { checkCuda, type CudaCheck } from './cuda-probe';
+import { loadBackend, type BackendInfo, type GpuPreference } from './loader';
 import { getDevices, type Device } from './system';
 import { packageManifest, packageRoot } from './package';
 
@@ -14,7 +16,7 @@ export interface Diagnosis {
   package: { name: string; version: string; dir: string };
   platform: { os: string; arch: string; glibc: string | null; node: string; napi: string | undefined };
   cpu: { model: string; cores: number; flags: string[] | null };
-  binaries: { cpu: BinaryLocation | null; cudaPackages: Array<{ name: string; dir: string; version: string }> };
+  binaries: { cpu: BinaryLocation | null; cudaPackages: CudaPackage[] };
   /** What was found about CUDA, including the child-process test load. */
   cuda: CudaCheck;
   /** What gpu: 'auto' uses here, and why. */

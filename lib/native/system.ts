@@ -1,5 +1,6 @@
 /** Devices, build information and logging: process-level queries that need no model. */
-import { native, type NativeDevice, type NativeLogLevel } from './addon';
+import { native } from './addon';
+import type { NativeDevice, NativeLogLevel } from './native-api';
 import { invalidArgument } from '../errors/whisper-error';
 
 export type Device = NativeDevice;

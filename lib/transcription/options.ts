@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { invalidArgument } from '../errors/whisper-error';
 import { INT32_MAX, integerIn, isBoolean, isString, numberIn, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
-import type { NativeTranscribeParams } from '../native/addon';
+import type { NativeTranscribeParams } from '../native/native-api';
 import type { AudioOptions } from '../audio/pcm';
 import type { Segment } from './transcript';
 

@@ -1,5 +1,5 @@
 /** The public result types, and their shaping from what the addon returns. */
-import type { NativeSegment, NativeTranscript } from '../native/addon';
+import type { NativeSegment, NativeTranscript } from '../native/native-api';
 
 export interface Token {
   id: number;

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo, loadBackend } from '../../lib';
-import { checkCuda, cudaPackageNames, cudaRuntimeLibraries, findCpuBinary, findCudaPackages, inspectCuda } from '../../lib/native/loader';
+import { cudaPackageNames, findCpuBinary, findCudaPackages } from '../../lib/native/binaries';
+import { checkCuda, cudaRuntimeLibraries, inspectCuda } from '../../lib/native/cuda-probe';
 import { rejectedWhisperError } from '../support/errors';
 import { REPO_ROOT } from '../support/paths';
 
@@ -105,6 +106,56 @@ describe('choosing a binary in a fresh process', () => {
   it("gpu: 'cpu' loads the CPU binary without looking at CUDA", () => {
     const result = runNode(`const i = require('.').backendInfo(); console.log(JSON.stringify([i.binary.kind, i.cuda, i.fallbackReason]))`, { WHISPER_NAPI_GPU: 'cpu' });
     expect(JSON.parse(result.stdout)).toEqual(['cpu', null, null]);
+  });
+});
+
+describe('one loaded binary per JS environment, however many copies of the loader', () => {
+  const distLoader = path.join(REPO_ROOT, 'dist', 'native', 'loader.js');
+
+  /** dist/ copied into a package folder of its own, with no binary beside it. */
+  function copiedPackage(name: string, version: string): string {
+    const root = path.join(scratch, name);
+    fs.cpSync(path.join(REPO_ROOT, 'dist'), path.join(root, 'dist'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'whisper-napi', version }));
+    return path.join(root, 'dist', 'native', 'loader.js');
+  }
+
+  const report = `(f) => { try { return f(); } catch (e) { return e.code + ': ' + e.message; } }`;
+
+  it('a copy from a fresh module cache, and a copy in another folder, use the binary the first copy loaded', () => {
+    const copy = copiedPackage('copy-same-version', ourVersion);
+    const alone = runNode(`console.log((${report})(() => require(${JSON.stringify(copy)}).backendInfo().binary.path))`, { WHISPER_NAPI_GPU: 'cpu' });
+    // On its own the copy finds no binary, so whatever it reports below came from the first copy.
+    expect(alone.stdout).toMatch(/^NATIVE_ERROR: could not load the whisper-napi native addon .*: no binary for /);
+
+    const result = runNode(
+      `const first = require(${JSON.stringify(distLoader)});
+       const addon = first.loadedAddon();
+       for (const key of Object.keys(require.cache)) if (key.startsWith(${JSON.stringify(path.join(REPO_ROOT, 'dist'))})) delete require.cache[key];
+       const fresh = require(${JSON.stringify(distLoader)});
+       const copy = require(${JSON.stringify(copy)});
+       console.log(JSON.stringify({
+         distinctModules: fresh !== first && copy !== first,
+         sameAddon: [fresh.loadedAddon() === addon, copy.loadedAddon() === addon],
+         sameInfo: [fresh.backendInfo(), copy.backendInfo()].every((info) => JSON.stringify(info) === JSON.stringify(first.backendInfo())),
+       }));`,
+      { WHISPER_NAPI_GPU: 'cpu' },
+    );
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ distinctModules: true, sameAddon: [true, true], sameInfo: true });
+  });
+
+  it('refuses a second version beside the first rather than run it on the first one\'s libraries', () => {
+    const other = copiedPackage('copy-other-version', '0.0.0-other');
+    const result = runNode(
+      `require(${JSON.stringify(distLoader)}).loadedAddon();
+       console.log((${report})(() => require(${JSON.stringify(other)}).loadedAddon()));`,
+      { WHISPER_NAPI_GPU: 'cpu' },
+    );
+    expect(result.stdout.trim()).toBe(
+      `NATIVE_ERROR: whisper-napi@0.0.0-other (${path.dirname(path.dirname(path.dirname(other)))}) can't load its native addon: ` +
+        `whisper-napi@${ourVersion} is already in use in this process; install one version`,
+    );
   });
 });
 

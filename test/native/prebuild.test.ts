@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/paths';
 import { realModels } from '../support/real-models';
-import type { BuildManifest } from '../../lib/native/loader';
+import type { BuildManifest } from '../../lib/native/binaries';
 
 const PLATFORM_ARCH = `${process.platform}-${process.arch}`;
 const PREBUILD_DIR = path.join(REPO_ROOT, 'prebuilds', PLATFORM_ARCH);

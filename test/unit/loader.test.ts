@@ -6,16 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  cudaPackageNames,
-  DEFAULT_LIBRARY_DIRS,
-  cudaRuntimeLibraries,
-  findSharedLibrary,
-  inspectCuda,
-  interpretTestLoad,
-  parseGpuPreference,
-  type ChildResult,
-} from '../../lib/native/loader';
+import { cudaPackageNames } from '../../lib/native/binaries';
+import { cudaRuntimeLibraries, inspectCuda, interpretTestLoad, type ChildResult } from '../../lib/native/cuda-probe';
+import { parseGpuPreference } from '../../lib/native/loader';
+import { DEFAULT_LIBRARY_DIRS, findSharedLibrary } from '../../lib/native/shared-libraries';
 import { thrownWhisperError } from '../support/errors';
 
 const ourVersion = (JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
