@@ -1,0 +1,19 @@
+/** `whisper-napi quantize`: an f16/f32 ggml model to a quantized one, as whisper.cpp's quantize does. */
+import { parseArgs } from 'node:util';
+import { QUANTIZATION_TYPES, quantizeModel, type QuantizationType } from '../../tools/quantize';
+import { usageError, type Command } from '../command';
+
+export const quantizeCommand: Command = {
+  name: 'quantize',
+  usage: `  whisper-napi quantize <in.bin> <out.bin> --type ${QUANTIZATION_TYPES.join('|')}
+                                           quantize an f16/f32 ggml model (as whisper.cpp's quantize does)`,
+  async run(args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { type: { type: 'string' } } });
+    if (positionals.length !== 2) usageError('quantize needs an input and an output model path');
+    if (!values.type) usageError(`quantize needs --type (${QUANTIZATION_TYPES.join(', ')})`);
+    if (!(QUANTIZATION_TYPES as readonly string[]).includes(values.type)) usageError(`--type must be one of ${QUANTIZATION_TYPES.join(', ')}, got "${values.type}"`);
+    const started = Date.now();
+    const info = await quantizeModel({ inPath: positionals[0], outPath: positionals[1], type: values.type as QuantizationType });
+    process.stdout.write(`${positionals[1]}: ${info.architecture}, ${info.weightType}, ${info.fileSize} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  },
+};
