@@ -9,7 +9,7 @@
  * instead of 80. large-v3-turbo is large-v3's encoder with a 4-layer decoder. large-v1 and large-v2
  * differ only in their weights, so a header cannot tell them apart.
  */
-import type { WhisperHparams } from './model-file';
+import type { WhisperHparams } from './hparams';
 
 export const ARCHITECTURE_NAMES = [
   'tiny',

@@ -9,11 +9,14 @@
  * the result is bit-identical to the filters in OpenAI's file (checked against real headers in the
  * unit tests).
  */
+import { WHISPER_SAMPLE_RATE } from '../audio/pcm';
+import { integerIn } from '../errors/validate';
 
-export const WHISPER_SAMPLE_RATE = 16000;
 export const WHISPER_N_FFT = 400;
 /** Frequency bins of a 400-point real FFT: 1 + 400 / 2. */
 export const WHISPER_N_FFT_BINS = 201;
+
+const checkNMels = integerIn(1, 512);
 
 // Slaney mel scale: linear below 1 kHz, logarithmic above.
 const F_SP = 200 / 3;
@@ -43,9 +46,7 @@ function linspace(start: number, stop: number, n: number): number[] {
  * 16 kHz audio and a 400-point FFT, spanning 0 Hz to 8 kHz.
  */
 export function whisperMelFilters(nMels: number): Float32Array {
-  if (!Number.isInteger(nMels) || nMels < 1 || nMels > 512) {
-    throw new RangeError(`whisperMelFilters: nMels must be an integer in 1..512, got ${String(nMels)}`);
-  }
+  checkNMels('nMels', nMels);
   const fmax = WHISPER_SAMPLE_RATE / 2;
   // np.fft.rfftfreq(400, 1/16000): k * 16000 / 400
   const fftFreqs = new Array<number>(WHISPER_N_FFT_BINS);

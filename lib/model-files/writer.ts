@@ -11,7 +11,8 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import { WhisperError } from '../errors/whisper-error';
-import { GGML_FILE_MAGIC, GGML_QNT_VERSION_FACTOR, type WhisperHparams } from './model-file';
+import { GGML_FILE_MAGIC, GGML_QNT_VERSION_FACTOR } from './ggml-format';
+import type { WhisperHparams } from './hparams';
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 

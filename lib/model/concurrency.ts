@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { WhisperError } from '../errors/whisper-error';
-import type { ModelFileInfo } from '../model-files/model-file';
+import type { ModelFileInfo } from '../model-files/inspect';
 import { MAX_CONCURRENCY, type ResolvedLoadOptions } from '../transcription/options';
 import { native } from '../native/addon';
 import { estimateMemory, maxConcurrencyForBudget, type MemoryEstimate } from './planner';

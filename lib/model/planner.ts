@@ -20,10 +20,11 @@
  */
 import { ARCHITECTURE_NAMES, ARCHITECTURES, type ArchitectureHparams, type ArchitectureName } from '../model-files/architectures';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
-import { expectedTensors, ggmlTensorBytes, inspectModelFile } from '../model-files/model-file';
+import { QUANTIZATION_TYPE_IDS, ggmlTensorBytes } from '../model-files/ggml-format';
+import { expectedTensors } from '../model-files/tensors';
+import { inspectModelFile } from '../model-files/inspect';
 import type { StateMemory } from './memory';
 import { MAX_DECODERS } from '../transcription/options';
-import { QUANTIZATION_TYPE_IDS } from '../tools/quantize';
 
 export interface EstimateMemoryInput {
   /** Path of a whisper.cpp ggml model file: hparams and the tensor table are read from it (no tensor data). */

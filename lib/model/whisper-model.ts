@@ -2,7 +2,7 @@
 import { loadAudio } from '../audio/load';
 import { WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/pcm';
 import { WhisperError, invalidArgument, isWhisperError } from '../errors/whisper-error';
-import { inspectModelFile, type ModelFileInfo } from '../model-files/model-file';
+import { inspectModelFile, type ModelFileInfo } from '../model-files/inspect';
 import { checkVadModelFile } from '../model-files/vad-file';
 import { fromNativeError, native } from '../native/addon';
 import type { NativeModel, NativeModelInfo, NativeState, NativeTranscribeParams } from '../native/native-api';

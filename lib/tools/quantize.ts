@@ -22,36 +22,31 @@
  * sources (every published ggml model) the output is byte-identical to the tool's.
  */
 import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
+import { throwIfAborted } from '../errors/abort';
+import { INT32_MAX, isNonEmptyString } from '../errors/validate';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
-import { GgmlFileWriter, encodeTensorHeader } from '../model-files/writer';
 import {
   GGML_QNT_VERSION,
   GGML_QNT_VERSION_FACTOR,
   GGML_TYPES,
-  expectedTensors,
+  GGML_TYPE_F16,
+  GGML_TYPE_F32,
+  QUANTIZATION_TYPES,
+  QUANTIZATION_TYPE_IDS,
   ggmlTypeName,
-  inspectModelFile,
-  type ModelFileInfo,
-  type WhisperHparams,
-} from '../model-files/model-file';
+  type QuantizationType,
+} from '../model-files/ggml-format';
+import type { WhisperHparams } from '../model-files/hparams';
+import { inspectModelFileFor, type ModelFileInfo } from '../model-files/inspect';
+import { modelFileRole, openForReading, readModelBytes } from '../model-files/open-file';
+import { expectedTensors } from '../model-files/tensors';
+import { GgmlFileWriter, encodeTensorHeader } from '../model-files/writer';
 import { fromNativeError, native } from '../native/addon';
+import { ChunkPipeline } from './chunk-pipeline';
 
-export const QUANTIZATION_TYPES = ['q8_0', 'q5_0', 'q5_1', 'q4_0', 'q4_1'] as const;
-export type QuantizationType = (typeof QUANTIZATION_TYPES)[number];
+export { QUANTIZATION_TYPES, type QuantizationType } from '../model-files/ggml-format';
 
-/** ggml_type id and ggml_ftype (the header's "mostly" type) of each quantization type. */
-export const QUANTIZATION_TYPE_IDS: Readonly<Record<QuantizationType, { type: number; ftype: number }>> = Object.freeze({
-  q4_0: { type: 2, ftype: 2 },
-  q4_1: { type: 3, ftype: 3 },
-  q5_0: { type: 6, ftype: 8 },
-  q5_1: { type: 7, ftype: 9 },
-  q8_0: { type: 8, ftype: 7 },
-});
-
-const T_F32 = 0;
-const T_F16 = 1;
 /** Byte offset of the header's ftype field: magic + 10 int32 hparams. */
 const FTYPE_OFFSET = 44;
 /** Source bytes per native call (whole rows; at least one row). */
@@ -66,8 +61,6 @@ export function checkQuantizationType(value: unknown, parameter: string): Quanti
   if (isQuantizationType(value)) return value;
   throw invalidArgument(parameter, `one of ${QUANTIZATION_TYPES.map((t) => `'${t}'`).join(', ')}`, value);
 }
-
-// ---- which tensors are quantized -------------------------------------------------------------
 
 // examples/quantize/quantize.cpp passes { ".*" } as to_quant and these as to_skip; common-ggml.cpp
 // tests each with std::regex_match (the whole name, ECMAScript grammar, as JavaScript's RegExp).
@@ -105,11 +98,9 @@ export function quantizedTensorType(
   expectedType: number | undefined,
 ): number {
   if (isQuantizedTensor(tensor.name, tensor.shape.length)) return QUANTIZATION_TYPE_IDS[type].type;
-  if (tensor.type === T_F32 && expectedType === T_F16) return T_F16;
+  if (tensor.type === GGML_TYPE_F32 && expectedType === GGML_TYPE_F16) return GGML_TYPE_F16;
   return tensor.type;
 }
-
-// ---- native row quantization ---------------------------------------------------------------
 
 /**
  * Quantizes whole rows of `nPerRow` values with ggml (or, with `dstType` 'f16', converts them to f16
@@ -135,9 +126,9 @@ export async function quantizeRows(
   if (!isBytes && (data instanceof Float32Array) !== (srcType === 'f32')) {
     throw invalidArgument('data', `values matching srcType '${srcType}'`, data);
   }
-  const dstId = dstType === 'f16' ? T_F16 : QUANTIZATION_TYPE_IDS[dstType].type;
+  const dstId = dstType === 'f16' ? GGML_TYPE_F16 : QUANTIZATION_TYPE_IDS[dstType].type;
   const block = GGML_TYPES[dstId].blockSize;
-  if (!Number.isSafeInteger(nPerRow) || nPerRow < 1 || nPerRow > 0x7fffffff || nPerRow % block !== 0) {
+  if (!Number.isSafeInteger(nPerRow) || nPerRow < 1 || nPerRow > INT32_MAX || nPerRow % block !== 0) {
     throw invalidArgument('nPerRow', `a positive integer multiple of ${block} (the ${dstType} block size)`, nPerRow);
   }
   const elemSize = srcType === 'f32' ? 4 : 2;
@@ -149,57 +140,11 @@ export async function quantizeRows(
     throw invalidArgument('data', `a whole number of rows of ${nPerRow} values`, `${count} values`);
   }
   try {
-    return await native().quantize(data, srcType === 'f32' ? T_F32 : T_F16, dstId, nPerRow);
+    return await native().quantize(data, srcType === 'f32' ? GGML_TYPE_F32 : GGML_TYPE_F16, dstId, nPerRow);
   } catch (error) {
     throw fromNativeError(error);
   }
 }
-
-// ---- ordered, overlapped writing --------------------------------------------------------------
-
-/**
- * Writes chunks to a GgmlFileWriter in the order they are pushed while their bytes may still be
- * computed (native quantization runs on the libuv pool): producing chunk k+1 overlaps quantizing
- * chunk k and writing chunk k-1. `push` waits while `depth` chunks are outstanding, so memory stays
- * bounded. After a failure every later chunk fails too; call `settle()` before discarding the file.
- */
-export class ChunkPipeline {
-  private tail: Promise<void> = Promise.resolve();
-  private readonly inFlight: Array<Promise<void>> = [];
-
-  constructor(
-    private readonly writer: GgmlFileWriter,
-    private readonly depth = 2,
-  ) {}
-
-  async push(bytes: Uint8Array | Promise<Uint8Array>, afterWrite?: () => void): Promise<void> {
-    const previous = this.tail;
-    const job = (async () => {
-      const ready = await bytes;
-      await previous;
-      await this.writer.write(ready);
-      afterWrite?.();
-    })();
-    job.catch(() => undefined); // observed through `tail` / `inFlight`
-    this.tail = job;
-    this.inFlight.push(job);
-    while (this.inFlight.length >= this.depth) await this.inFlight.shift();
-  }
-
-  /** Waits for every pushed chunk to be written; rejects with the first failure. */
-  async drain(): Promise<void> {
-    await this.tail;
-    this.inFlight.length = 0;
-  }
-
-  /** Waits for every pushed chunk to finish, ignoring failures (before aborting the writer). */
-  async settle(): Promise<void> {
-    await Promise.allSettled([...this.inFlight, this.tail]);
-    this.inFlight.length = 0;
-  }
-}
-
-// ---- quantizeModel -----------------------------------------------------------------------------
 
 export interface QuantizeProgress {
   /** The tensor being written. */
@@ -223,28 +168,6 @@ export interface QuantizeModelOptions {
   signal?: AbortSignal;
 }
 
-async function readExactly(fh: FileHandle, length: number, position: number, file: string): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await fh.read(buf, done, length - done, position + done));
-    } catch (err) {
-      throw new WhisperError('MODEL_LOAD_FAILED', `Cannot read model file ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
-    }
-    if (bytesRead === 0) {
-      throw new WhisperError('INVALID_MODEL', `Invalid model file ${JSON.stringify(file)}: it ended at byte ${position + done} while being read (did it change?)`);
-    }
-    done += bytesRead;
-  }
-  return buf;
-}
-
-function abortError(what: string): WhisperError {
-  return new WhisperError('ABORTED', `${what} was aborted`);
-}
-
 /**
  * Quantizes an f16 or f32 whisper.cpp ggml model to q8_0, q5_0, q5_1, q4_0 or q4_1, exactly as
  * whisper.cpp's `quantize` tool does (see the module comment), streaming tensor by tensor in chunks
@@ -257,19 +180,19 @@ function abortError(what: string): WhisperError {
 export async function quantizeModel(options: QuantizeModelOptions): Promise<ModelFileInfo> {
   if (options === null || typeof options !== 'object') throw invalidArgument('options', 'an object', options);
   const { inPath, outPath, onProgress, signal } = options;
-  if (typeof inPath !== 'string' || inPath.length === 0) throw invalidArgument('options.inPath', 'a non-empty string', inPath);
-  if (typeof outPath !== 'string' || outPath.length === 0) throw invalidArgument('options.outPath', 'a non-empty string', outPath);
+  isNonEmptyString('options.inPath', inPath);
+  isNonEmptyString('options.outPath', outPath);
   const type = checkQuantizationType(options.type, 'options.type');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function', onProgress);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('options.signal', 'an AbortSignal', signal);
   if (path.resolve(inPath) === path.resolve(outPath)) {
     throw invalidArgument('options.outPath', 'a path other than options.inPath', outPath);
   }
-  if (signal?.aborted) throw abortError('quantizeModel');
+  throwIfAborted(signal, 'quantizeModel');
   const existing = await fsp.stat(outPath).catch(() => undefined);
   if (existing?.isDirectory()) throw invalidArgument('options.outPath', 'a file path, not a directory', outPath);
 
-  const source = await inspectModelFile(inPath, { checkTensors: true });
+  const source = await inspectModelFileFor('options.inPath', inPath);
   const srcFtype = source.hparams.ftype;
   if (srcFtype !== 0 && srcFtype !== 1) {
     throw new WhisperError(
@@ -296,9 +219,8 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Mode
     }
   }
 
-  const fh = await fsp.open(inPath, 'r').catch((err: unknown) => {
-    throw new WhisperError('MODEL_LOAD_FAILED', `Cannot open model file ${JSON.stringify(inPath)}: ${(err as Error).message}`, { cause: err });
-  });
+  const role = modelFileRole('options.inPath');
+  const { fh } = await openForReading(inPath, role);
   let writer: GgmlFileWriter | undefined;
   let pipeline: ChunkPipeline | undefined;
   try {
@@ -306,7 +228,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Mode
     pipeline = new ChunkPipeline(writer, 3);
 
     // header, mel filters, vocab: copied, with the new ftype field
-    const preamble = await readExactly(fh, source.vocab.offset + source.vocab.byteLength, 0, inPath);
+    const preamble = await readModelBytes(fh, inPath, role, source.vocab.offset + source.vocab.byteLength, 0, 'its header');
     preamble.writeInt32LE(GGML_QNT_VERSION * GGML_QNT_VERSION_FACTOR + hparams.ftype, FTYPE_OFFSET);
     await pipeline.push(preamble);
 
@@ -320,13 +242,13 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Mode
       const rowBytes = tensor.byteLength / nRows;
       const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
       for (let row = 0; row < nRows; row += rowsPerChunk) {
-        if (signal?.aborted) throw abortError('quantizeModel');
+        throwIfAborted(signal, 'quantizeModel');
         const rows = Math.min(rowsPerChunk, nRows - row);
-        const chunk = await readExactly(fh, rows * rowBytes, tensor.offset + row * rowBytes, inPath);
-        const srcType = tensor.type === T_F32 ? 'f32' : 'f16';
+        const chunk = await readModelBytes(fh, inPath, role, rows * rowBytes, tensor.offset + row * rowBytes, `tensor ${JSON.stringify(tensor.name)}`);
+        const srcType = tensor.type === GGML_TYPE_F32 ? 'f32' : 'f16';
         let out: Uint8Array | Promise<Uint8Array> = chunk;
         if (outType !== tensor.type) {
-          out = quantizeRows(chunk, srcType, outType === T_F16 ? 'f16' : type, rowElements);
+          out = quantizeRows(chunk, srcType, outType === GGML_TYPE_F16 ? 'f16' : type, rowElements);
           out.catch(() => undefined); // observed by the pipeline
         }
         bytesDone += chunk.length;
@@ -335,7 +257,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Mode
       }
     }
     await pipeline.drain();
-    if (signal?.aborted) throw abortError('quantizeModel');
+    throwIfAborted(signal, 'quantizeModel');
     await writer.commit();
     writer = undefined;
   } catch (err) {
@@ -345,6 +267,6 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Mode
   } finally {
     await fh.close().catch(() => undefined);
   }
-  return inspectModelFile(outPath);
+  return inspectModelFileFor('options.outPath', outPath);
 }
 

@@ -19,34 +19,34 @@
  * intermediate file: a synthesized q5_0 model is byte-identical to `quantizeModel` of the
  * synthesized f16 one.
  */
-import { promises as fsp } from 'node:fs';
-import { ARCHITECTURES, ARCHITECTURE_NAMES, isArchitectureName, type ArchitectureName } from '../model-files/architectures';
+import { integerIn, isNonEmptyString, oneOf, optionsObject } from '../errors/validate';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
-import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../model-files/writer';
-import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../model-files/mel-filters';
-import { byteTokensInVocabularyOrder } from './convert/vocab';
+import { ARCHITECTURES, ARCHITECTURE_NAMES, type ArchitectureName } from '../model-files/architectures';
 import {
   GGML_QNT_VERSION,
   GGML_QNT_VERSION_FACTOR,
-  expectedTensors,
-  ggmlTensorBytes,
-  inspectModelFile,
-  readVocabTokens,
-  type ModelFileInfo,
-  type WhisperHparams,
-} from '../model-files/model-file';
-import {
-  ChunkPipeline,
+  GGML_TYPE_F16,
+  GGML_TYPE_F32,
   QUANTIZATION_TYPES,
   QUANTIZATION_TYPE_IDS,
-  isQuantizationType,
-  isQuantizedTensor,
-  quantizeRows,
+  ggmlTensorBytes,
   type QuantizationType,
-} from './quantize';
+} from '../model-files/ggml-format';
+import type { WhisperHparams } from '../model-files/hparams';
+import { inspectModelFileFor, type ModelFileInfo } from '../model-files/inspect';
+import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../model-files/mel-filters';
+import { modelFileRole, openForReading, readModelBytes } from '../model-files/open-file';
+import { expectedTensors } from '../model-files/tensors';
+import { readVocabTokens } from '../model-files/vocabulary';
+import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../model-files/writer';
+import { float32ToFloat16Bits } from './convert/float';
+import { byteTokensInVocabularyOrder } from './convert/vocab';
+import { ChunkPipeline } from './chunk-pipeline';
+import { NormalStream, hashString } from './normal-stream';
+import { isQuantizationType, isQuantizedTensor, quantizeRows } from './quantize';
 
 export type SyntheticWeightType = 'f16' | 'f32' | QuantizationType;
-export const SYNTHETIC_WEIGHT_TYPES: readonly SyntheticWeightType[] = Object.freeze(['f16', 'f32', ...QUANTIZATION_TYPES]);
+export const SYNTHETIC_WEIGHT_TYPES: readonly SyntheticWeightType[] = Object.freeze(['f16', 'f32', ...QUANTIZATION_TYPES] as const);
 
 interface CommonSyntheticOptions {
   outPath: string;
@@ -98,110 +98,6 @@ const GEN_CHUNK = 1 << 18;
 /** Elements generated (as f16) per native quantization call. */
 const QUANT_CHUNK = 1 << 20;
 
-// ---- float32 -> float16 --------------------------------------------------------------------
-
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** IEEE 754 binary16 bits of a number (first rounded to float32), rounding to nearest, ties to even. */
-export function float32ToFloat16Bits(value: number): number {
-  f32Scratch[0] = value;
-  const bits = u32Scratch[0];
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = (bits >>> 23) & 0xff;
-  let mant = bits & 0x7fffff;
-
-  if (exp === 0xff) {
-    // Inf or NaN (NaN stays a quiet NaN with the top payload bits)
-    return mant === 0 ? sign | 0x7c00 : sign | 0x7e00 | (mant >>> 13);
-  }
-  const e = exp - 127 + 15; // rebias
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> infinity
-  if (e <= 0) {
-    // subnormal half (or zero): value = m * 2^-24
-    if (e < -10) return sign; // below half the smallest subnormal -> zero
-    mant |= 0x800000; // implicit leading 1
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (half & 1) === 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1) === 1)) half++; // a carry may roll into the exponent / to infinity: correct
-  return sign | half;
-}
-
-// ---- seeded PRNG -----------------------------------------------------------------------------
-
-/** 32-bit integer mixer (avalanche), used to turn (seed, tensor name) into PRNG state. */
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
-function hashString(s: string, seed: number): number {
-  let h = mix32(seed ^ 0x9e3779b9);
-  for (let i = 0; i < s.length; i++) h = mix32(h ^ s.charCodeAt(i));
-  return h;
-}
-
-/**
- * Marsaglia's xorshift128 (four 32-bit words of state, period 2^128 - 1), producing approximately
- * normal values: each output is the sum of four 16-bit uniforms (the halves of two 32-bit draws),
- * centred and scaled to unit variance (Irwin-Hall). Integer and exactly-rounded float arithmetic only,
- * so the stream is bit-identical on every platform.
- */
-class NormalStream {
-  private readonly s = new Uint32Array(4);
-
-  constructor(seed: number) {
-    const s = this.s;
-    s[0] = mix32(seed + 0x243f6a88);
-    s[1] = mix32(s[0] + 0x85a308d3);
-    s[2] = mix32(s[1] + 0x13198a2e);
-    s[3] = mix32(s[2] + 0x03707344);
-    if ((s[0] | s[1] | s[2] | s[3]) === 0) s[3] = 1;
-  }
-
-  /** Writes n values of normal(0, std) (as float32, or as float16 bits when `asF16`) into out[0..n). */
-  fill(out: Float32Array | Uint16Array, n: number, std: number, asF16: boolean): void {
-    const s = this.s;
-    let x = s[0] | 0;
-    let y = s[1] | 0;
-    let z = s[2] | 0;
-    let w = s[3] | 0;
-    // (sum of four 16-bit uniforms, each + 0.5 to centre its cell) -> mean 2, variance 1/3 per unit
-    const scale = (std * 1.7320508075688772) / 65536;
-    for (let i = 0; i < n; i++) {
-      let t = x ^ (x << 11);
-      x = y;
-      y = z;
-      z = w;
-      w = w ^ (w >>> 19) ^ (t ^ (t >>> 8));
-      const a = w >>> 0;
-      t = x ^ (x << 11);
-      x = y;
-      y = z;
-      z = w;
-      w = w ^ (w >>> 19) ^ (t ^ (t >>> 8));
-      const b = w >>> 0;
-      const sum = (a & 0xffff) + (a >>> 16) + (b & 0xffff) + (b >>> 16) + 2 - 131072;
-      const v = sum * scale;
-      out[i] = asF16 ? float32ToFloat16Bits(v) : v;
-    }
-    s[0] = x;
-    s[1] = y;
-    s[2] = z;
-    s[3] = w;
-  }
-}
-
-// ---- weights -------------------------------------------------------------------------------
-
 type Init = { kind: 'const'; value: number } | { kind: 'normal'; std: number };
 
 /** How each tensor is initialised: layer norms 1/0, positional embeddings small, the rest normal(0, 0.02). */
@@ -213,8 +109,6 @@ function initFor(name: string): Init {
   return { kind: 'normal', std: 0.02 };
 }
 
-// ---- vocabulary ------------------------------------------------------------------------------
-
 /**
  * The default vocabulary of a synthesized model: the 256 single-byte tokens that are the first ids
  * of Whisper's real vocabulary, as raw bytes (whisper.cpp names the ids beyond them itself).
@@ -223,23 +117,16 @@ export function byteLevelVocab(): Uint8Array[] {
   return byteTokensInVocabularyOrder();
 }
 
-async function readPreamble(file: string, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const fh = await fsp.open(file, 'r');
+/** The bytes of `file` before its first tensor: header, mel filters and vocabulary. */
+async function readPreamble(file: string, parameter: string, length: number): Promise<Buffer> {
+  const role = modelFileRole(parameter);
+  const { fh } = await openForReading(file, role);
   try {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await fh.read(buf, done, length - done, done);
-      if (bytesRead === 0) throw new WhisperError('INVALID_MODEL', `unexpected end of file while copying the model header`);
-      done += bytesRead;
-    }
+    return await readModelBytes(fh, file, role, length, 0, 'its header');
   } finally {
     await fh.close().catch(() => undefined);
   }
-  return buf;
 }
-
-// ---- planning ----------------------------------------------------------------------------------
 
 function ftypeOf(weightType: SyntheticWeightType): number {
   if (weightType === 'f32') return 0;
@@ -257,46 +144,39 @@ interface CheckedOptions {
   onProgress?: (progress: { bytesWritten: number; bytesTotal: number }) => void;
 }
 
+const checkWeightType = oneOf(SYNTHETIC_WEIGHT_TYPES);
+const checkArchitecture = oneOf(ARCHITECTURE_NAMES);
+/** Any safe integer: the seed is used modulo 2^32. */
+const checkSeed = integerIn(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+
 function checkOptions(options: SyntheticModelOptions, needOutPath: boolean): CheckedOptions {
-  if (options === null || typeof options !== 'object') throw invalidArgument('options', 'an object', options);
-  const { headerFrom, architecture, vocabFrom, outPath, onProgress } = options as CommonSyntheticOptions & {
-    headerFrom?: unknown;
-    architecture?: unknown;
-    vocabFrom?: unknown;
-  };
-  const seed = options.seed ?? 1;
-  const weightType = options.weightType ?? 'f16';
+  if (options === undefined) throw invalidArgument('options', 'an object', options);
+  const o = optionsObject('options', options);
+  const { headerFrom, architecture, vocabFrom, outPath, onProgress } = o;
   if (headerFrom !== undefined && architecture !== undefined) {
     throw invalidArgument('options.headerFrom', 'to be left out when options.architecture is given (use one of the two)', headerFrom);
   }
+  const checked: CheckedOptions = {
+    // planning writes nothing, so it does not need a path
+    outPath: needOutPath ? isNonEmptyString('options.outPath', outPath) : '',
+    seed: o.seed === undefined ? 1 : checkSeed('options.seed', o.seed),
+    weightType: o.weightType === undefined ? 'f16' : checkWeightType('options.weightType', o.weightType),
+  };
   if (architecture !== undefined) {
-    if (!isArchitectureName(architecture)) {
-      throw invalidArgument('options.architecture', `one of ${ARCHITECTURE_NAMES.map((n) => `'${n}'`).join(', ')}`, architecture);
-    }
-    if (vocabFrom !== undefined && (typeof vocabFrom !== 'string' || vocabFrom.length === 0)) {
-      throw invalidArgument('options.vocabFrom', 'a non-empty string or undefined', vocabFrom);
-    }
+    checked.architecture = checkArchitecture('options.architecture', architecture);
+    if (vocabFrom !== undefined) checked.vocabFrom = isNonEmptyString('options.vocabFrom', vocabFrom);
   } else {
     if (vocabFrom !== undefined) throw invalidArgument('options.vocabFrom', 'to be used only with options.architecture', vocabFrom);
     if (typeof headerFrom !== 'string' || headerFrom.length === 0) {
       throw invalidArgument('options.headerFrom', 'a non-empty string (or options.architecture instead)', headerFrom);
     }
+    checked.headerFrom = headerFrom;
   }
-  if (needOutPath && (typeof outPath !== 'string' || outPath.length === 0)) throw invalidArgument('options.outPath', 'a non-empty string', outPath);
-  if (!Number.isSafeInteger(seed)) throw invalidArgument('options.seed', 'an integer', seed);
-  if (!(SYNTHETIC_WEIGHT_TYPES as readonly unknown[]).includes(weightType)) {
-    throw invalidArgument('options.weightType', `one of ${SYNTHETIC_WEIGHT_TYPES.map((t) => `'${t}'`).join(', ')}`, weightType);
+  if (onProgress !== undefined) {
+    if (typeof onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function', onProgress);
+    checked.onProgress = onProgress as CheckedOptions['onProgress'];
   }
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function', onProgress);
-  return {
-    outPath,
-    seed,
-    weightType,
-    headerFrom: headerFrom as string | undefined,
-    architecture: architecture as ArchitectureName | undefined,
-    vocabFrom: vocabFrom as string | undefined,
-    onProgress,
-  };
+  return checked;
 }
 
 async function plan(options: CheckedOptions): Promise<SyntheticModelPlan> {
@@ -306,12 +186,12 @@ async function plan(options: CheckedOptions): Promise<SyntheticModelPlan> {
   let hparams: WhisperHparams;
   let preamble: Buffer;
   if (options.headerFrom !== undefined) {
-    const source = await inspectModelFile(options.headerFrom, { checkTensors: false });
+    const source = await inspectModelFileFor('options.headerFrom', options.headerFrom, false);
     // quantized: the quantize tool's header (current quantization version); otherwise keep the
     // quantization-version part of the field and change only the ftype itself (if at all)
     const quantizationVersion = quantized ? GGML_QNT_VERSION : source.hparams.quantizationVersion;
     hparams = { ...source.hparams, ftype, quantizationVersion };
-    preamble = await readPreamble(options.headerFrom, source.vocab.offset + source.vocab.byteLength);
+    preamble = await readPreamble(options.headerFrom, 'options.headerFrom', source.vocab.offset + source.vocab.byteLength);
     if (source.hparams.ftype !== ftype || quantized) {
       preamble.writeInt32LE(quantizationVersion * GGML_QNT_VERSION_FACTOR + ftype, FTYPE_OFFSET);
     }
@@ -320,7 +200,7 @@ async function plan(options: CheckedOptions): Promise<SyntheticModelPlan> {
     hparams = { ...arch.hparams, ftype, quantizationVersion: quantized ? GGML_QNT_VERSION : 0 };
     let vocab: Uint8Array[];
     if (options.vocabFrom !== undefined) {
-      const source = await inspectModelFile(options.vocabFrom, { checkTensors: false });
+      const source = await inspectModelFileFor('options.vocabFrom', options.vocabFrom, false);
       if (source.multilingual !== arch.multilingual) {
         const kind = (m: boolean): string => (m ? 'multilingual' : 'English-only');
         throw new WhisperError(
@@ -335,7 +215,7 @@ async function plan(options: CheckedOptions): Promise<SyntheticModelPlan> {
           `options.vocabFrom: ${JSON.stringify(options.vocabFrom)} has ${source.vocab.count} tokens, more than ${arch.name}'s n_vocab ${arch.hparams.nVocab}`,
         );
       }
-      vocab = await readVocabTokens(options.vocabFrom, source);
+      vocab = await readVocabTokens(options.vocabFrom, source, 'options.vocabFrom');
     } else {
       vocab = byteLevelVocab();
     }
@@ -369,8 +249,6 @@ export async function planSyntheticModel(options: SyntheticModelOptions): Promis
   return plan(checkOptions(options, false));
 }
 
-// ---- writing -----------------------------------------------------------------------------------
-
 /**
  * Writes a synthetic whisper.cpp model to `outPath` (through a temporary file renamed into place) and
  * returns `inspectModelFile(outPath)`. Same options, same seed: byte-identical file. Memory stays
@@ -395,8 +273,8 @@ export async function writeSyntheticModel(options: SyntheticModelOptions): Promi
       const init = initFor(t.name);
       const rng = new NormalStream(hashString(t.name, seed32));
       const total = t.shape.reduce((a, b) => a * b, 1);
-      if (t.type === 1 || t.type === 0) {
-        const isF16 = t.type === 1;
+      if (t.type === GGML_TYPE_F16 || t.type === GGML_TYPE_F32) {
+        const isF16 = t.type === GGML_TYPE_F16;
         for (let done = 0; done < total; ) {
           const n = Math.min(GEN_CHUNK, total - done);
           if (isF16) {
@@ -438,5 +316,5 @@ export async function writeSyntheticModel(options: SyntheticModelOptions): Promi
     await writer.abort();
     throw err;
   }
-  return inspectModelFile(checked.outPath);
+  return inspectModelFileFor('options.outPath', checked.outPath);
 }

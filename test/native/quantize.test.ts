@@ -10,11 +10,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel } from '../../lib';
-import { inspectModelFile, type ModelFileInfo } from '../../lib/model-files/model-file';
+import { inspectModelFile, type ModelFileInfo } from '../../lib/model-files/inspect';
 import { native } from '../../lib/native/addon';
+import { QUANTIZATION_TYPE_IDS } from '../../lib/model-files/ggml-format';
 import {
   QUANTIZATION_TYPES,
-  QUANTIZATION_TYPE_IDS,
   isQuantizedTensor,
   quantizeModel,
   quantizeRows,
@@ -22,7 +22,8 @@ import {
 } from '../../lib/tools/quantize';
 import { encodePreamble } from '../../lib/model-files/writer';
 import { whisperMelFilters } from '../../lib/model-files/mel-filters';
-import { byteLevelVocab, float32ToFloat16Bits, writeSyntheticModel } from '../../lib/tools/synthetic-model';
+import { byteLevelVocab, writeSyntheticModel } from '../../lib/tools/synthetic-model';
+import { float32ToFloat16Bits } from '../../lib/tools/convert/float';
 import { rejectedWhisperError } from '../support/errors';
 import { SHARED } from '../support/paths';
 import { f16BitsToNumber } from '../support/f16';

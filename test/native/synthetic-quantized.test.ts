@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel } from '../../lib';
-import { inspectModelFile } from '../../lib/model-files/model-file';
+import { inspectModelFile } from '../../lib/model-files/inspect';
 import { QUANTIZATION_TYPES, quantizeModel } from '../../lib/tools/quantize';
 import { planSyntheticModel, writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { SHARED } from '../support/paths';

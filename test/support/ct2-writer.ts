@@ -9,7 +9,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { readVocabTokens } from '../../lib/model-files/model-file';
+import { readVocabTokens } from '../../lib/model-files/vocabulary';
 import { mulberry32 as prng } from './prng';
 export { prng };
 

@@ -68,12 +68,12 @@ describe('convertModel: options', () => {
     const dir = await ct2();
     const e = await convertError({ source: dir, outPath: out(), weightType: 'q5_0' as 'f16' });
     expect(e.code).toBe('INVALID_ARGUMENT');
-    expect(e.message).toBe(`options.weightType: expected 'f16' or 'f32', got "q5_0"`);
+    expect(e.message).toBe(`options.weightType: expected one of 'f16', 'f32', got "q5_0"`);
   });
 
   it('rejects an unknown format, a non-function onProgress and a non-boolean replaceInvalidUtf8', async () => {
     const dir = await ct2();
-    expect((await convertError({ source: dir, outPath: out(), format: 'onnx' as 'auto' })).message).toMatch(/options\.format: expected 'auto', 'ctranslate2' or 'transformers', got "onnx"/);
+    expect((await convertError({ source: dir, outPath: out(), format: 'onnx' as 'auto' })).message).toMatch(/options\.format: expected one of 'auto', 'ctranslate2', 'transformers', got "onnx"/);
     expect((await convertError({ source: dir, outPath: out(), onProgress: 1 as unknown as () => void })).message).toMatch(/options\.onProgress/);
     expect((await convertError({ source: dir, outPath: out(), replaceInvalidUtf8: 'yes' as unknown as boolean })).message).toMatch(/options\.replaceInvalidUtf8/);
   });
@@ -292,7 +292,7 @@ describe('convertModel: Hugging Face models it cannot convert', () => {
     await fsp.truncate(file, (await fsp.stat(file)).size - 100);
     const e = await convertError({ source: dir, outPath: out() });
     expect(e.code).toBe('INVALID_MODEL');
-    expect(e.message).toMatch(/Invalid safetensors file ".*model\.safetensors": the file is truncated: tensor "[^"]+" \(F32 \[[\d, ]+\]\) needs bytes \d+\.\.\d+, but the file ends at \d+ \(100 bytes missing\)/);
+    expect(e.message).toMatch(/invalid safetensors file ".*model\.safetensors": the file is truncated: tensor "[^"]+" \(F32 \[[\d, ]+\]\) needs bytes \d+\.\.\d+, but the file ends at \d+ \(100 bytes missing\)/);
   });
 
   it('a missing shard', async () => {

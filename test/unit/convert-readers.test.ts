@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { readCt2ModelFile, readCt2Scalar } from '../../lib/tools/convert/ctranslate2';
 import { readSafetensorsFile } from '../../lib/tools/convert/safetensors';
 import { whisperTensorOrder } from '../../lib/tools/convert';
-import { expectedTensors } from '../../lib/model-files/model-file';
+import { expectedTensors } from '../../lib/model-files/tensors';
 import { rejectedWhisperError } from '../support/errors';
 import { writeCt2ModelBin } from '../support/ct2-writer';
 import { writeSafetensors } from '../support/safetensors-writer';

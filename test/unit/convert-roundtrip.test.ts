@@ -3,8 +3,8 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { convertModel, detectSourceFormat } from '../../lib/tools/convert';
-import { inspectModelFile, type ModelFileInfo, type TensorInfo } from '../../lib/model-files/model-file';
-import { float32ToFloat16Bits } from '../../lib/tools/synthetic-model';
+import { inspectModelFile, type ModelFileInfo, type TensorInfo } from '../../lib/model-files/inspect';
+import { float32ToFloat16Bits } from '../../lib/tools/convert/float';
 import { whisperMelFilters } from '../../lib/model-files/mel-filters';
 import { SHARED } from '../support/paths';
 import {
@@ -41,7 +41,8 @@ afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-// ---- reference conversions (independent of lib/tools/convert/float.ts) ------------------------------
+// Reference conversions, independent of the converter's chunked ones; the one shared piece is the
+// f32 -> f16 rounding (float32ToFloat16Bits), which convert-vocab-float.test.ts checks on its own.
 
 const f16ToNumber = f16BitsToNumber;
 

@@ -1,7 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { byteLevelToBytes, bytesToByteLevel, isWellFormedUtf8, utf8ReplacedTokenBytes, whisperBaseVocab } from '../../lib/tools/convert/vocab';
-import { bf16ToF32Bits, f16ToF32Bits, f32ToF16Bits, float16BitsToFloat32Bits } from '../../lib/tools/convert/float';
-import { float32ToFloat16Bits } from '../../lib/tools/synthetic-model';
+import { bf16ToF32Bits, f16ToF32Bits, f32ToF16Bits, float16BitsToFloat32Bits, float32ToFloat16Bits } from '../../lib/tools/convert/float';
 import { WhisperError } from '../../lib/errors/whisper-error';
 import { byteLevelSpelling, prng } from '../support/ct2-writer';
 import { f16BitsToNumber } from '../support/f16';

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../lib/model-files/mel-filters';
-import { inspectModelFile } from '../../lib/model-files/model-file';
+import { inspectModelFile } from '../../lib/model-files/inspect';
+import { thrownWhisperError } from '../support/errors';
 import { SHARED } from '../support/paths';
 
 async function storedFilters(file: string): Promise<Buffer> {
@@ -36,7 +37,7 @@ describe('whisperMelFilters', () => {
   });
 
   test('rejects a bad count', () => {
-    expect(() => whisperMelFilters(0)).toThrow(RangeError);
-    expect(() => whisperMelFilters(80.5)).toThrow(/nMels must be an integer in 1\.\.512, got 80\.5/);
+    expect(thrownWhisperError(() => whisperMelFilters(0)).code).toBe('INVALID_ARGUMENT');
+    expect(() => whisperMelFilters(80.5)).toThrow(/^nMels: expected an integer from 1 to 512, got 80\.5$/);
   });
 });

@@ -4,15 +4,10 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  GGML_TYPES,
-  expectedTensors,
-  ggmlTensorBytes,
-  inspectModelFile,
-  type ModelFileInfo,
-  type TensorInfo,
-  type WhisperHparams,
-} from '../../lib/model-files/model-file';
+import { GGML_TYPES, ggmlTensorBytes } from '../../lib/model-files/ggml-format';
+import { type WhisperHparams } from '../../lib/model-files/hparams';
+import { expectedTensors } from '../../lib/model-files/tensors';
+import { inspectModelFile, type ModelFileInfo, type TensorInfo } from '../../lib/model-files/inspect';
 import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { WhisperError } from '../../lib/errors/whisper-error';
 import { rejectedWhisperError } from '../support/errors';
@@ -40,6 +35,7 @@ async function expectInvalid(file: string, ...patterns: RegExp[]): Promise<Whisp
   const err = await rejectedWhisperError(inspectModelFile(file));
   expect(err.code).toBe('INVALID_MODEL');
   expect(err.message).toContain(file);
+  expect(err.message.startsWith(`invalid model file ${JSON.stringify(file)}: `)).toBe(true);
   for (const p of patterns) expect(err.message).toMatch(p);
   return err;
 }
@@ -296,19 +292,23 @@ describe('inspectModelFile on a synthetic tiny.en model and broken copies of it'
     const missing = path.join(dir, 'no-such-model.bin');
     const err = await rejectedWhisperError(inspectModelFile(missing));
     expect(err.code).toBe('MODEL_NOT_FOUND');
-    expect(err.message).toContain(missing);
+    expect(err.message).toBe(`path: model file not found: ${missing}`);
     const err2 = await rejectedWhisperError(inspectModelFile(path.join(good, 'inside-a-file.bin')));
     expect(err2.code).toBe('MODEL_NOT_FOUND');
   });
 
-  it('rejects a directory', async () => {
-    await expectInvalid(dir, /directory/);
+  it('rejects a directory with INVALID_ARGUMENT naming the path', async () => {
+    const err = await rejectedWhisperError(inspectModelFile(dir));
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).toBe(`path: expected a file (model file), got a directory: ${dir}`);
   });
 
   it.skipIf(process.platform === 'win32')('rejects a FIFO without blocking on it', async () => {
     const fifo = path.join(dir, 'model.fifo');
     execFileSync('mkfifo', [fifo]);
-    await expectInvalid(fifo, /not a regular file/);
+    const err = await rejectedWhisperError(inspectModelFile(fifo));
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).toBe(`path: expected a file (model file), got a FIFO: ${fifo}`);
   });
 
   it('rejects an empty file', async () => {
@@ -569,7 +569,8 @@ describe('inspectModelFile on a synthetic tiny.en model and broken copies of it'
         } catch (err) {
           if (!(err instanceof WhisperError)) throw err;
           expect(err.code).toBe('INVALID_MODEL');
-          seen.add(err.message.replace(/^Invalid model file "[^"]*": /, '').slice(0, 25));
+          expect(err.message).toMatch(/^invalid model file "[^"]*": /);
+          seen.add(err.message.replace(/^invalid model file "[^"]*": /, '').slice(0, 25));
         }
         if (len < base.length) await fh.write(base, len, base.length - len, len);
         for (const at of touched) await fh.write(base, at, 1, at);

@@ -11,7 +11,10 @@ import {
   matchingArchitectures,
   type ArchitectureName,
 } from '../../lib/model-files/architectures';
-import { inspectModelFile, parameterCount, readModelInfo, type WhisperHparams } from '../../lib/model-files/model-file';
+import { type WhisperHparams } from '../../lib/model-files/hparams';
+import { parameterCount } from '../../lib/model-files/tensors';
+import { inspectModelFile } from '../../lib/model-files/inspect';
+import { readModelInfo } from '../../lib/model-files/summary';
 import { planSyntheticModel, writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { rejectedWhisperError } from '../support/errors';
 import { writeSkeletonModel } from '../support/model-skeleton';

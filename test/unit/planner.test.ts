@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARCHITECTURES } from '../../lib/model-files/architectures';
 import { WhisperError } from '../../lib/errors/whisper-error';
-import { expectedTensors, ggmlTensorBytes } from '../../lib/model-files/model-file';
+import { ggmlTensorBytes } from '../../lib/model-files/ggml-format';
+import { expectedTensors } from '../../lib/model-files/tensors';
 import { computeBufferBytes, decodersFor, estimateMemory, kvCacheBytes, maxConcurrencyForBudget } from '../../lib/model/planner';
 import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
 

@@ -16,7 +16,9 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARCHITECTURES, ARCHITECTURE_NAMES, type ArchitectureName } from '../../lib/model-files/architectures';
 import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../lib/model-files/mel-filters';
-import { expectedTensors, ggmlTensorBytes, inspectModelFile, parameterCount } from '../../lib/model-files/model-file';
+import { ggmlTensorBytes } from '../../lib/model-files/ggml-format';
+import { expectedTensors, parameterCount } from '../../lib/model-files/tensors';
+import { inspectModelFile } from '../../lib/model-files/inspect';
 import {
   SYNTHETIC_WEIGHT_TYPES,
   byteLevelVocab,

@@ -128,7 +128,7 @@ class Cursor {
  * (a truncated file names the variable whose data is cut).
  */
 export async function readCt2ModelFile(file: string): Promise<Ct2ModelFile> {
-  const fail = (msg: string): WhisperError => new WhisperError('INVALID_MODEL', `Invalid CTranslate2 model file ${JSON.stringify(file)}: ${msg}`);
+  const fail = (msg: string): WhisperError => new WhisperError('INVALID_MODEL', `invalid CTranslate2 model file ${JSON.stringify(file)}: ${msg}`);
   const { fh, size } = await openSourceFile(file, 'CTranslate2 model');
   try {
     const c = new Cursor(fh, file, size, fail);

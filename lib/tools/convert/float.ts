@@ -1,11 +1,44 @@
 /**
- * Float format conversions for the converter, chunk by chunk on typed arrays: binary16 (f16) and
+ * Float format conversions for the converter and the synthetic-model generator, chunk by chunk on typed arrays: binary16 (f16) and
  * bfloat16 (bf16) to float32 as exact bit manipulations, float32 to binary16 with round-to-nearest-even
  * (`float32ToFloat16Bits`, the rounding numpy's `astype(np.float16)` uses).
  *
  * All arrays hold values in the platform's byte order; the caller swaps bytes on big-endian machines.
  */
-import { float32ToFloat16Bits } from '../synthetic-model';
+// float32ToFloat16Bits reads a number's float32 bits through these one-element views
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** IEEE 754 binary16 bits of a number (first rounded to float32), rounding to nearest, ties to even. */
+export function float32ToFloat16Bits(value: number): number {
+  f32Scratch[0] = value;
+  const bits = u32Scratch[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+
+  if (exp === 0xff) {
+    // Inf or NaN (NaN stays a quiet NaN with the top payload bits)
+    return mant === 0 ? sign | 0x7c00 : sign | 0x7e00 | (mant >>> 13);
+  }
+  const e = exp - 127 + 15; // rebias
+  if (e >= 0x1f) return sign | 0x7c00; // overflow -> infinity
+  if (e <= 0) {
+    // subnormal half (or zero): value = m * 2^-24
+    if (e < -10) return sign; // below half the smallest subnormal -> zero
+    mant |= 0x800000; // implicit leading 1
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (half & 1) === 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (half & 1) === 1)) half++; // a carry may roll into the exponent / to infinity: correct
+  return sign | half;
+}
 
 /**
  * The float32 bit pattern of a binary16 bit pattern. Exact: every binary16 value (subnormals, infinities,

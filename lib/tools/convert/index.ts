@@ -21,10 +21,14 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
+import { isBoolean, isNonEmptyString, oneOf, optionsObject, pick } from '../../errors/validate';
 import { WhisperError, invalidArgument } from '../../errors/whisper-error';
-import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../../model-files/writer';
+import { GGML_TYPE_F16 } from '../../model-files/ggml-format';
 import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../model-files/mel-filters';
-import { inspectModelFile, type ModelFileInfo, type WhisperHparams } from '../../model-files/model-file';
+import { modelFileRole, openForReading, readModelBytes } from '../../model-files/open-file';
+import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../../model-files/writer';
+import { type WhisperHparams } from '../../model-files/hparams';
+import { inspectModelFileFor, type ModelFileInfo } from '../../model-files/inspect';
 import { loadCt2Source } from './ctranslate2';
 import { bf16ToF32Bits, f16ToF32Bits, f32ToF16Bits } from './float';
 import { DTYPE_BYTES, planTensors, readExactly, type PlannedTensor, type SourceModel } from './source';
@@ -133,23 +137,18 @@ export async function detectSourceFormat(dir: string): Promise<SourceFormat> {
 
 /** The mel filter bank from a ggml model or header-only file. */
 async function melFiltersFromFile(file: string, nMels: number): Promise<Float32Array> {
-  let info: ModelFileInfo;
-  try {
-    info = await inspectModelFile(file, { checkTensors: false });
-  } catch (err) {
-    if (err instanceof WhisperError) throw new WhisperError(err.code, `options.melFiltersFrom: ${err.message}`, { cause: err });
-    throw err;
-  }
+  const parameter = 'options.melFiltersFrom';
+  const info = await inspectModelFileFor(parameter, file, false);
   if (info.melFilters.nMel !== nMels) {
     throw new WhisperError(
       'INVALID_ARGUMENT',
-      `options.melFiltersFrom: ${JSON.stringify(file)} has ${info.melFilters.nMel} mel filters, but the model needs ${nMels} (n_mels from its conv1 weight)`,
+      `${parameter}: ${JSON.stringify(file)} has ${info.melFilters.nMel} mel filters, but the model needs ${nMels} (n_mels from its conv1 weight)`,
     );
   }
-  const fh = await fsp.open(file, 'r');
+  const role = modelFileRole(parameter);
+  const { fh } = await openForReading(file, role);
   try {
-    const buf = Buffer.alloc(info.melFilters.byteLength - 8);
-    await readExactly(fh, file, buf, 0, buf.length, info.melFilters.offset + 8);
+    const buf = await readModelBytes(fh, file, role, info.melFilters.byteLength - 8, info.melFilters.offset + 8, 'its mel filters');
     const out = new Float32Array(buf.length / 4);
     for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(4 * i);
     return out;
@@ -158,24 +157,19 @@ async function melFiltersFromFile(file: string, nMels: number): Promise<Float32A
   }
 }
 
+const checkWeightType = oneOf(['f16', 'f32']);
+const checkFormat = oneOf(['auto', 'ctranslate2', 'transformers']);
+
 function validateOptions(options: ConvertOptions): Required<Pick<ConvertOptions, 'source' | 'outPath' | 'weightType' | 'format'>> {
-  if (options === null || typeof options !== 'object') throw invalidArgument('options', 'an object', options);
-  const { source, outPath, melFiltersFrom, onProgress, replaceInvalidUtf8 } = options;
-  const weightType = options.weightType ?? 'f16';
-  const format = options.format ?? 'auto';
-  if (typeof source !== 'string' || source.length === 0) throw invalidArgument('options.source', 'a non-empty string (a model folder)', source);
-  if (typeof outPath !== 'string' || outPath.length === 0) throw invalidArgument('options.outPath', 'a non-empty string', outPath);
-  if (weightType !== 'f16' && weightType !== 'f32') throw invalidArgument('options.weightType', "'f16' or 'f32'", weightType);
-  if (format !== 'auto' && format !== 'ctranslate2' && format !== 'transformers') {
-    throw invalidArgument('options.format', "'auto', 'ctranslate2' or 'transformers'", format);
-  }
-  if (melFiltersFrom !== undefined && (typeof melFiltersFrom !== 'string' || melFiltersFrom.length === 0)) {
-    throw invalidArgument('options.melFiltersFrom', 'a non-empty string or undefined', melFiltersFrom);
-  }
-  if (replaceInvalidUtf8 !== undefined && typeof replaceInvalidUtf8 !== 'boolean') {
-    throw invalidArgument('options.replaceInvalidUtf8', 'a boolean or undefined', replaceInvalidUtf8);
-  }
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function or undefined', onProgress);
+  if (options === undefined) throw invalidArgument('options', 'an object', options);
+  const o = optionsObject('options', options);
+  const source = isNonEmptyString('options.source', o.source);
+  const outPath = isNonEmptyString('options.outPath', o.outPath);
+  const weightType = pick(o, 'weightType', checkWeightType, 'f16');
+  const format = pick(o, 'format', checkFormat, 'auto');
+  if (o.melFiltersFrom !== undefined) isNonEmptyString('options.melFiltersFrom', o.melFiltersFrom);
+  if (o.replaceInvalidUtf8 !== undefined) isBoolean('options.replaceInvalidUtf8', o.replaceInvalidUtf8);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function', o.onProgress);
   return { source, outPath, weightType, format };
 }
 
@@ -197,7 +191,7 @@ class Scratch {
 async function writeTensorData(t: PlannedTensor, fh: FileHandle, write: (bytes: Uint8Array) => Promise<void>, s: Scratch): Promise<void> {
   const src = t.source;
   const inBytes = DTYPE_BYTES[src.dtype];
-  const outF16 = t.type === 1;
+  const outF16 = t.type === GGML_TYPE_F16;
   for (let done = 0; done < t.elements; ) {
     const n = Math.min(CHUNK_ELEMENTS, t.elements - done);
     const nIn = n * inBytes;
@@ -300,6 +294,6 @@ export async function convertModel(options: ConvertOptions): Promise<ModelFileIn
   } finally {
     for (const fh of handles.values()) await fh.close().catch(() => undefined);
   }
-  return inspectModelFile(outPath);
+  return inspectModelFileFor('options.outPath', outPath);
 }
 

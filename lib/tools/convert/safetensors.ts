@@ -44,7 +44,7 @@ export interface SafetensorsFile {
 
 /** Reads a .safetensors file's header. MODEL_NOT_FOUND for a missing file, INVALID_MODEL for a malformed or truncated one. */
 export async function readSafetensorsFile(file: string): Promise<SafetensorsFile> {
-  const fail = (msg: string): WhisperError => new WhisperError('INVALID_MODEL', `Invalid safetensors file ${JSON.stringify(file)}: ${msg}`);
+  const fail = (msg: string): WhisperError => new WhisperError('INVALID_MODEL', `invalid safetensors file ${JSON.stringify(file)}: ${msg}`);
   const { fh, size } = await openSourceFile(file, 'safetensors');
   try {
     if (size < 8) throw fail(`the file is only ${size} bytes; the header size alone takes 8`);

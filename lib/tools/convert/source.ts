@@ -11,8 +11,11 @@
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { fileError, type FileRole } from '../../errors/file-errors';
 import { WhisperError } from '../../errors/whisper-error';
-import { expectedTensors, type WhisperHparams } from '../../model-files/model-file';
+import { openForReading } from '../../model-files/open-file';
+import { type WhisperHparams } from '../../model-files/hparams';
+import { expectedTensors } from '../../model-files/tensors';
 
 /** Element types the converter can read. Other dtypes are listed by name and rejected when needed. */
 export type SourceDtype = 'f32' | 'f16' | 'bf16';
@@ -189,14 +192,19 @@ export function planTensors(src: SourceModel, hparams: WhisperHparams): PlannedT
   return plan;
 }
 
-/** Reads a small file as UTF-8 text; a missing file is undefined. Other errors are INVALID_MODEL naming the file. */
+/** A file of the source model folder, for file errors: `what` is e.g. 'safetensors file'. */
+export function sourceFileRole(what: string): FileRole {
+  return { parameter: 'options.source', what, notFound: 'MODEL_NOT_FOUND' };
+}
+
+/** Reads a small file as UTF-8 text; a missing file is undefined. Other failures are fileError's. */
 export async function readTextIfExists(file: string): Promise<string | undefined> {
   try {
     return await fsp.readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    throw new WhisperError('INVALID_MODEL', `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
+    throw fileError(err, file, sourceFileRole('model file'));
   }
 }
 
@@ -211,7 +219,7 @@ export function parseJson(text: string, file: string): unknown {
 
 /**
  * Reads exactly `length` bytes at `position` into `buf` (from `bufOffset`). Throws INVALID_MODEL naming
- * the file if it ends first (e.g. it shrank after its header was read).
+ * the file if it ends first (e.g. it shrank after its header was read), FILE_UNREADABLE if a read fails.
  */
 export async function readExactly(fh: FileHandle, file: string, buf: Uint8Array, bufOffset: number, length: number, position: number): Promise<void> {
   let done = 0;
@@ -220,7 +228,7 @@ export async function readExactly(fh: FileHandle, file: string, buf: Uint8Array,
     try {
       ({ bytesRead } = await fh.read(buf, bufOffset + done, length - done, position + done));
     } catch (err) {
-      throw new WhisperError('INVALID_MODEL', `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
+      throw fileError(err, file, sourceFileRole('model file'));
     }
     if (bytesRead === 0) {
       throw new WhisperError(
@@ -238,26 +246,10 @@ export function asObject(value: unknown): Record<string, unknown> | undefined {
 }
 
 /**
- * Opens a source model file for positioned reads: MODEL_NOT_FOUND when it is missing, INVALID_MODEL
- * when it cannot be opened or is not a regular file. `kind` names the format in messages.
+ * Opens a source model file for positioned reads, with the library's file errors (MODEL_NOT_FOUND
+ * when it is missing, INVALID_ARGUMENT when it is not a regular file, FILE_UNREADABLE when it cannot
+ * be read). `kind` names the format in messages.
  */
 export async function openSourceFile(file: string, kind: string): Promise<{ fh: FileHandle; size: number }> {
-  let fh: FileHandle;
-  try {
-    fh = await fsp.open(file, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new WhisperError('MODEL_NOT_FOUND', `${kind} file not found: ${JSON.stringify(file)}`, { cause: err });
-    }
-    throw new WhisperError('INVALID_MODEL', `Cannot open ${kind} file ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new WhisperError('INVALID_MODEL', `Invalid ${kind} file ${JSON.stringify(file)}: it is not a regular file`);
-    return { fh, size: st.size };
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    throw err;
-  }
+  return openForReading(file, sourceFileRole(`${kind} file`));
 }
