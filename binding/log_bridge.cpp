@@ -108,37 +108,42 @@ LogSink::~LogSink() {
     std::lock_guard<std::mutex> lock(g_sinks_mutex);
     g_sinks.erase(std::remove(g_sinks.begin(), g_sinks.end(), this), g_sinks.end());
   }
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(*mutex_);
   ReleaseLocked();
 }
 
 void LogSink::ReleaseLocked() {
-  if (active_ && !tsfn_lifetime_->finalized.load()) tsfn_.Release();
+  if (active_ && !tsfn_lifetime_->finalized) tsfn_.Release();
   active_ = false;
   tsfn_lifetime_.reset();
 }
 
 void LogSink::SetLogger(Napi::Env env, Napi::Value logger, int minLevel) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(*mutex_);
   ReleaseLocked();
   min_level_ = minLevel;
   if (!logger.IsFunction()) return;
   tsfn_lifetime_ = std::make_shared<Lifetime>();
+  // Node runs the finalizer from its event loop, never inside Release() or a call made under
+  // the mutex, so taking the mutex there cannot deadlock.
   tsfn_ = Napi::ThreadSafeFunction::New(
       env, logger.As<Napi::Function>(), "whisper-napi:log", 0, 1,
-      [](Napi::Env, std::shared_ptr<Lifetime>* lifetime) {
-        (*lifetime)->finalized.store(true);
-        delete lifetime;
+      [](Napi::Env, FinalizerData* data) {
+        {
+          std::lock_guard<std::mutex> finalizing(*data->mutex);
+          data->lifetime->finalized = true;
+        }
+        delete data;
       },
-      new std::shared_ptr<Lifetime>(tsfn_lifetime_));
+      new FinalizerData{mutex_, tsfn_lifetime_});
   // A logger must not keep the host process alive.
   tsfn_.Unref(env);
   active_ = true;
 }
 
 void LogSink::Emit(int level, const std::string& line) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!active_ || level < min_level_ || tsfn_lifetime_->finalized.load()) return;
+  std::lock_guard<std::mutex> lock(*mutex_);
+  if (!active_ || level < min_level_ || tsfn_lifetime_->finalized) return;
   auto* message = new LogMessage{level, line};
   napi_status status = tsfn_.NonBlockingCall(message, [](Napi::Env env, Napi::Function fn, LogMessage* msg) {
     if (env != nullptr && fn != nullptr) {

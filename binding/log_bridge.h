@@ -3,7 +3,6 @@
 
 #include <napi.h>
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,13 +28,20 @@ class LogSink {
  private:
   void ReleaseLocked();
 
-  // Set by the thread-safe function's finalizer, which Node may run during environment
-  // teardown before this sink is destroyed; a finalized function must not be released.
+  // Node frees a thread-safe function at environment teardown even while threads still hold
+  // it, and may do so before or after this sink is destroyed. Its finalizer marks it finalized
+  // under the sink's mutex (shared with the finalizer, so it outlives the sink), the same
+  // mutex Emit holds from the check to the call: a line logged on another thread never reaches
+  // a freed function, and a finalized one is never released.
   struct Lifetime {
-    std::atomic<bool> finalized{false};
+    bool finalized = false;  // guarded by the sink's mutex
+  };
+  struct FinalizerData {
+    std::shared_ptr<std::mutex> mutex;
+    std::shared_ptr<Lifetime> lifetime;
   };
 
-  std::mutex mutex_;
+  const std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<Lifetime> tsfn_lifetime_;
   bool active_ = false;
