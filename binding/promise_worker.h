@@ -35,6 +35,8 @@ class PromiseWorker : public Napi::AsyncWorker {
       failure_ = {"NATIVE_ERROR", what_ + ": out of memory"};
     } catch (const std::exception& error) {
       failure_ = {"NATIVE_ERROR", what_ + ": " + error.what()};
+    } catch (...) {
+      failure_ = {"NATIVE_ERROR", what_ + ": an unknown exception was thrown"};
     }
   }
 
