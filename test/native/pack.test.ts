@@ -1,7 +1,9 @@
 /**
  * What `npm install whisper-napi` gives a user: the packed tarball installs offline into a fresh
  * project on a machine with no compiler on PATH (so the prebuild, not a build, must be used),
- * and transcribes a real clip from there.
+ * and transcribes a real clip from there. "Offline" means no compiler and no build, not no
+ * registry: the test fills an npm cache of its own with the locked versions of the runtime
+ * dependencies first, so it passes on a machine whose npm cache has never seen them.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,6 +33,36 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+/**
+ * The runtime dependencies, with theirs, at the versions package-lock.json pins: what the
+ * installs below need in the cache, and (as overrides) what they install, so that a release
+ * of a dependency after the cache was filled can't make them reach for one that isn't there.
+ */
+function lockedRuntimePackages(): Map<string, string> {
+  const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { name?: string; version?: string; dev?: boolean; link?: boolean }>;
+  };
+  const versions = new Map<string, Set<string>>();
+  for (const [location, entry] of Object.entries(lock.packages)) {
+    if (location === '' || entry.dev || entry.link || !entry.version) continue;
+    const name = entry.name ?? location.slice(location.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    versions.set(name, (versions.get(name) ?? new Set()).add(entry.version));
+  }
+  return new Map([...versions].flatMap(([name, set]) => [...set].map((version) => [`${name}@${version}`, name] as [string, string])));
+}
+
+/** A fresh project whose overrides pin every runtime dependency that the lock has at one version. */
+function writeProject(dir: string, name: string, locked: Map<string, string>): void {
+  const counts = new Map<string, number>();
+  for (const packageName of locked.values()) counts.set(packageName, (counts.get(packageName) ?? 0) + 1);
+  const overrides: Record<string, string> = {};
+  for (const [spec, packageName] of locked) {
+    if (counts.get(packageName) === 1) overrides[packageName] = spec.slice(packageName.length + 1);
+  }
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, overrides }));
+}
+
 interface PackResult {
   filename: string;
   size: number;
@@ -44,6 +76,8 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the packed package', () => {
   let tarball: string;
   let project: string;
   let bareBin: string;
+  let npmCache: string;
+  let locked: Map<string, string>;
 
   beforeAll(() => {
     if (!fs.existsSync(path.join(REPO_ROOT, 'prebuilds', PLATFORM_ARCH, 'build.json'))) {
@@ -63,16 +97,42 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the packed package', () => {
     fs.mkdirSync(bareBin);
     fs.symlinkSync(process.execPath, path.join(bareBin, 'node'));
     fs.symlinkSync('/bin/sh', path.join(bareBin, 'sh'));
+    locked = lockedRuntimePackages();
     project = path.join(scratch, 'app');
-    fs.mkdirSync(project);
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    writeProject(project, 'app', locked);
+
+    // An npm cache of the test's own, holding exactly the locked runtime dependencies (this
+    // step may use the registry; the installs after it may not).
+    npmCache = path.join(scratch, 'npm-cache');
+    const fill = spawnSync(process.execPath, [npmCli(), 'cache', 'add', ...locked.keys(), '--cache', npmCache], {
+      env: cleanEnv({ PATH: process.env.PATH ?? '' }),
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    if (fill.status !== 0) throw new Error(`npm cache add failed:\n${fill.stdout}\n${fill.stderr}`);
   });
 
   it('holds the prebuild, the compiled library and the whisper.cpp source, and nothing of the repository besides', () => {
     const files = new Set(packed.files.map((f) => f.path));
     const prebuild = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'prebuilds', PLATFORM_ARCH, 'build.json'), 'utf8')) as { files: string[] };
     for (const name of [...prebuild.files, 'build.json']) expect(files).toContain(`prebuilds/${PLATFORM_ARCH}/${name}`);
-    for (const name of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/cli.js', 'scripts/install.mjs', 'scripts/build-native.mjs', 'CMakeLists.txt', 'binding/addon.cpp']) {
+    for (const name of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/esm/index.mjs',
+      'dist/esm/index.d.mts',
+      'dist/tools/index.js',
+      'dist/tools/index.d.ts',
+      'dist/esm/tools.mjs',
+      'dist/esm/tools.d.mts',
+      'dist/cli/cli.js',
+      'scripts/install.mjs',
+      'scripts/build-native.mjs',
+      'CMakeLists.txt',
+      'binding/addon.cpp',
+      'LICENSE',
+      'deps/whisper.cpp/LICENSE',
+    ]) {
       expect(files).toContain(name);
     }
     for (const name of ['deps/whisper.cpp/.whisper-napi-source', 'deps/whisper.cpp/src/whisper.cpp', 'deps/whisper.cpp/ggml/src/ggml.c', 'deps/whisper.cpp/ggml/src/ggml-cuda/ggml-cuda.cu']) {
@@ -89,7 +149,7 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the packed package', () => {
       encoding: 'utf8',
     });
     expect(compilers.stdout.trim()).toBe('');
-    const install = spawnSync(process.execPath, [npmCli(), 'install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], {
+    const install = spawnSync(process.execPath, [npmCli(), 'install', '--offline', '--cache', npmCache, '--no-audit', '--no-fund', '--foreground-scripts', tarball], {
       cwd: project,
       env: cleanEnv({ PATH: bareBin }),
       encoding: 'utf8',
@@ -119,6 +179,35 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the packed package', () => {
     expect(result.binary.path).toBe(path.join(installed, 'prebuilds', PLATFORM_ARCH, 'whisper-napi.napi.glibc.node'));
   });
 
+  it('resolves by name from the project, as ESM and CommonJS, through its exports map only', () => {
+    // Run from the project, as its own code would: bare specifiers resolve in its node_modules.
+    const script = `
+      import { createRequire } from 'node:module';
+      import * as esm from 'whisper-napi';
+      import * as esmTools from 'whisper-napi/tools';
+      const require = createRequire(process.cwd() + '/package.json');
+      let deep;
+      try { require.resolve('whisper-napi/dist/tools/wer.js'); deep = 'resolved'; } catch (error) { deep = error.code; }
+      process.stdout.write(JSON.stringify({
+        cjs: require.resolve('whisper-napi'),
+        tools: require.resolve('whisper-napi/tools'),
+        deep,
+        sameClass: esm.WhisperError === require('whisper-napi').WhisperError,
+        esmTools: typeof esmTools.convertModel,
+      }));
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: project, env: cleanEnv({ PATH: bareBin }), encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    const installed = path.join(project, 'node_modules', 'whisper-napi');
+    expect(JSON.parse(child.stdout)).toEqual({
+      cjs: path.join(installed, 'dist', 'index.js'),
+      tools: path.join(installed, 'dist', 'tools', 'index.js'),
+      deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+      sameClass: true,
+      esmTools: 'function',
+    });
+  });
+
   it('without a prebuild for the platform, refuses to install and names the missing build tools', () => {
     // The same package minus prebuilds/: what a user on a platform without a prebuild gets.
     const unpacked = path.join(scratch, 'unpacked');
@@ -128,9 +217,8 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the packed package', () => {
     const stripped = path.join(scratch, 'no-prebuild.tgz');
     execFileSync('tar', ['-czf', stripped, '-C', unpacked, 'package']);
     const otherProject = path.join(scratch, 'app-without-prebuild');
-    fs.mkdirSync(otherProject);
-    fs.writeFileSync(path.join(otherProject, 'package.json'), JSON.stringify({ name: 'app2', version: '1.0.0', private: true }));
-    const install = spawnSync(process.execPath, [npmCli(), 'install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', stripped], {
+    writeProject(otherProject, 'app2', locked);
+    const install = spawnSync(process.execPath, [npmCli(), 'install', '--offline', '--cache', npmCache, '--no-audit', '--no-fund', '--foreground-scripts', stripped], {
       cwd: otherProject,
       env: cleanEnv({ PATH: bareBin }),
       encoding: 'utf8',
