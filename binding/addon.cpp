@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "arguments.h"
 #include "backends.h"
 #include "log_bridge.h"
 #include "model.h"
@@ -14,10 +15,16 @@ namespace whisper_napi {
 
 namespace {
 
+// setLogger(logger: function | null, minLevel?: 0 debug .. 3 error)
 void SetLogger(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int min_level = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 1;
-  AddonData::Of(env)->log_sink->SetLogger(env, info.Length() > 0 ? info[0] : env.Null(), min_level);
+  const Napi::Value logger = info.Length() > 0 ? info[0] : env.Undefined();
+  if (!logger.IsFunction() && !logger.IsNull() && !logger.IsUndefined()) {
+    throw InvalidArgument(env, "setLogger.logger", "a function or null", logger);
+  }
+  const Napi::Value level = info.Length() > 1 ? info[1] : env.Undefined();
+  const int min_level = level.IsUndefined() ? 1 : static_cast<int>(ReadInteger(level, "setLogger.minLevel", 0, 3));
+  AddonData::Of(env)->log_sink->SetLogger(env, logger, min_level);
 }
 
 }  // namespace

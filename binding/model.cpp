@@ -1,8 +1,12 @@
 #include "model.h"
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "addon_data.h"
+#include "arguments.h"
 #include "errors.h"
 #include "promise_worker.h"
 #include "log_bridge.h"
@@ -12,6 +16,20 @@
 namespace whisper_napi {
 
 namespace {
+
+// whisper.cpp reports a missing file only as a failed load; name it as lib/ does.
+WorkerFailure CheckModelPath(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::file_status status = fs::status(fs::u8path(path), error);
+  if (status.type() == fs::file_type::not_found) {
+    return {"MODEL_NOT_FOUND", "loadModel.path: model file not found: " + path};
+  }
+  if (fs::is_directory(status)) {
+    return {"INVALID_ARGUMENT", "loadModel.path: expected a file (model file), got a directory: " + path};
+  }
+  return {};
+}
 
 struct LoadOptions {
   std::string path;
@@ -27,6 +45,8 @@ class LoadModelWorker : public PromiseWorker {
 
  private:
   void Run() override {
+    failure_ = CheckModelPath(options_.path);
+    if (failure_.failed()) return;
     ResetThreadDiagnostics();
     whisper_context_params params = whisper_context_default_params();
     params.use_gpu = options_.use_gpu;
@@ -95,9 +115,10 @@ class CreateStateWorker : public PromiseWorker {
   std::shared_ptr<StateHandle> state_;
 };
 
+// An absent option keeps its default; a present one must have the right type.
 bool OptionalBool(const Napi::Object& options, const char* key, bool fallback) {
   Napi::Value value = options.Get(key);
-  return value.IsBoolean() ? value.As<Napi::Boolean>().Value() : fallback;
+  return value.IsUndefined() ? fallback : ReadBool(value, std::string("loadModel.options.") + key);
 }
 
 }  // namespace
@@ -115,22 +136,30 @@ Napi::Function Model::DefineClass(Napi::Env env) {
 
 Model::Model(const Napi::CallbackInfo& info) : ObjectWrap<Model>(info) {
   if (info.Length() != 1 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(info.Env(), "NativeModel is created by loadModel(), not by new");
+    throw InvalidArgument(info.Env(), "NativeModel", "to be created by loadModel(), not by new",
+                          info.Length() > 0 ? info[0] : info.Env().Undefined());
   }
   handle_ = *info[0].As<Napi::External<std::shared_ptr<ModelHandle>>>().Data();
 }
 
 Napi::Value Model::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadModel: path must be a string");
   LoadOptions options;
-  options.path = info[0].As<Napi::String>().Utf8Value();
-  if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Object object = info[1].As<Napi::Object>();
+  const Napi::Value path = info.Length() > 0 ? info[0] : env.Undefined();
+  options.path = ReadString(path, "loadModel.path");
+  if (options.path.empty()) throw InvalidArgument(env, "loadModel.path", "a non-empty string", path);
+  const Napi::Value given = info.Length() > 1 ? info[1] : env.Undefined();
+  if (!given.IsUndefined()) {
+    if (!given.IsObject() || given.IsArray() || given.IsFunction()) {
+      throw InvalidArgument(env, "loadModel.options", "an object", given);
+    }
+    Napi::Object object = given.As<Napi::Object>();
     options.use_gpu = OptionalBool(object, "useGpu", options.use_gpu);
     options.flash_attn = OptionalBool(object, "flashAttn", options.flash_attn);
     Napi::Value device = object.Get("gpuDevice");
-    if (device.IsNumber()) options.gpu_device = device.As<Napi::Number>().Int32Value();
+    if (!device.IsUndefined()) {
+      options.gpu_device = static_cast<int>(ReadInteger(device, "loadModel.options.gpuDevice", 0, INT32_MAX));
+    }
   }
   auto* worker = new LoadModelWorker(env, std::move(options));
   Napi::Promise promise = worker->Promise();

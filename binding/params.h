@@ -1,6 +1,7 @@
 // Transcription parameters, copied out of a JS object into plain C++ before the work
-// leaves the JS thread. lib/transcription/options.ts validates and fills every field; this side only
-// checks types, so a bad call from JS is a TypeError rather than undefined behaviour.
+// leaves the JS thread. lib/transcription/options.ts validates and fills every field; this side
+// checks them again, types and ranges, because whisper.cpp asserts, aborts or reads out of
+// bounds on some values, and the addon can be called without lib/ in front of it.
 #pragma once
 
 #include <napi.h>
@@ -51,8 +52,17 @@ struct TranscribeParams {
   bool want_segments = false;
 };
 
-// Throws Napi::TypeError naming the field when a value is missing or of the wrong type.
-TranscribeParams ReadTranscribeParams(const Napi::Object& object);
+// What the checks need to know about the model the job runs on.
+struct ModelLimits {
+  int n_audio_ctx = 0;
+};
+
+// whisper.cpp's WHISPER_MAX_DECODERS (private to whisper.cpp): the most decoders whisper_full runs.
+constexpr int kMaxDecoders = 8;
+
+// Throws an INVALID_ARGUMENT error naming the option (as lib/ names it: options.bestOf,
+// options.vad.threshold) when a field is missing, of the wrong type or out of range.
+TranscribeParams ReadTranscribeParams(const Napi::Object& object, const ModelLimits& limits);
 
 // The returned struct points into `params`' strings: keep `params` alive while it is used.
 whisper_full_params ToWhisperParams(const TranscribeParams& params);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "arguments.h"
 #include "errors.h"
 #include "promise_worker.h"
 
@@ -84,10 +85,6 @@ class QuantizeWorker : public PromiseWorker {
   std::vector<uint8_t> out_;
 };
 
-Napi::Error InvalidArgument(Napi::Env env, const std::string& message) {
-  return MakeError(env, "INVALID_ARGUMENT", "quantize: " + message);
-}
-
 // A non-negative integer that fits in int64 without loss, or -1.
 int64_t ReadCount(const Napi::Value& value) {
   if (!value.IsNumber()) return -1;
@@ -100,46 +97,52 @@ int64_t ReadCount(const Napi::Value& value) {
 
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4) throw InvalidArgument(env, "expected (src, srcType, dstType, nPerRow)");
-  if (!info[0].IsTypedArray()) throw InvalidArgument(env, "src must be a TypedArray (e.g. a Buffer or Float32Array)");
-  Napi::TypedArray src = info[0].As<Napi::TypedArray>();
-
-  const int64_t src_type = ReadCount(info[1]);
-  if (src_type != GGML_TYPE_F32 && src_type != GGML_TYPE_F16) {
-    throw InvalidArgument(env, "srcType must be 0 (f32) or 1 (f16)");
+  auto argument = [&](size_t i) { return info.Length() > i ? info[i] : env.Undefined(); };
+  if (!argument(0).IsTypedArray()) {
+    throw InvalidArgument(env, "quantize.src", "a TypedArray (e.g. a Buffer or Float32Array)", argument(0));
   }
-  const int64_t dst_type = ReadCount(info[2]);
+  Napi::TypedArray src = argument(0).As<Napi::TypedArray>();
+
+  const int64_t src_type = ReadCount(argument(1));
+  if (src_type != GGML_TYPE_F32 && src_type != GGML_TYPE_F16) {
+    throw InvalidArgument(env, "quantize.srcType", "0 (f32) or 1 (f16)", argument(1));
+  }
+  const int64_t dst_type = ReadCount(argument(2));
   if (dst_type < 0 || dst_type >= GGML_TYPE_COUNT || !IsSupportedTarget(static_cast<int>(dst_type))) {
-    throw InvalidArgument(env, "dstType must be the ggml type id of q4_0, q4_1, q5_0, q5_1, q8_0 or f16");
+    throw InvalidArgument(env, "quantize.dstType", "the ggml type id of q4_0, q4_1, q5_0, q5_1, q8_0 or f16",
+                          argument(2));
   }
   const ggml_type dst = static_cast<ggml_type>(dst_type);
   if (ggml_quantize_requires_imatrix(dst)) {
-    throw InvalidArgument(env, std::string("type ") + ggml_type_name(dst) + " needs an importance matrix");
+    throw InvalidArgument(env, "quantize.dstType", "a type that needs no importance matrix", argument(2));
   }
-  const int64_t n_per_row = ReadCount(info[3]);
+  const int64_t n_per_row = ReadCount(argument(3));
   const int64_t block = ggml_blck_size(dst);
   if (n_per_row <= 0 || n_per_row > INT32_MAX || n_per_row % block != 0) {
-    throw InvalidArgument(env, std::string("nPerRow must be a positive multiple of ") + std::to_string(block) + " (the " +
-                                   ggml_type_name(dst) + " block size) up to 2^31-1");
+    throw InvalidArgument(env, "quantize.nPerRow",
+                          "a positive multiple of " + std::to_string(block) + " (the " + ggml_type_name(dst) +
+                              " block size) up to 2^31-1",
+                          argument(3));
   }
 
   const size_t elem = src_type == GGML_TYPE_F16 ? sizeof(ggml_fp16_t) : sizeof(float);
   const size_t byte_length = src.ByteLength();
   if (byte_length % elem != 0) {
-    throw InvalidArgument(env, "src has " + std::to_string(byte_length) + " bytes, not a whole number of " +
-                                   (src_type == GGML_TYPE_F16 ? "f16" : "f32") + " values");
+    throw InvalidArgument(env, "quantize.src", std::string("a whole number of ") +
+                                                   (src_type == GGML_TYPE_F16 ? "f16" : "f32") + " values",
+                          std::to_string(byte_length) + " bytes");
   }
   const size_t count = byte_length / elem;
   if (count % static_cast<size_t>(n_per_row) != 0) {
-    throw InvalidArgument(env, "src has " + std::to_string(count) + " values, not a whole number of rows of " +
-                                   std::to_string(n_per_row));
+    throw InvalidArgument(env, "quantize.src", "a whole number of rows of " + std::to_string(n_per_row) + " values",
+                          std::to_string(count) + " values");
   }
   // The data pointer as napi reports it (already offset into the buffer; also right for a
   // SharedArrayBuffer). A detached buffer reports no data.
   void* data = nullptr;
   napi_status status = napi_get_typedarray_info(env, src, nullptr, nullptr, &data, nullptr, nullptr);
   if (status != napi_ok || (byte_length > 0 && data == nullptr)) {
-    throw InvalidArgument(env, "src's memory is not accessible (a detached ArrayBuffer?)");
+    throw InvalidArgument(env, "quantize.src", "a TypedArray with accessible memory (not a detached buffer)", argument(0));
   }
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "addon_data.h"
+#include "arguments.h"
 #include "errors.h"
 #include "memory.h"
 #include "params.h"
@@ -33,7 +34,8 @@ Napi::Object State::NewInstance(Napi::Env env, std::shared_ptr<StateHandle> hand
 
 State::State(const Napi::CallbackInfo& info) : ObjectWrap<State>(info) {
   if (info.Length() != 1 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(info.Env(), "NativeState is created by model.createState(), not by new");
+    throw InvalidArgument(info.Env(), "NativeState", "to be created by model.createState(), not by new",
+                          info.Length() > 0 ? info[0] : info.Env().Undefined());
   }
   handle_ = *info[0].As<Napi::External<std::shared_ptr<StateHandle>>>().Data();
 }
@@ -41,21 +43,33 @@ State::State(const Napi::CallbackInfo& info) : ObjectWrap<State>(info) {
 Napi::Value State::Transcribe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!handle_ || handle_->state == nullptr) throw MakeError(env, "DISPOSED", "the state has been disposed");
-  if (info.Length() < 2 || !info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsObject()) {
-    throw Napi::TypeError::New(env, "transcribe(pcm: Float32Array, params: object, onEvent?: function)");
+  const Napi::Value pcm_value = info.Length() > 0 ? info[0] : env.Undefined();
+  if (!pcm_value.IsTypedArray() || pcm_value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw InvalidArgument(env, "transcribe.pcm", "a Float32Array", pcm_value);
   }
-  Napi::Float32Array samples = info[0].As<Napi::Float32Array>();
+  const Napi::Value params_value = info.Length() > 1 ? info[1] : env.Undefined();
+  if (!params_value.IsObject() || params_value.IsArray() || params_value.IsFunction()) {
+    throw InvalidArgument(env, "transcribe.params", "an object", params_value);
+  }
+  Napi::Value on_event = info.Length() > 2 ? info[2] : env.Undefined();
+  if (!on_event.IsUndefined() && !on_event.IsFunction()) {
+    throw InvalidArgument(env, "transcribe.onEvent", "a function or undefined", on_event);
+  }
+  Napi::Float32Array samples = pcm_value.As<Napi::Float32Array>();
   if (samples.ElementLength() == 0 || samples.ElementLength() > static_cast<size_t>(INT32_MAX)) {
     throw MakeError(env, "INVALID_AUDIO", "pcm must hold between 1 and 2^31-1 samples");
   }
-  TranscribeParams params = ReadTranscribeParams(info[1].As<Napi::Object>());
-  Napi::Value on_event = info.Length() > 2 ? info[2] : env.Undefined();
+  if (samples.Data() == nullptr) {
+    throw InvalidArgument(env, "transcribe.pcm", "a Float32Array with accessible memory (not a detached buffer)", pcm_value);
+  }
+  ModelLimits limits;
+  limits.n_audio_ctx = whisper_model_n_audio_ctx(handle_->model->ctx);
+  TranscribeParams params = ReadTranscribeParams(params_value.As<Napi::Object>(), limits);
   params.want_progress = params.want_segments = on_event.IsFunction();
 
   bool expected = false;
   if (!handle_->busy.compare_exchange_strong(expected, true)) {
-    throw MakeError(env, "STATE_BUSY", "this state is already running a transcription");
+    throw MakeError(env, "STATE_BUSY", "the state is already running a transcription; a state runs one at a time");
   }
   handle_->abort_requested.store(false);
   handle_->memory.max_decoders = std::max(handle_->memory.max_decoders, MaxDecodersFor(params));
