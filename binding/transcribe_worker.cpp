@@ -10,6 +10,9 @@ namespace whisper_napi {
 
 namespace {
 
+// log_mel_spectrogram's reflective padding: WHISPER_N_FFT / 2 samples after the first.
+constexpr size_t kReflectedSamples = WHISPER_N_FFT / 2;
+
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -129,7 +132,7 @@ bool TranscribeWorker::DetectLanguage(whisper_full_params& wparams) {
     return true;
   }
   const auto start = std::chrono::steady_clock::now();
-  if (whisper_pcm_to_mel_with_state(ctx, state_->state, pcm_.data(), static_cast<int>(pcm_.size()), params_.n_threads) != 0) {
+  if (whisper_pcm_to_mel_with_state(ctx, state_->state, pcm_.data(), n_samples_, params_.n_threads) != 0) {
     failure_ = {"TRANSCRIPTION_FAILED", "could not compute the log-mel spectrogram"};
     return false;
   }
@@ -192,9 +195,9 @@ void TranscribeWorker::Run() {
   if (params_.vad) {
     // whisper_full_with_state ignores params.vad (only whisper_full applies it).
     wparams.vad = false;
+    if (!state_->vad.Ensure(params_.vad_model_path, "options.vad.modelPath", params_.n_threads, failure_)) return;
     std::string error;
-    if (!state_->vad.Ensure(params_.vad_model_path, params_.n_threads, error) ||
-        !KeepSpeech(state_->vad.get(), params_.vad_params, pcm_, vad_map_, error)) {
+    if (!KeepSpeech(state_->vad.get(), params_.vad_params, pcm_, vad_map_, error)) {
       std::string why = ThreadDiagnostics();
       failure_ = {"TRANSCRIPTION_FAILED", error + (why.empty() ? "" : " (" + why + ")")};
       return;
@@ -207,6 +210,11 @@ void TranscribeWorker::Run() {
     }
   }
 
+  n_samples_ = static_cast<int>(pcm_.size());
+  // whisper.cpp's log-mel spectrogram reflects the first 200 samples of the input, whatever
+  // its length: give shorter input zeros to read instead of the memory after it.
+  if (pcm_.size() < kReflectedSamples + 1) pcm_.resize(kReflectedSamples + 1, 0.0f);
+
   if (!DetectLanguage(wparams)) return;
   if (state_->abort_requested.load()) {
     failure_ = {"ABORTED", "the transcription was aborted"};
@@ -217,7 +225,7 @@ void TranscribeWorker::Run() {
     return;
   }
 
-  const int rc = whisper_full_with_state(ctx, state_->state, wparams, pcm_.data(), static_cast<int>(pcm_.size()));
+  const int rc = whisper_full_with_state(ctx, state_->state, wparams, pcm_.data(), n_samples_);
   result_.total_ms = MsSince(start);
   if (state_->abort_requested.load()) {
     failure_ = {"ABORTED", "the transcription was aborted"};

@@ -62,6 +62,8 @@ class TranscribeWorker {
   Napi::FunctionReference on_event_;
   std::shared_ptr<StateHandle> state_;
   std::vector<float> pcm_;
+  // The samples of pcm_ whisper.cpp transcribes; pcm_ may hold zeros after them.
+  int n_samples_ = 0;
   TranscribeParams params_;
   TranscriptResult result_;
   VadTimeMap vad_map_;

@@ -7,6 +7,8 @@
 
 #include "errors.h"
 #include "promise_worker.h"
+#include "arguments.h"
+#include "vad_file.h"
 
 namespace whisper_napi {
 
@@ -28,7 +30,7 @@ VadModel::~VadModel() {
   if (ctx_ != nullptr) whisper_vad_free(ctx_);
 }
 
-bool VadModel::Ensure(const std::string& path, int n_threads, std::string& error) {
+bool VadModel::Ensure(const std::string& path, const std::string& parameter, int n_threads, WorkerFailure& failure) {
   if (ctx_ != nullptr && path == path_ && n_threads == n_threads_) return true;
   if (ctx_ != nullptr) {
     whisper_vad_free(ctx_);
@@ -37,13 +39,8 @@ bool VadModel::Ensure(const std::string& path, int n_threads, std::string& error
   // whisper_full uses the default VAD context parameters (CPU, 4 threads). We use the job's
   // thread count instead: 4 spinning ggml threads on fewer cores (or beside other jobs)
   // slow everything down badly, and the thread count does not change the VAD's results.
-  whisper_vad_context_params params = whisper_vad_default_context_params();
-  params.n_threads = n_threads;
-  ctx_ = whisper_vad_init_from_file_with_params(path.c_str(), params);
-  if (ctx_ == nullptr) {
-    error = "could not load the VAD model '" + path + "'";
-    return false;
-  }
+  ctx_ = LoadVadModel(path, parameter, n_threads, failure);
+  if (ctx_ == nullptr) return false;
   path_ = path;
   n_threads_ = n_threads;
   return true;
@@ -158,11 +155,7 @@ class VadProbabilitiesWorker : public PromiseWorker {
 
   void Run() override {
     VadModel model;
-    std::string error;
-    if (!model.Ensure(path_, n_threads_, error)) {
-      failure_ = {"INVALID_MODEL", error};
-      return;
-    }
+    if (!model.Ensure(path_, "vadSpeechProbabilities.modelPath", n_threads_, failure_)) return;
     if (pcm_.empty()) return;
     if (!whisper_vad_detect_speech(model.get(), pcm_.data(), static_cast<int>(pcm_.size()))) {
       failure_ = {"NATIVE_ERROR", "voice activity detection failed"};
@@ -179,32 +172,30 @@ class VadProbabilitiesWorker : public PromiseWorker {
   std::vector<float> probs_;
 };
 
-Napi::Error VadInvalidArgument(Napi::Env env, const std::string& message) {
-  return MakeError(env, "INVALID_ARGUMENT", "vadSpeechProbabilities: " + message);
-}
-
 }  // namespace
 
 Napi::Value VadSpeechProbabilities(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3) throw VadInvalidArgument(env, "expected (modelPath, pcm, threads)");
-  if (!info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty()) {
-    throw VadInvalidArgument(env, "modelPath must be a non-empty string");
+  const Napi::Value path_value = info.Length() > 0 ? info[0] : env.Undefined();
+  const Napi::Value pcm_value = info.Length() > 1 ? info[1] : env.Undefined();
+  const Napi::Value threads_value = info.Length() > 2 ? info[2] : env.Undefined();
+  const std::string path = ReadString(path_value, "vadSpeechProbabilities.modelPath");
+  if (path.empty()) throw InvalidArgument(env, "vadSpeechProbabilities.modelPath", "a non-empty string", path_value);
+  if (!pcm_value.IsTypedArray() || pcm_value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw InvalidArgument(env, "vadSpeechProbabilities.pcm", "a Float32Array", pcm_value);
   }
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw VadInvalidArgument(env, "pcm must be a Float32Array");
-  }
-  if (!info[2].IsNumber()) throw VadInvalidArgument(env, "threads must be a number");
-  const int n_threads = info[2].As<Napi::Number>().Int32Value();
-  if (n_threads < 1 || n_threads > 64) throw VadInvalidArgument(env, "threads must be an integer from 1 to 64");
-  Napi::Float32Array pcm = info[1].As<Napi::Float32Array>();
+  const int n_threads = static_cast<int>(ReadInteger(threads_value, "vadSpeechProbabilities.threads", 1, 64));
+  Napi::Float32Array pcm = pcm_value.As<Napi::Float32Array>();
   // whisper_vad_detect_speech takes an int sample count.
-  if (pcm.ElementLength() > static_cast<size_t>(INT32_MAX)) throw VadInvalidArgument(env, "pcm is too long");
+  if (pcm.ElementLength() > static_cast<size_t>(INT32_MAX)) {
+    throw InvalidArgument(env, "vadSpeechProbabilities.pcm", "at most 2^31-1 samples", pcm_value);
+  }
   if (pcm.ElementLength() > 0 && pcm.Data() == nullptr) {
-    throw VadInvalidArgument(env, "pcm's memory is not accessible (a detached ArrayBuffer?)");
+    throw InvalidArgument(env, "vadSpeechProbabilities.pcm", "a Float32Array with accessible memory (not a detached buffer)",
+                          pcm_value);
   }
   std::vector<float> copy(pcm.Data(), pcm.Data() + pcm.ElementLength());
-  auto* worker = new VadProbabilitiesWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(copy), n_threads);
+  auto* worker = new VadProbabilitiesWorker(env, path, std::move(copy), n_threads);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

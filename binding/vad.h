@@ -15,14 +15,17 @@
 #include <string>
 #include <vector>
 
+#include "errors.h"
+
 namespace whisper_napi {
 
 // Owns a loaded Silero model; one per state, loaded on first use, reloaded when the path changes.
 class VadModel {
  public:
   ~VadModel();
-  // Loads `path` for `n_threads` unless that is already loaded. False with `error` set on failure.
-  bool Ensure(const std::string& path, int n_threads, std::string& error);
+  // Loads `path` for `n_threads` unless that is already loaded. False with `failure` set (see
+  // LoadVadModel in vad_file.h; `parameter` names the option that gave the path).
+  bool Ensure(const std::string& path, const std::string& parameter, int n_threads, WorkerFailure& failure);
   whisper_vad_context* get() const { return ctx_; }
 
  private:
@@ -58,7 +61,8 @@ bool KeepSpeech(whisper_vad_context* vad, const whisper_vad_params& params, std:
 // Silero's speech probability for each 512-sample frame of `pcm` (16 kHz), the last frame
 // zero-padded. The streaming transcriber picks its cut points from these. The model is loaded
 // for the call and freed after it: it is small, and a per-call context needs no locking.
-// `pcm` is copied before the call returns. lib/ validates the path and arguments first.
+// `pcm` is copied before the call returns. lib/ validates the path and arguments first; the addon
+// checks them again (INVALID_ARGUMENT), and the file as LoadVadModel does.
 Napi::Value VadSpeechProbabilities(const Napi::CallbackInfo& info);
 
 }  // namespace whisper_napi
