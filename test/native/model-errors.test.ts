@@ -39,11 +39,18 @@ describe('loadModel rejects bad model files with typed errors', () => {
     ['half.bin', /truncat|end of the file|past the end/i],
     ['last-byte-missing.bin', /truncat|end of the file|past the end/i],
     ['in-vocab.bin', /vocab/i],
-    ['a-directory.bin', /directory/i],
   ])('%s is INVALID_MODEL', async (name, message) => {
     const error = await loadError(path.join(dir, name));
     expect(error.code).toBe('INVALID_MODEL');
     expect(error.message).toMatch(message);
+  });
+
+  it('a directory is INVALID_ARGUMENT naming the path, like every other non-file the library is given', async () => {
+    const directory = path.join(dir, 'a-directory.bin');
+    const error = await loadError(directory);
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.message).toMatch(/directory/i);
+    expect(error.message).toBe(`path: expected a file (model file), got a directory: ${directory}`);
   });
 
   it('header-only files (no tensors), which whisper.cpp itself would load as an empty model, are INVALID_MODEL', async () => {
