@@ -50,12 +50,13 @@ interface LoaderState {
 
 /**
  * The state lives on globalThis under a registered symbol rather than in this module, because
- * one environment can hold several copies of this module (the package imported as ESM and as
- * CommonJS, two installs of it, a test runner's fresh module registry). Node hands each copy
- * the addon again (it dlopens the file once but runs the addon's init for every new module
- * cache, replacing the environment's constructors and log sink), and each copy would make its
- * own choice of binary. globalThis is per environment, as the addon's own data is: a worker
- * thread loads its own.
+ * one environment can hold several copies of this module (two installs of the package, a
+ * bundled copy beside an installed one, a test runner's fresh module registry; the ESM form
+ * only wraps the CommonJS one, so importing both forms makes no second copy), and each would
+ * make its own choice of binary and load it again: for a file already loaded, Node reuses the
+ * library but runs the addon's init once more, which replaces the environment's constructors
+ * and log sink under the first copy; another install's file is a second library. globalThis
+ * is per environment, as the addon's own data is: a worker thread loads its own.
  */
 const STATE_KEY = Symbol.for('whisper-napi.loader');
 
