@@ -13,8 +13,6 @@ import { readVocabTokens } from '../../lib/model-files/vocabulary';
 import { mulberry32 as prng } from './prng';
 export { prng };
 
-// ---- shared: dimensions, data, vocab ----------------------------------------------------------
-
 export interface WhisperFixtureDims {
   nVocab: number;
   nAudioCtx: number;
@@ -34,7 +32,6 @@ export const TINY_EN_DIMS: WhisperFixtureDims = { nVocab: 51864, nAudioCtx: 1500
 export type FixtureDtype = 'f32' | 'f16' | 'bf16' | 'int8';
 
 export const FIXTURE_DTYPE_BYTES: Record<FixtureDtype, number> = { f32: 4, f16: 2, bf16: 2, int8: 1 };
-
 
 export function hashName(name: string, seed: number): number {
   let h = (seed ^ 0x811c9dc5) >>> 0;
@@ -175,8 +172,6 @@ export function rawTokensForPublished(published: Uint8Array[]): Buffer[] {
   });
 }
 
-// ---- CTranslate2 model.bin -----------------------------------------------------------------------
-
 export const CT2_DTYPE_ID: Record<FixtureDtype | 'int16' | 'int32', number> = { f32: 0, int8: 1, int16: 2, int32: 3, f16: 4, bf16: 5 };
 
 export interface Ct2VariableSpec {
@@ -240,8 +235,6 @@ export async function writeCt2ModelBin(
     await fh.close();
   }
 }
-
-// ---- CTranslate2 Whisper folder ------------------------------------------------------------------
 
 export interface FixtureTensor {
   shape: number[];
