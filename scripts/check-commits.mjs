@@ -85,9 +85,7 @@ function main() {
     process.stderr.write(`check-commits: ${detail}\n`);
     return 2;
   }
-  const offenders = commits
-    .map((commit) => ({ ...commit, problems: messageProblems(commit.message) }))
-    .filter((commit) => commit.problems.length > 0);
+  const offenders = commits.map((commit) => ({ ...commit, problems: messageProblems(commit.message) })).filter((commit) => commit.problems.length > 0);
   for (const { hash, message, problems } of offenders) {
     process.stderr.write(`${hash.slice(0, 12)} ${message.split('\n')[0]}\n  ${problems.join('\n  ')}\n`);
   }
