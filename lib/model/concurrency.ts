@@ -6,7 +6,7 @@ import os from 'node:os';
 import { WhisperError } from '../errors/whisper-error';
 import type { ModelFileInfo } from '../model-files/inspect';
 import { MAX_CONCURRENCY, type ResolvedLoadOptions } from '../transcription/options';
-import { native } from '../native/addon';
+import type { ModelDevice } from './devices';
 import { estimateMemory, maxConcurrencyForBudget, type MemoryEstimate } from './planner';
 
 /**
@@ -57,31 +57,16 @@ export function autoConcurrency(input: AutoConcurrencyInput): AutoConcurrency {
   return { concurrency: byMemory, budgetBytes, marginBytes, limitedBy: 'memory' };
 }
 
-/** The device a model loaded with these options runs on, with its memory. */
-export function deviceFor(options: Pick<ResolvedLoadOptions, 'gpu' | 'gpuDevice'>): {
-  device: 'cpu' | 'gpu';
-  freeBytes: number;
-  totalBytes: number;
-} {
-  const devices = native().getDevices();
-  if (options.gpu && native().getSystemInfo().cuda) {
-    const gpus = devices.filter((d) => d.type === 'gpu');
-    const gpu = gpus[options.gpuDevice];
-    if (gpu) return { device: 'gpu', freeBytes: gpu.freeBytes, totalBytes: gpu.totalBytes };
-  }
-  const cpu = devices.find((d) => d.type === 'cpu');
-  // ggml's CPU device reports host memory; os is the fallback if it reports nothing.
-  const freeBytes = cpu && cpu.freeBytes > 0 ? cpu.freeBytes : os.freemem();
-  const totalBytes = cpu && cpu.totalBytes > 0 ? cpu.totalBytes : os.totalmem();
-  return { device: 'cpu', freeBytes, totalBytes };
-}
-
-export async function planConcurrency(file: ModelFileInfo, options: ResolvedLoadOptions): Promise<AutoConcurrency> {
-  const device = deviceFor(options);
+/** Plans concurrency 'auto' for a model file on the device selectDevice chose for it. */
+export async function planConcurrency(
+  file: ModelFileInfo,
+  options: Pick<ResolvedLoadOptions, 'flashAttention' | 'memoryBudget'>,
+  device: ModelDevice,
+): Promise<AutoConcurrency> {
   let estimate: MemoryEstimate;
   try {
     // Planned for transcribe's defaults (greedy, bestOf 5 with temperature fallback).
-    estimate = await estimateMemory({ model: file.path, flashAttention: options.flashAttention, gpu: device.device === 'gpu' });
+    estimate = await estimateMemory({ model: file.path, flashAttention: options.flashAttention, gpu: device.kind === 'gpu' });
   } catch (error) {
     throw new WhisperError(
       'INVALID_MODEL',
@@ -94,7 +79,7 @@ export async function planConcurrency(file: ModelFileInfo, options: ResolvedLoad
     freeBytes: explicitBudget ? options.memoryBudget : device.freeBytes,
     totalBytes: device.totalBytes,
     estimate,
-    device: device.device,
+    device: device.kind,
     cores: os.availableParallelism(),
     explicitBudget,
   });

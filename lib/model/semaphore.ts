@@ -17,6 +17,7 @@
  * acquire() itself rather than rejecting later, so a caller learns them before it spends
  * anything (decoding audio) on a job that will never run.
  */
+import { abortError } from '../errors/abort';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
 
 export interface AcquireOptions {
@@ -49,13 +50,6 @@ interface Waiter {
   seq: number;
   grant: (release: Release) => void;
   fail: (error: WhisperError) => void;
-}
-
-export function abortReasonToError(signal: AbortSignal | undefined, what = 'the transcription'): WhisperError {
-  const reason: unknown = signal?.reason;
-  if (reason instanceof WhisperError) return reason;
-  const detail = reason instanceof Error && reason.name !== 'AbortError' ? `: ${reason.message}` : '';
-  return new WhisperError('ABORTED', `${what} was aborted${detail}`, { cause: reason });
 }
 
 export class Semaphore {
@@ -96,7 +90,7 @@ export class Semaphore {
   acquire(options: AcquireOptions = {}): Promise<Release> {
     const { priority = 0, signal, timeoutMs } = options;
     if (this.#closed) throw this.#closed();
-    if (signal?.aborted) throw abortReasonToError(signal);
+    if (signal?.aborted) throw abortError(signal);
     // A free permit goes to a newcomer only when nobody waits, so the queue's order holds.
     if (this.#running < this.concurrency && this.#queue.length === 0) return Promise.resolve(this.#take());
     if (this.#queue.length >= this.maxQueue) {
@@ -118,7 +112,7 @@ export class Semaphore {
         cleanup();
         reject(error);
       };
-      const onAbort = () => leave(abortReasonToError(signal));
+      const onAbort = () => leave(abortError(signal));
       const waiter: Waiter = {
         priority,
         seq: this.#seq++,

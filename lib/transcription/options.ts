@@ -115,9 +115,13 @@ export interface TranscribeOptions {
 }
 
 export interface LoadModelOptions {
-  /** Use a GPU backend when the addon has one. Default true. */
+  /** Use a GPU (CUDA, Metal, ...: any ggml device of kind gpu or igpu) when there is one. Default true. */
   gpu?: boolean;
-  /** GPU index. Default 0. */
+  /**
+   * Which GPU, counted as whisper.cpp counts them: the GPUs of getDevices() in order, other
+   * kinds skipped. Default 0, which runs on the CPU when there is no GPU; a larger index that
+   * names no GPU is INVALID_ARGUMENT. Not consulted with `gpu: false`.
+   */
   gpuDevice?: number;
   /** Flash attention. Default true (as whisper.cpp). */
   flashAttention?: boolean;

@@ -1,6 +1,6 @@
 /** Abort and dispose at every point of a job's life: typed errors, nothing hangs, nothing leaks into later jobs. */
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadAudio, loadModel, type Transcript, type WhisperModel } from '../../lib';
+import { getDevices, loadAudio, loadModel, type Transcript, type WhisperModel } from '../../lib';
 import type { TranscribeOptions } from '../../lib/transcription/options';
 import { JFK_WAV } from '../support/paths';
 
@@ -126,6 +126,21 @@ describe('abort and dispose', () => {
       }),
     ).rejects.toBe(boom);
     expect(comparable(await model.transcribe(pcm, LONG_JOB))).toEqual(comparable(baseline));
+  });
+
+  it('a gpuDevice that does not exist is INVALID_ARGUMENT naming the devices that do, not a silent run on the CPU', async () => {
+    const devices = getDevices();
+    const gpus = devices.filter((d) => d.type === 'gpu' || d.type === 'igpu');
+    // 5 on a machine without GPUs (this one), and past the last GPU on any other.
+    const missing = Math.max(5, gpus.length);
+    const error = await loadModel(modelPath, { gpuDevice: missing }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^options\.gpuDevice: expected /) });
+    for (const d of devices) expect((error as Error).message).toContain(`${d.name} (${d.type})`);
+    expect((error as Error).message).toMatch(new RegExp(`got ${missing}$`));
+    // Without gpu the index is not consulted: the model loads on the CPU.
+    const cpu = await loadModel(modelPath, { gpu: false, gpuDevice: missing });
+    opened.push(cpu);
+    expect(cpu.disposed).toBe(false);
   });
 
   it('rejections carry the caller\'s stack', async () => {

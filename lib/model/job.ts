@@ -1,0 +1,157 @@
+/**
+ * One transcription job's life in a model's pool: its options resolved, its place in the
+ * queue (priority), its deadline (timeoutMs) and the caller's abort joined into one signal,
+ * the audio decoded while it waits, then a state, the native call, and the transcript.
+ */
+import { loadAudio } from '../audio/load';
+import { WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/pcm';
+import { abortError } from '../errors/abort';
+import { WhisperError } from '../errors/whisper-error';
+import { checkVadModelFile } from '../model-files/vad-file';
+import { fromNativeError } from '../native/addon';
+import type { NativeState, NativeTranscribeParams } from '../native/native-api';
+import { resolveJobOptions, resolveTranscribeOptions, type ModelLimits, type TranscribeOptions } from '../transcription/options';
+import { toSegment, toTranscript, type Transcript } from '../transcription/transcript';
+import type { StatePool } from './state-pool';
+import { clampDuration } from './upstream-quirks';
+
+/** What a job needs of the model that runs it. */
+export interface JobHost {
+  readonly pool: StatePool;
+  readonly limits: ModelLimits;
+  /** True from the moment the model's dispose() was called. */
+  isDisposed(): boolean;
+}
+
+type Listeners = Pick<TranscribeOptions, 'onProgress' | 'onSegment'>;
+
+const disposedWhile = (what: 'waited' | 'ran', cause?: unknown) =>
+  new WhisperError('DISPOSED', `the model was disposed while the transcription ${what}`, cause === undefined ? undefined : { cause });
+
+/**
+ * Runs one transcription through the pool. `admitted` is called once the options are valid,
+ * before anything else can fail: from then on the job counts in the model's stats.
+ */
+export async function runJob(host: JobHost, audio: AudioInput, options: TranscribeOptions, admitted: () => void): Promise<Transcript> {
+  if (host.isDisposed()) throw new WhisperError('DISPOSED', 'the model has been disposed');
+  const params = resolveTranscribeOptions(options, host.limits);
+  const { priority, timeoutMs } = resolveJobOptions(options);
+  const { signal: callerSignal, onProgress, onSegment } = options;
+  admitted();
+  if (callerSignal?.aborted) throw abortError(callerSignal);
+
+  const job = jobSignal(callerSignal, timeoutMs);
+  try {
+    const queueStart = performance.now();
+    // Queued before the audio is decoded, so call order (not decode time) sets the order,
+    // and a full queue refuses the job before any work.
+    const permit = host.pool.reserve({ priority, signal: job.signal });
+    // It may reject while the audio decodes; it is awaited below, so that is no crash.
+    permit.catch(() => undefined);
+    let pcm: Float32Array;
+    let audioMs: number;
+    try {
+      if (params.vad) await checkVadModelFile(params.vadModelPath, 'options.vad.modelPath');
+      const audioStart = performance.now();
+      pcm = await loadAudio(audio, options.audio);
+      audioMs = performance.now() - audioStart;
+    } catch (error) {
+      // Give up the place in the queue, or the permit if it came meanwhile.
+      job.abort(error);
+      await permit.then((release) => release(), () => undefined);
+      throw error;
+    }
+    const release = await permit;
+    const queueMs = performance.now() - queueStart;
+    try {
+      // Checked before a state is created: a disposing model drains its queue this way.
+      if (host.isDisposed()) throw disposedWhile('waited');
+      params.durationMs = clampDuration(params.offsetMs, params.durationMs, pcm.length);
+      return await host.pool.withState(async (state) => {
+        const result = await transcribeOnState(host, state, pcm, params, { onProgress, onSegment }, job.signal);
+        return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs, queueMs });
+      });
+    } finally {
+      release();
+    }
+  } finally {
+    job.end();
+  }
+}
+
+/**
+ * One signal for everything that ends a job early: the caller's abort (ABORTED) or the
+ * deadline (TIMEOUT), whichever comes first; its reason is the job's error. end() detaches
+ * it from the caller's signal and stops the clock.
+ */
+function jobSignal(callerSignal: AbortSignal | undefined, timeoutMs: number) {
+  const controller = new AbortController();
+  const onCallerAbort = () => controller.abort(abortError(callerSignal));
+  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  const deadline = Number.isFinite(timeoutMs)
+    ? setTimeout(
+        () => controller.abort(new WhisperError('TIMEOUT', `the transcription did not finish within options.timeoutMs (${timeoutMs} ms)`)),
+        timeoutMs,
+      )
+    : undefined;
+  return {
+    signal: controller.signal,
+    abort: (reason: unknown) => controller.abort(reason),
+    end: () => {
+      if (deadline !== undefined) clearTimeout(deadline);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    },
+  };
+}
+
+/**
+ * The native call on a state this job holds: the job's signal aborts it, listener events
+ * are delivered, and a listener that throws ends its own job with its own error.
+ */
+async function transcribeOnState(
+  host: JobHost,
+  state: NativeState,
+  pcm: Float32Array,
+  params: NativeTranscribeParams,
+  listeners: Listeners,
+  signal: AbortSignal,
+) {
+  if (host.isDisposed()) throw disposedWhile('waited');
+  if (signal.aborted) throw abortError(signal);
+  const { onProgress, onSegment } = listeners;
+  let listenerError: unknown;
+  const onAbort = () => state.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const wantsEvents = onProgress !== undefined || onSegment !== undefined;
+    const result = await state.transcribe(
+      pcm,
+      params,
+      wantsEvents
+        ? (kind, payload) => {
+            if (listenerError !== undefined) return;
+            try {
+              if (kind === 'progress') onProgress?.(payload as number);
+              else onSegment?.(toSegment(payload as Parameters<typeof toSegment>[0]));
+            } catch (error) {
+              listenerError = error;
+              state.abort();
+            }
+          }
+        : undefined,
+    );
+    if (listenerError !== undefined) throw listenerError;
+    return result;
+  } catch (error) {
+    if (listenerError !== undefined) throw listenerError;
+    const mapped = fromNativeError(error);
+    if (mapped.code === 'ABORTED') {
+      if (host.isDisposed()) throw disposedWhile('ran', mapped);
+      // The caller's ABORTED or the deadline's TIMEOUT.
+      throw abortError(signal);
+    }
+    throw mapped;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
