@@ -20,9 +20,10 @@
  */
 import { ARCHITECTURE_NAMES, ARCHITECTURES, type ArchitectureHparams, type ArchitectureName } from '../model-files/architectures';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
+import { integerIn, isBoolean, isNonEmptyString, oneOf, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
 import { QUANTIZATION_TYPE_IDS, ggmlTensorBytes } from '../model-files/ggml-format';
 import { expectedTensors } from '../model-files/tensors';
-import { inspectModelFile } from '../model-files/inspect';
+import { inspectModelFileFor } from '../model-files/inspect';
 import type { StateMemory } from './memory';
 import { MAX_DECODERS } from '../transcription/options';
 
@@ -133,19 +134,8 @@ export function decodersFor(options: {
   return Math.max(1, cold, options.temperatureFallback ? options.bestOf : 1);
 }
 
-function positiveInt(name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw invalidArgument(`estimateMemory: input.${name}`, `an integer from 1 to ${max}`, value);
-  }
-  return value;
-}
-
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw invalidArgument(`estimateMemory: input.${name}`, 'a boolean', value);
-  return value;
-}
+/** The parameter name estimateMemory's messages start with. */
+const INPUT = 'estimateMemory: input';
 
 const KNOWN_KEYS = new Set([
   'model', 'architecture', 'weightType', 'flashAttention', 'strategy', 'bestOf', 'beamSize',
@@ -158,60 +148,44 @@ const KNOWN_KEYS = new Set([
  * for bad input (naming the field), MODEL_NOT_FOUND / INVALID_MODEL for a bad `model` file.
  */
 export async function estimateMemory(input: EstimateMemoryInput): Promise<MemoryEstimate> {
-  if (input === null || typeof input !== 'object') throw invalidArgument('estimateMemory: input', 'an object', input);
-  for (const key of Object.keys(input)) {
-    if (!KNOWN_KEYS.has(key)) {
-      throw new WhisperError(
-        'INVALID_ARGUMENT',
-        `estimateMemory: input.${key} is not an option; expected only ${[...KNOWN_KEYS].join(', ')}`,
-      );
-    }
-  }
-  const hasModel = input.model !== undefined;
-  const hasArchitecture = input.architecture !== undefined;
+  const o = optionsObject(INPUT, input);
+  rejectUnknownKeys(INPUT, o, KNOWN_KEYS);
+  const hasModel = o.model !== undefined;
+  const hasArchitecture = o.architecture !== undefined;
   if (hasModel === hasArchitecture) {
     throw new WhisperError(
       'INVALID_ARGUMENT',
-      `estimateMemory: input needs exactly one of model (a file path) and architecture; got ${hasModel ? 'both' : 'neither'}`,
+      `${INPUT}: expected exactly one of model (a file path) and architecture; got ${hasModel ? 'both' : 'neither'}`,
     );
   }
-  const gpu = bool('gpu', input.gpu, false);
+  const field = <T>(key: string, check: Check<T>, fallback: T): T => pick(o, key, check, fallback, `${INPUT}.`);
+  const gpu = field('gpu', isBoolean, false);
   const alignment = gpu ? 128 : 32;
   let hparams: ArchitectureHparams;
   let weightsBytes: number;
   if (hasModel) {
-    if (typeof input.model !== 'string' || input.model.length === 0) {
-      throw invalidArgument('estimateMemory: input.model', 'a non-empty file path', input.model);
+    const model = isNonEmptyString(`${INPUT}.model`, o.model);
+    if (o.weightType !== undefined) {
+      throw invalidArgument(`${INPUT}.weightType`, 'nothing with `model` (the file has its own)', o.weightType);
     }
-    if (input.weightType !== undefined) {
-      throw invalidArgument('estimateMemory: input.weightType', 'nothing with `model` (the file has its own)', input.weightType);
-    }
-    const info = await inspectModelFile(input.model);
+    const info = await inspectModelFileFor(`${INPUT}.model`, model);
     hparams = info.hparams;
     weightsBytes = info.tensors.reduce((sum, t) => sum + pad(t.byteLength, alignment), 0);
   } else {
-    if (typeof input.architecture !== 'string' || !(ARCHITECTURE_NAMES as readonly string[]).includes(input.architecture)) {
-      throw invalidArgument('estimateMemory: input.architecture', `one of ${ARCHITECTURE_NAMES.join(', ')}`, input.architecture);
-    }
-    const weightType = input.weightType ?? 'f16';
-    if (typeof weightType !== 'string' || !Object.prototype.hasOwnProperty.call(WEIGHT_TYPE_FTYPES, weightType)) {
-      throw invalidArgument('estimateMemory: input.weightType', `one of ${Object.keys(WEIGHT_TYPE_FTYPES).join(', ')}`, input.weightType);
-    }
-    hparams = ARCHITECTURES[input.architecture].hparams;
+    const architecture = oneOf(ARCHITECTURE_NAMES)(`${INPUT}.architecture`, o.architecture);
+    const weightType = field('weightType', oneOf(Object.keys(WEIGHT_TYPE_FTYPES)), 'f16');
+    hparams = ARCHITECTURES[architecture].hparams;
     const tensors = expectedTensors({ ...hparams, ftype: WEIGHT_TYPE_FTYPES[weightType], quantizationVersion: 2 });
     weightsBytes = tensors.reduce((sum, t) => sum + pad(ggmlTensorBytes(t.type, t.shape), alignment), 0);
   }
 
-  const flashAttention = bool('flashAttention', input.flashAttention, true);
-  const strategy = input.strategy ?? 'greedy';
-  if (strategy !== 'greedy' && strategy !== 'beam') {
-    throw invalidArgument('estimateMemory: input.strategy', "'greedy' or 'beam'", strategy);
-  }
-  const bestOf = positiveInt('bestOf', input.bestOf, 5, MAX_DECODERS);
-  const beamSize = positiveInt('beamSize', input.beamSize, 5, MAX_DECODERS);
-  const temperatureFallback = bool('temperatureFallback', input.temperatureFallback, true);
-  const concurrency = positiveInt('concurrency', input.concurrency, 1);
-  const audioCtx = positiveInt('audioCtx', input.audioCtx, hparams.nAudioCtx, hparams.nAudioCtx);
+  const flashAttention = field('flashAttention', isBoolean, true);
+  const strategy = field('strategy', oneOf(['greedy', 'beam']), 'greedy');
+  const bestOf = field('bestOf', integerIn(1, MAX_DECODERS), 5);
+  const beamSize = field('beamSize', integerIn(1, MAX_DECODERS), 5);
+  const temperatureFallback = field('temperatureFallback', isBoolean, true);
+  const concurrency = field('concurrency', integerIn(1, Number.MAX_SAFE_INTEGER), 1);
+  const audioCtx = field('audioCtx', integerIn(1, hparams.nAudioCtx), hparams.nAudioCtx);
 
   const decoders = decodersFor({ strategy, bestOf, beamSize, temperatureFallback });
   const sized = { ...hparams, nAudioCtx: audioCtx };
@@ -237,10 +211,8 @@ export function maxConcurrencyForBudget(
   if (typeof budgetBytes !== 'number' || !Number.isFinite(budgetBytes) || budgetBytes < 0) {
     throw invalidArgument('maxConcurrencyForBudget: budgetBytes', 'a finite number of bytes >= 0', budgetBytes);
   }
-  const weightsLoaded = options.weightsLoaded ?? false;
-  if (typeof weightsLoaded !== 'boolean') {
-    throw invalidArgument('maxConcurrencyForBudget: options.weightsLoaded', 'a boolean', weightsLoaded);
-  }
+  const budgetOptions = optionsObject('maxConcurrencyForBudget: options', options);
+  const weightsLoaded = pick(budgetOptions, 'weightsLoaded', isBoolean, false, 'maxConcurrencyForBudget: options.');
   const left = budgetBytes - (weightsLoaded ? 0 : estimate.weightsBytes);
   return left <= 0 ? 0 : Math.floor(left / estimate.perState.total);
 }

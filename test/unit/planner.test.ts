@@ -13,6 +13,10 @@ import { ggmlTensorBytes } from '../../lib/model-files/ggml-format';
 import { expectedTensors } from '../../lib/model-files/tensors';
 import { computeBufferBytes, decodersFor, estimateMemory, kvCacheBytes, maxConcurrencyForBudget } from '../../lib/model/planner';
 import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
+import { planConcurrency } from '../../lib/model/concurrency';
+import { selectDevice } from '../../lib/model/devices';
+import { inspectModelFile } from '../../lib/model-files/inspect';
+import type { NativeDevice } from '../../lib/native/native-api';
 
 const invalid = (pattern: RegExp) => expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(pattern) });
 
@@ -20,8 +24,8 @@ describe('estimateMemory validation', () => {
   it.each([
     [{}, /exactly one of model .* and architecture; got neither/],
     [{ architecture: 'tiny', model: '/x.bin' }, /got both/],
-    [{ architecture: 'huge' }, /input\.architecture.*one of tiny/],
-    [{ architecture: 'tiny', weightType: 'q3_k' }, /input\.weightType.*one of f32, f16/],
+    [{ architecture: 'huge' }, /input\.architecture: expected one of 'tiny', 'tiny\.en'/],
+    [{ architecture: 'tiny', weightType: 'q3_k' }, /input\.weightType: expected one of 'f32', 'f16'/],
     [{ architecture: 'tiny', concurrency: 0 }, /input\.concurrency.*integer from 1/],
     [{ architecture: 'tiny', concurrency: 1.5 }, /input\.concurrency/],
     [{ architecture: 'tiny', beamSize: 9 }, /input\.beamSize.*1 to 8/],
@@ -30,7 +34,7 @@ describe('estimateMemory validation', () => {
     [{ architecture: 'tiny', flashAttention: 'yes' }, /input\.flashAttention.*a boolean/],
     [{ architecture: 'tiny', strategy: 'sampling' }, /input\.strategy/],
     [{ architecture: 'tiny', gpu: 1 }, /input\.gpu/],
-    [{ architecture: 'tiny', beams: 2 }, /input\.beams is not an option/],
+    [{ architecture: 'tiny', beams: 2 }, /input\.beams: expected one of the known options \(model, architecture/],
     [{ model: '' }, /input\.model.*non-empty/],
   ])('rejects %j', async (input, pattern) => {
     await expect(estimateMemory(input as never)).rejects.toThrow(WhisperError);
@@ -148,5 +152,29 @@ describe('estimateMemory on a model file', () => {
     const fromFile = await estimateMemory({ model: file, beamSize: 3, strategy: 'beam', concurrency: 2 });
     const byName = await estimateMemory({ architecture: 'tiny.en', weightType: 'f16', beamSize: 3, strategy: 'beam', concurrency: 2 });
     expect(fromFile).toEqual(byName);
+  });
+
+  it("plans concurrency 'auto' on a Metal GPU as on any GPU: its memory, capped at 64 rather than by cores", async () => {
+    const GiB = 1024 ** 3;
+    const devices: NativeDevice[] = [
+      { index: 0, name: 'CPU', description: 'host', type: 'cpu', backend: 'CPU', freeBytes: 64 * GiB, totalBytes: 64 * GiB },
+      { index: 1, name: 'Metal', description: 'Apple M4', type: 'gpu', backend: 'Metal', freeBytes: 64 * GiB, totalBytes: 64 * GiB },
+    ];
+    const info = await inspectModelFile(file);
+    const options = { flashAttention: true, memoryBudget: 0 };
+    const onMetal = await planConcurrency(info, options, selectDevice(devices, { gpu: true, gpuDevice: 0 }));
+    expect(onMetal).toMatchObject({ concurrency: 64, limitedBy: 'max' });
+    const onCpu = await planConcurrency(info, options, selectDevice(devices, { gpu: false, gpuDevice: 0 }));
+    expect(onCpu.limitedBy).toBe(os.availableParallelism() >= 64 ? 'max' : 'cores');
+    // The budget is the chosen device's: 1 GiB of free GPU memory plans fewer states than 64 GiB.
+    const small = devices.map((d) => (d.type === 'gpu' ? { ...d, freeBytes: GiB, totalBytes: GiB } : d));
+    const tight = await planConcurrency(info, options, selectDevice(small, { gpu: true, gpuDevice: 0 }));
+    expect(tight.limitedBy).toBe('memory');
+    expect(tight.concurrency).toBeLessThan(64);
+  });
+
+  it('refuses a gpuDevice that does not exist instead of planning against host memory', () => {
+    const cpuOnly: NativeDevice[] = [{ index: 0, name: 'CPU', description: 'host', type: 'cpu', backend: 'CPU', freeBytes: 1, totalBytes: 1 }];
+    expect(() => selectDevice(cpuOnly, { gpu: true, gpuDevice: 5 })).toThrow(invalid(/^options\.gpuDevice: expected 0, as ggml reports no GPU \(its devices: CPU \(cpu\)\), got 5$/));
   });
 });
