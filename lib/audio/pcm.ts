@@ -7,6 +7,9 @@ import { WhisperError, invalidArgument } from '../errors/whisper-error';
 /** The one sample rate whisper.cpp accepts. */
 export const WHISPER_SAMPLE_RATE = 16000;
 
+/** Samples per millisecond at WHISPER_SAMPLE_RATE, for converting segment times. */
+export const SAMPLES_PER_MS = WHISPER_SAMPLE_RATE / 1000;
+
 /**
  * Float32Array: 16 kHz mono PCM, used as is. string: path of a WAV file.
  * Buffer / Uint8Array: the bytes of a WAV file.

@@ -214,6 +214,11 @@ export function wavFormat(bytes: Uint8Array, layout: RiffLayout): WavFormat {
   return { kind, channels, sampleRate, littleEndian: layout.container !== 'RIFX' };
 }
 
+/** @internal The error for a WAV without a data chunk. */
+export function noDataChunkError(): WhisperError {
+  return invalidAudio('WAV has no data chunk (0 samples)');
+}
+
 /** @internal The error for a data chunk without one whole frame. */
 export function noSamplesError(available: number, frameBytes: number): WhisperError {
   return invalidAudio(

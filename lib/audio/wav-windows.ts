@@ -12,7 +12,7 @@ import { AUDIO_FILE, openAudioFile, withFileName } from './audio-file';
 import { WHISPER_SAMPLE_RATE, assertFinitePcm, invalidAudio, resolveChannel, type AudioOptions } from './pcm';
 import { planResample, type ResamplePlan } from './resample';
 import { resampledToNothing } from './wav';
-import { BIT_DEPTH_CODE, BYTES_PER_SAMPLE, noSamplesError, riffChunkBytes, walkRiff, wavFormat, type SampleKind } from './wav-header';
+import { BIT_DEPTH_CODE, BYTES_PER_SAMPLE, noDataChunkError, noSamplesError, riffChunkBytes, walkRiff, wavFormat, type SampleKind } from './wav-header';
 import { checkChannel, decodeFrames } from './wav-samples';
 
 export interface WavWindowOptions extends AudioOptions {
@@ -127,7 +127,7 @@ async function readLayout(handle: fsp.FileHandle, path: string, fileSize: number
     ...(fmt ? riffChunkBytes('fmt ', fmt.body, le, fmt.declared) : []),
   ]);
   const format = wavFormat(header, walkRiff(header));
-  if (!data) throw invalidAudio('WAV has no data chunk (0 samples)');
+  if (!data) throw noDataChunkError();
   const frameBytes = BYTES_PER_SAMPLE[format.kind] * format.channels;
   const available = Math.max(0, Math.min(data.declared, fileSize - data.start));
   const frames = Math.floor(available / frameBytes);

@@ -38,7 +38,7 @@
 import { invalidArgument, type WhisperError } from '../errors/whisper-error';
 import { WHISPER_SAMPLE_RATE, assertFinitePcm, invalidAudio, resolveChannel, type AudioOptions } from './pcm';
 import { resample } from './resample';
-import { BIT_DEPTH_CODE, BYTES_PER_SAMPLE, noSamplesError, walkRiff, wavFormat, type SampleKind } from './wav-header';
+import { BIT_DEPTH_CODE, BYTES_PER_SAMPLE, noDataChunkError, noSamplesError, walkRiff, wavFormat, type SampleKind } from './wav-header';
 import { checkChannel, decodeFrames } from './wav-samples';
 
 /** A decoded WAV before resampling (see readWav). */
@@ -68,7 +68,7 @@ function wavLayout(bytes: Uint8Array): WavLayout {
   const layout = walkRiff(bytes);
   const { kind, channels, sampleRate, littleEndian } = wavFormat(bytes, layout);
   const { data } = layout;
-  if (!data) throw invalidAudio('WAV has no data chunk (0 samples)');
+  if (!data) throw noDataChunkError();
   const frameBytes = BYTES_PER_SAMPLE[kind] * channels;
   const frames = Math.floor(data.available / frameBytes);
   if (frames === 0) throw noSamplesError(data.available, frameBytes);

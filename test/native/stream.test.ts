@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WaveFile } from 'wavefile';
 import { loadAudio, loadModel, type WhisperModel } from '../../lib';
 import { fromNativeError, native } from '../../lib/native/addon';
-import { transcribeLongFile, transcribeStream, type StreamOptions } from '../../lib/stream/stream';
+import { transcribeLongFile } from '../../lib/stream/long-file';
+import type { StreamOptions } from '../../lib/stream/options';
+import { transcribeStream } from '../../lib/stream/transcribe-stream';
 import { normalizeWords, wordEdits } from '../../lib/tools/wer';
 import { rejectedWhisperError } from '../support/errors';
 import { JFK_WAV, SHARED } from '../support/paths';
@@ -105,18 +107,23 @@ describe('native Silero probabilities', () => {
     expect(Math.max(...silence)).toBeLessThan(0.2);
   });
 
-  it('reject a file that is not a VAD model, with a code', async () => {
-    const error = await rejectedWhisperError(
-      (async () => {
-        try {
-          return await native().vadSpeechProbabilities(path.join(dir, 'missing.bin'), new Float32Array(1024), 1);
-        } catch (e) {
-          throw fromNativeError(e);
-        }
-      })(),
-    );
+  it('reject a missing file and a file that is not a VAD model, with codes', async () => {
+    const probabilitiesOf = (file: string) =>
+      rejectedWhisperError(
+        (async () => {
+          try {
+            return await native().vadSpeechProbabilities(file, new Float32Array(1024), 1);
+          } catch (e) {
+            throw fromNativeError(e);
+          }
+        })(),
+      );
+    expect((await probabilitiesOf(path.join(dir, 'missing.bin'))).code).toBe('MODEL_NOT_FOUND');
+    const notVad = path.join(dir, 'not-a-vad-model.bin');
+    fs.writeFileSync(notVad, Buffer.alloc(4096, 7));
+    const error = await probabilitiesOf(notVad);
     expect(error.code).toBe('INVALID_MODEL');
-    expect(() => native().vadSpeechProbabilities(VAD_MODEL, new Float32Array(10), 0)).toThrow(/threads must be an integer from 1 to 64/);
+    expect(() => native().vadSpeechProbabilities(VAD_MODEL, new Float32Array(10), 0)).toThrow(/^vadSpeechProbabilities\.threads: expected an integer from 1 to 64, got 0$/);
   });
 
   it('a stream with a bad VAD path fails before any work', async () => {
@@ -126,7 +133,7 @@ describe('native Silero probabilities', () => {
       })(),
     );
     expect(error.code).toBe('MODEL_NOT_FOUND');
-    expect(error.message).toContain('options.vad.modelPath');
+    expect(error.message).toContain('options.cutVad.modelPath');
   });
 });
 

@@ -1,13 +1,20 @@
 /**
- * The windowing, cut and seam logic of lib/stream/stream.ts against a fake transcriber that reads
+ * The windowing, cut and seam logic of lib/stream/ against a fake transcriber that reads
  * "words" out of the audio: each word is a 300 Hz tone burst whose level encodes its number.
  * Like Whisper, the fake only gets a word right when all of it is in the window: a burst cut
  * by the window's edge comes out as "<partial>". So a seam that splits, loses or repeats a word
  * shows in the word sequence.
  */
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { WhisperError } from '../../lib/errors/whisper-error';
 import type { TranscribeOptions } from '../../lib/transcription/options';
-import { energyCut, stablePart, transcribeStream, vadCut, type PcmChunk, type StreamTranscriber } from '../../lib/stream/stream';
+import type { PcmChunk } from '../../lib/stream/chunks';
+import { energyCut, vadCut } from '../../lib/stream/cut-points';
+import { stablePart } from '../../lib/stream/seams';
+import { transcribeStream } from '../../lib/stream/transcribe-stream';
+import type { StreamTranscriber } from '../../lib/stream/windows';
 import type { Segment, Transcript } from '../../lib/transcription/transcript';
 import { rejectedWhisperError } from '../support/errors';
 import { prng } from './wav-fixtures';
@@ -302,11 +309,37 @@ describe('transcribeStream control', () => {
     expect(fake.calls.length).toBe(2);
   });
 
+  it('an abort whose reason is a WhisperError rejects with that error; others say the stream was aborted', async () => {
+    const { words, length } = makeSpeech(60, 5);
+    const timeout = new WhisperError('TIMEOUT', 'the stream took too long');
+    const timedOut = new AbortController();
+    const fake = new FakeWhisper(() => timedOut.abort(timeout));
+    await expect(collect(transcribeStream(fake, chunked(words, length, RATE), { windowMs: 10_000, signal: timedOut.signal }))).rejects.toBe(timeout);
+    const stopped = new AbortController();
+    const withReason = new FakeWhisper(() => stopped.abort(new Error('user pressed stop')));
+    const error = await rejectedWhisperError(collect(transcribeStream(withReason, chunked(words, length, RATE), { windowMs: 10_000, signal: stopped.signal })));
+    expect(error.code).toBe('ABORTED');
+    expect(error.message).toBe('the stream was aborted: user pressed stop');
+  });
+
+  it('a missing cut VAD model is MODEL_NOT_FOUND naming the option that gave it', async () => {
+    const missing = path.join(os.tmpdir(), 'whisper-napi-no-such-vad.bin');
+    const fake = new FakeWhisper();
+    const viaCutVad = await rejectedWhisperError(collect(transcribeStream(fake, [new Float32Array(10)], { cutVad: { modelPath: missing } })));
+    expect(viaCutVad.code).toBe('MODEL_NOT_FOUND');
+    expect(viaCutVad.message).toMatch(/^options\.cutVad\.modelPath: /);
+    // Without cutVad the cuts use the `vad` model, so its option is the one named.
+    const viaVad = await rejectedWhisperError(collect(transcribeStream(fake, [new Float32Array(10)], { vad: { modelPath: missing } })));
+    expect(viaVad.code).toBe('MODEL_NOT_FOUND');
+    expect(viaVad.message).toMatch(/^options\.vad\.modelPath: /);
+    expect(fake.calls).toHaveLength(0);
+  });
+
   it('rejects bad options and chunks, naming them', async () => {
     const fake = new FakeWhisper();
     const cases: Array<[unknown, unknown, RegExp]> = [
       [[new Float32Array(10)], { windowMs: 40_000 }, /options\.windowMs: expected an integer from 2000 to 30000/],
-      [[new Float32Array(10)], { format: 'u8' }, /options\.format: expected 'f32' or 's16', got "u8"/],
+      [[new Float32Array(10)], { format: 'u8' }, /options\.format: expected one of 'f32', 's16', got "u8"/],
       [[new Float32Array(10)], { cutSearchMs: 20_000 }, /options\.cutSearchMs: expected an integer from 200 to 15000/],
       [[new Float32Array(10)], { offsetMs: 5 }, /options\.offsetMs/],
       [[new Float32Array(10)], { cutVad: { modelPath: '' } }, /options\.cutVad\.modelPath/],
