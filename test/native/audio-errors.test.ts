@@ -48,6 +48,13 @@ describe('transcribe rejects bad audio with typed errors', () => {
     await expect(model.transcribe(path.join(dir, 'missing.wav'), options)).rejects.toMatchObject({ code: 'AUDIO_NOT_FOUND' });
   });
 
+  it('a directory is INVALID_ARGUMENT, not a missing file', async () => {
+    await expect(model.transcribe(dir, options)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: `audio: expected a file (audio file), got a directory: ${dir}`,
+    });
+  });
+
   it('NaN and Infinity samples name the first bad sample', async () => {
     const nan = new Float32Array(16000);
     nan[1234] = Number.NaN;
