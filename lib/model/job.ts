@@ -9,7 +9,7 @@ import { abortError } from '../errors/abort';
 import { WhisperError } from '../errors/whisper-error';
 import { checkVadModelFile } from '../model-files/vad-file';
 import { fromNativeError } from '../native/addon';
-import type { NativeState, NativeTranscribeParams } from '../native/native-api';
+import type { NativeSegment, NativeState, NativeTranscribeParams, NativeTranscript } from '../native/native-api';
 import { resolveJobOptions, resolveTranscribeOptions, type ModelLimits, type TranscribeOptions } from '../transcription/options';
 import { toSegment, toTranscript, type Transcript } from '../transcription/transcript';
 import type { StatePool } from './state-pool';
@@ -58,7 +58,10 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
     } catch (error) {
       // Give up the place in the queue, or the permit if it came meanwhile.
       job.abort(error);
-      await permit.then((release) => release(), () => undefined);
+      await permit.then(
+        (release) => release(),
+        () => undefined,
+      );
       throw error;
     }
     const release = await permit;
@@ -89,10 +92,7 @@ function jobSignal(callerSignal: AbortSignal | undefined, timeoutMs: number) {
   const onCallerAbort = () => controller.abort(abortError(callerSignal));
   callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   const deadline = Number.isFinite(timeoutMs)
-    ? setTimeout(
-        () => controller.abort(new WhisperError('TIMEOUT', `the transcription did not finish within options.timeoutMs (${timeoutMs} ms)`)),
-        timeoutMs,
-      )
+    ? setTimeout(() => controller.abort(new WhisperError('TIMEOUT', `the transcription did not finish within options.timeoutMs (${timeoutMs} ms)`)), timeoutMs)
     : undefined;
   return {
     signal: controller.signal,
@@ -115,15 +115,16 @@ async function transcribeOnState(
   params: NativeTranscribeParams,
   listeners: Listeners,
   signal: AbortSignal,
-) {
+): Promise<NativeTranscript> {
   if (host.isDisposed()) throw disposedWhile('waited');
   if (signal.aborted) throw abortError(signal);
   const { onProgress, onSegment } = listeners;
   let listenerError: unknown;
   const onAbort = () => state.abort();
   signal.addEventListener('abort', onAbort, { once: true });
+  const wantsEvents = onProgress !== undefined || onSegment !== undefined;
+  let outcome: { result: NativeTranscript } | { error: WhisperError };
   try {
-    const wantsEvents = onProgress !== undefined || onSegment !== undefined;
     const result = await state.transcribe(
       pcm,
       params,
@@ -132,7 +133,7 @@ async function transcribeOnState(
             if (listenerError !== undefined) return;
             try {
               if (kind === 'progress') onProgress?.(payload as number);
-              else onSegment?.(toSegment(payload as Parameters<typeof toSegment>[0]));
+              else onSegment?.(toSegment(payload as NativeSegment));
             } catch (error) {
               listenerError = error;
               state.abort();
@@ -140,18 +141,24 @@ async function transcribeOnState(
           }
         : undefined,
     );
-    if (listenerError !== undefined) throw listenerError;
-    return result;
+    outcome = { result };
   } catch (error) {
-    if (listenerError !== undefined) throw listenerError;
-    const mapped = fromNativeError(error);
-    if (mapped.code === 'ABORTED') {
-      if (host.isDisposed()) throw disposedWhile('ran', mapped);
-      // The caller's ABORTED or the deadline's TIMEOUT.
-      throw abortError(signal);
-    }
-    throw mapped;
+    outcome = { error: nativeFailure(host, error, signal) };
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+  // A listener that threw ended its own job: the caller gets its own error back, as thrown.
+  // eslint-disable-next-line @typescript-eslint/only-throw-error
+  if (listenerError !== undefined) throw listenerError;
+  if ('error' in outcome) throw outcome.error;
+  return outcome.result;
+}
+
+/** The error for a failed native call: an abort is the job's own reason, or DISPOSED when dispose() caused it. */
+function nativeFailure(host: JobHost, error: unknown, signal: AbortSignal): WhisperError {
+  const mapped = fromNativeError(error);
+  if (mapped.code !== 'ABORTED') return mapped;
+  if (host.isDisposed()) return disposedWhile('ran', mapped);
+  // The caller's ABORTED or the deadline's TIMEOUT.
+  return abortError(signal);
 }

@@ -4,7 +4,7 @@
  * created on first need and reused; whisper_state holds the KV caches and compute buffers,
  * so creating one per job would cost both time and memory churn.
  */
-import { WhisperError } from '../errors/whisper-error';
+import type { WhisperError } from '../errors/whisper-error';
 import { fromNativeError } from '../native/addon';
 import type { NativeModel, NativeState } from '../native/native-api';
 import { Semaphore, type AcquireOptions, type Release, type SemaphoreStats } from './semaphore';

@@ -23,11 +23,7 @@ export function clampDuration(offsetMs: number, durationMs: number, samples: num
  * kernels, which all-f32 model files have (upstream issue #2557). Refuse them up front
  * unless a GPU backend (CUDA, Metal, ...) will run the encoder.
  */
-export function assertRunnable(
-  file: Pick<ModelFileInfo, 'path' | 'tensors'>,
-  device: Pick<ModelDevice, 'kind'>,
-  whisperVersion: string,
-): void {
+export function assertRunnable(file: Pick<ModelFileInfo, 'path' | 'tensors'>, device: Pick<ModelDevice, 'kind'>, whisperVersion: string): void {
   const conv = file.tensors.find((t) => t.name === 'encoder.conv1.weight');
   if (conv?.typeName !== 'f32' || device.kind === 'gpu') return;
   throw new WhisperError(

@@ -82,12 +82,10 @@ describe('selectDevice', () => {
   it('refuses a gpuDevice past the GPUs that exist, naming the devices that do', () => {
     const pastTwo = thrown(() => selectDevice([CPU, CUDA0, CUDA1], { gpu: true, gpuDevice: 2 }));
     expect(pastTwo.code).toBe('INVALID_ARGUMENT');
-    expect(pastTwo.message).toBe(
-      "options.gpuDevice: expected a GPU index from 0 to 1 (0: CUDA0, 1: CUDA1; ggml's devices: CPU (cpu), CUDA0 (gpu), CUDA1 (gpu)), got 2",
-    );
+    expect(pastTwo.message).toBe("options.gpuDevice: expected a GPU index from 0 to 1 (0: CUDA0, 1: CUDA1; ggml's devices: CPU (cpu), CUDA0 (gpu), CUDA1 (gpu)), got 2");
     const none = thrown(() => selectDevice([CPU, BLAS], { gpu: true, gpuDevice: 5 }));
     expect(none.code).toBe('INVALID_ARGUMENT');
-    expect(none.message).toBe("options.gpuDevice: expected 0, as ggml reports no GPU (its devices: CPU (cpu), BLAS (accel)), got 5");
+    expect(none.message).toBe('options.gpuDevice: expected 0, as ggml reports no GPU (its devices: CPU (cpu), BLAS (accel)), got 5');
   });
 });
 

@@ -18,7 +18,9 @@ import { selectDevice } from '../../lib/model/devices';
 import { inspectModelFile } from '../../lib/model-files/inspect';
 import type { NativeDevice } from '../../lib/native/native-api';
 
-const invalid = (pattern: RegExp) => expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(pattern) });
+/** An INVALID_ARGUMENT WhisperError whose message matches `pattern` (an asymmetric matcher). */
+const invalid = (pattern: RegExp): Partial<WhisperError> =>
+  expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(pattern) }) as Partial<WhisperError>;
 
 describe('estimateMemory validation', () => {
   it.each([
