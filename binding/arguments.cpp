@@ -28,6 +28,34 @@ std::string FormatNumber(double number) {
   return text;
 }
 
+// Reading properties can run getters (and throw); a description must never fail.
+std::string ConstructorName(const Napi::Value& value) {
+  try {
+    Napi::Value constructor = value.As<Napi::Object>().Get("constructor");
+    if (constructor.IsFunction()) {
+      Napi::Value name = constructor.As<Napi::Object>().Get("name");
+      if (name.IsString()) return name.As<Napi::String>().Utf8Value();
+    }
+  } catch (const Napi::Error&) {
+  }
+  return "typed array";
+}
+
+// Object.prototype.toString's tag ("Object", "Map", "Promise"), as lib/'s describeValue shows it.
+std::string ObjectTag(const Napi::Value& value) {
+  try {
+    Napi::Env env = value.Env();
+    Napi::Object prototype = env.Global().Get("Object").As<Napi::Object>().Get("prototype").As<Napi::Object>();
+    Napi::Value tag = prototype.Get("toString").As<Napi::Function>().Call(value, {});
+    if (tag.IsString()) {
+      const std::string text = tag.As<Napi::String>().Utf8Value();  // "[object Tag]"
+      if (text.size() > 9) return text.substr(8, text.size() - 9);
+    }
+  } catch (const Napi::Error&) {
+  }
+  return "Object";
+}
+
 }  // namespace
 
 std::string DescribeValue(const Napi::Value& value) {
@@ -49,9 +77,9 @@ std::string DescribeValue(const Napi::Value& value) {
   }
   if (value.IsArray()) return "an array of length " + std::to_string(value.As<Napi::Array>().Length());
   if (value.IsTypedArray()) {
-    return "a typed array of length " + std::to_string(value.As<Napi::TypedArray>().ElementLength());
+    return "a " + ConstructorName(value) + " of length " + std::to_string(value.As<Napi::TypedArray>().ElementLength());
   }
-  return "an object";
+  return "an object (" + ObjectTag(value) + ")";
 }
 
 Napi::Error InvalidArgument(Napi::Env env, const std::string& parameter, const std::string& expected,

@@ -175,6 +175,7 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
       await record('pcm not a Float32Array', () => state.transcribe(new Float64Array(16000), input.valid));
       await record('params not an object', () => state.transcribe(pcm, null));
       await record('onEvent not a function', () => state.transcribe(pcm, input.valid, 42));
+      await record('params a Map', () => state.transcribe(pcm, new Map()));
       await record('no arguments', () => state.transcribe());
       await record('new NativeState', () => new addon.NativeState({}));
       await record('new NativeModel', () => new addon.NativeModel());
@@ -190,7 +191,7 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
         Object.entries(change).map(([k, v]) => [k, v === undefined ? null : Number.isNaN(v) ? 'NaN' : v === Number.POSITIVE_INFINITY ? 'Infinity' : v]),
       ),
     );
-    const outcomes = survived(runInChild(body, { model, valid: VALID_PARAMS, cases }), BAD_PARAMS.length + 8);
+    const outcomes = survived(runInChild(body, { model, valid: VALID_PARAMS, cases }), BAD_PARAMS.length + 9);
     BAD_PARAMS.forEach(([change, option, expectation], i) => {
       const outcome = outcomes.get(`case ${i}`)!;
       const label = JSON.stringify(change, (_, v: unknown) => (v === undefined ? 'undefined' : v));
@@ -198,8 +199,9 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
       expect(outcome.message!.startsWith(`${option}: expected `), `${label}: ${outcome.message}`).toBe(true);
       expect(outcome.message, label).toContain(expectation);
     });
-    expect(outcomes.get('pcm not a Float32Array')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.pcm: expected a Float32Array, got a typed array of length 16000' });
+    expect(outcomes.get('pcm not a Float32Array')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.pcm: expected a Float32Array, got a Float64Array of length 16000' });
     expect(outcomes.get('params not an object')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.params: expected an object, got null' });
+    expect(outcomes.get('params a Map')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'options.strategy: expected a string, got undefined' });
     expect(outcomes.get('onEvent not a function')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.onEvent: expected a function or undefined, got 42' });
     expect(outcomes.get('no arguments')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.pcm: expected a Float32Array, got undefined' });
     expect(outcomes.get('new NativeState')).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^NativeState: expected to be created by model\.createState\(\)/) });
@@ -240,6 +242,7 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
       await record('setLogger level 7', () => addon.setLogger(null, 7));
       await record('vad path 42', () => addon.vadSpeechProbabilities(42, pcm, 1));
       await record('vad pcm array', () => addon.vadSpeechProbabilities(input.vad, [0, 0], 1));
+      await record('vad pcm object', () => addon.vadSpeechProbabilities(input.vad, new Map(), 1));
       await record('vad threads 0', () => addon.vadSpeechProbabilities(input.vad, pcm, 0));
       await record('vad threads 65', () => addon.vadSpeechProbabilities(input.vad, pcm, 65));
       await record('vad threads 1.5', () => addon.vadSpeechProbabilities(input.vad, pcm, 1.5));
@@ -253,7 +256,7 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
       });
     `;
     const missing = path.join(dir, 'no-such-file.bin');
-    const outcomes = survived(runInChild(body, { model, vad: VAD_MODEL, missing, dir }), 17);
+    const outcomes = survived(runInChild(body, { model, vad: VAD_MODEL, missing, dir }), 18);
     const invalid = (name: string, message: string) =>
       expect(outcomes.get(name), name).toMatchObject({ threw: true, code: 'INVALID_ARGUMENT', message });
     invalid('loadModel path 42', 'loadModel.path: expected a string, got 42');
@@ -267,6 +270,7 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
     invalid('setLogger level 7', 'setLogger.minLevel: expected an integer from 0 to 3, got 7');
     invalid('vad path 42', 'vadSpeechProbabilities.modelPath: expected a string, got 42');
     invalid('vad pcm array', 'vadSpeechProbabilities.pcm: expected a Float32Array, got an array of length 2');
+    invalid('vad pcm object', 'vadSpeechProbabilities.pcm: expected a Float32Array, got an object (Map)');
     invalid('vad threads 0', 'vadSpeechProbabilities.threads: expected an integer from 1 to 64, got 0');
     invalid('vad threads 65', 'vadSpeechProbabilities.threads: expected an integer from 1 to 64, got 65');
     invalid('vad threads 1.5', 'vadSpeechProbabilities.threads: expected an integer from 1 to 64, got 1.5');
