@@ -47,15 +47,46 @@ function compilerId() {
   }
 }
 
+/** Every x86 feature switch that ggml_add_cpu_backend_variant() sets, in ggml/src/CMakeLists.txt. */
+const X86_FEATURES = ['SSE42', 'AVX', 'AVX2', 'BMI2', 'AVX_VNNI', 'FMA', 'F16C', 'AVX512', 'AVX512_VBMI', 'AVX512_VNNI', 'AVX512_BF16', 'AMX_TILE', 'AMX_INT8', 'AMX_BF16'];
+
+/**
+ * The ggml CPU variant the addon picks on this machine ('haswell', 'zen4', ...), or null for an
+ * addon with its CPU code linked in (or none built yet). Asked of the addon itself, in a child
+ * process, because ggml's own scoring of the CPU decides it.
+ */
+function addonCpuVariant() {
+  const binary = process.env.WHISPER_NAPI_BINARY || path.join(root, 'build', 'Release', 'whisper_napi.node');
+  if (!fs.existsSync(binary)) return null;
+  const probe = 'const i = require(process.argv[1]).getBackendInfo(); const cpu = i.backends.find((b) => b.name === "CPU"); process.stdout.write(i.dynamicBackends && cpu ? cpu.path : "");';
+  try {
+    const cpuModule = execFileSync(process.execPath, ['-e', probe, binary], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return /libggml-cpu-([^/\\]+)\.(so|dll|dylib)$/.exec(cpuModule)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The features ggml compiles the named CPU variant with, read from ggml's own variant list. */
+function variantFeatures(variant) {
+  const cmake = fs.readFileSync(path.join(sourceDir, 'ggml', 'src', 'CMakeLists.txt'), 'utf8');
+  for (const match of cmake.matchAll(/ggml_add_cpu_backend_variant\(\s*([\w.]+)([^)]*)\)/g)) {
+    if (match[1] === variant) return match[2].trim().split(/\s+/).filter(Boolean);
+  }
+  return null;
+}
+
+// The addon runs the CPU variant ggml picks for this CPU; the oracle is compiled for exactly that
+// variant's features, so that parity holds on an AVX-512 machine as on an AVX2 one.
+const cpuVariant = process.platform === 'linux' && process.arch === 'x64' ? addonCpuVariant() : null;
+const features = cpuVariant ? variantFeatures(cpuVariant) : null;
+const featureArgs = features ? X86_FEATURES.map((feature) => `-DGGML_${feature}=${features.includes(feature) ? 'ON' : 'OFF'}`) : [];
+
 // The key does not depend on which tools are requested, so all of them share one folder; the
 // trailing 'whisper-cli' keeps the key of caches made when this script built only whisper-cli.
-const key = createHash('sha256')
-  .update(manifestText)
-  .update(fs.readFileSync(optionsFile))
-  .update(compilerId())
-  .update('whisper-cli')
-  .digest('hex')
-  .slice(0, 16);
+const keyHash = createHash('sha256').update(manifestText).update(fs.readFileSync(optionsFile)).update(compilerId()).update('whisper-cli');
+if (features) keyHash.update(`cpu-variant:${cpuVariant}`);
+const key = keyHash.digest('hex').slice(0, 16);
 const installDir = path.join(cacheRoot, 'whisper-cli', key);
 const exe = process.platform === 'win32' ? '.exe' : '';
 const binaryOf = (target) => path.join(installDir, `${target}${exe}`);
@@ -67,7 +98,7 @@ if (requested.some((target) => missing.includes(target))) {
   }
   const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-cli-build-'));
   try {
-    log(`building ${missing.join(', ')} into ${installDir} (cached afterwards)`);
+    log(`building ${missing.join(', ')} for the ${cpuVariant ?? 'default'} CPU features into ${installDir} (cached afterwards)`);
     const quiet = { stdio: ['ignore', 'ignore', 'inherit'] };
     execFileSync('cmake', [
       '-S', sourceDir, '-B', buildDir,
@@ -75,6 +106,7 @@ if (requested.some((target) => missing.includes(target))) {
       '-DCMAKE_BUILD_TYPE=Release',
       '-DWHISPER_BUILD_EXAMPLES=ON',
       '-DGGML_CUDA=OFF',
+      ...featureArgs,
     ], quiet);
     const jobs = String(Math.max(1, os.availableParallelism()));
     execFileSync('cmake', ['--build', buildDir, '--config', 'Release', '-j', jobs, '--target', ...missing], quiet);
