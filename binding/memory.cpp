@@ -84,7 +84,8 @@ int MaxDecodersFor(const TranscribeParams& params) {
   // whisper_full runs best_of decoders at any temperature above zero, beam_size (beam search)
   // or one (greedy) at zero; temperatures above zero occur when the start temperature is, or
   // when a positive increment lets it fall back.
-  const bool warm_pass = params.temperature > 0.0f || (params.temperature_inc > 0.0f && params.temperature + params.temperature_inc < 1.0f + 1e-6f);
+  const bool warm_pass = params.temperature > 0.0f ||
+                         (params.temperature_inc > 0.0f && params.temperature + params.temperature_inc < 1.0f + 1e-6f);
   const bool cold_pass = params.temperature <= 0.0f;
   int decoders = 1;
   if (cold_pass && params.beam_search) decoders = std::max(decoders, params.beam_size);

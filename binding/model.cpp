@@ -8,9 +8,9 @@
 #include "addon_data.h"
 #include "arguments.h"
 #include "errors.h"
-#include "promise_worker.h"
 #include "log_bridge.h"
 #include "memory.h"
+#include "promise_worker.h"
 #include "state.h"
 
 namespace whisper_napi {
@@ -101,7 +101,8 @@ class CreateStateWorker : public PromiseWorker {
     }
     if (state == nullptr) {
       std::string why = ThreadDiagnostics();
-      failure_ = {"STATE_INIT_FAILED", "whisper.cpp could not create a decoding state" + (why.empty() ? "" : ": " + why)};
+      failure_ = {"STATE_INIT_FAILED",
+                  "whisper.cpp could not create a decoding state" + (why.empty() ? "" : ": " + why)};
       return;
     }
     state_ = std::make_shared<StateHandle>(model_, state);

@@ -27,10 +27,8 @@ bool IsSupportedTarget(int type) {
     case GGML_TYPE_Q4_1:
     case GGML_TYPE_Q5_0:
     case GGML_TYPE_Q5_1:
-    case GGML_TYPE_Q8_0:
-      return true;
-    default:
-      return false;
+    case GGML_TYPE_Q8_0: return true;
+    default: return false;
   }
 }
 
@@ -97,7 +95,9 @@ int64_t ReadCount(const Napi::Value& value) {
 
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto argument = [&](size_t i) { return info.Length() > i ? info[i] : env.Undefined(); };
+  auto argument = [&](size_t i) {
+    return info.Length() > i ? info[i] : env.Undefined();
+  };
   if (!argument(0).IsTypedArray()) {
     throw InvalidArgument(env, "quantize.src", "a TypedArray (e.g. a Buffer or Float32Array)", argument(0));
   }
@@ -128,8 +128,8 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   const size_t elem = src_type == GGML_TYPE_F16 ? sizeof(ggml_fp16_t) : sizeof(float);
   const size_t byte_length = src.ByteLength();
   if (byte_length % elem != 0) {
-    throw InvalidArgument(env, "quantize.src", std::string("a whole number of ") +
-                                                   (src_type == GGML_TYPE_F16 ? "f16" : "f32") + " values",
+    throw InvalidArgument(env, "quantize.src",
+                          std::string("a whole number of ") + (src_type == GGML_TYPE_F16 ? "f16" : "f32") + " values",
                           std::to_string(byte_length) + " bytes");
   }
   const size_t count = byte_length / elem;
@@ -142,7 +142,8 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   void* data = nullptr;
   napi_status status = napi_get_typedarray_info(env, src, nullptr, nullptr, &data, nullptr, nullptr);
   if (status != napi_ok || (byte_length > 0 && data == nullptr)) {
-    throw InvalidArgument(env, "quantize.src", "a TypedArray with accessible memory (not a detached buffer)", argument(0));
+    throw InvalidArgument(env, "quantize.src", "a TypedArray with accessible memory (not a detached buffer)",
+                          argument(0));
   }
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
 

@@ -60,7 +60,8 @@ Napi::Value State::Transcribe(const Napi::CallbackInfo& info) {
     throw MakeError(env, "INVALID_AUDIO", "pcm must hold between 1 and 2^31-1 samples");
   }
   if (samples.Data() == nullptr) {
-    throw InvalidArgument(env, "transcribe.pcm", "a Float32Array with accessible memory (not a detached buffer)", pcm_value);
+    throw InvalidArgument(env, "transcribe.pcm", "a Float32Array with accessible memory (not a detached buffer)",
+                          pcm_value);
   }
   ModelLimits limits;
   limits.n_audio_ctx = whisper_model_n_audio_ctx(handle_->model->ctx);
@@ -75,7 +76,8 @@ Napi::Value State::Transcribe(const Napi::CallbackInfo& info) {
   handle_->memory.max_decoders = std::max(handle_->memory.max_decoders, MaxDecodersFor(params));
   // The caller may reuse or detach its buffer as soon as this returns.
   std::vector<float> pcm(samples.Data(), samples.Data() + samples.ElementLength());
-  auto* worker = new TranscribeWorker(env, info.This().As<Napi::Object>(), handle_, std::move(pcm), std::move(params), on_event);
+  auto* worker =
+      new TranscribeWorker(env, info.This().As<Napi::Object>(), handle_, std::move(pcm), std::move(params), on_event);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -30,8 +30,8 @@ struct TranscribeEvent {
 class TranscribeWorker {
  public:
   // `on_event` may be undefined. The caller has already marked `state` busy.
-  TranscribeWorker(Napi::Env env, Napi::Object state_object, std::shared_ptr<StateHandle> state,
-                   std::vector<float> pcm, TranscribeParams params, Napi::Value on_event);
+  TranscribeWorker(Napi::Env env, Napi::Object state_object, std::shared_ptr<StateHandle> state, std::vector<float> pcm,
+                   TranscribeParams params, Napi::Value on_event);
   ~TranscribeWorker();
   TranscribeWorker(const TranscribeWorker&) = delete;
   TranscribeWorker& operator=(const TranscribeWorker&) = delete;

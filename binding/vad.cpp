@@ -5,9 +5,9 @@
 #include <exception>
 #include <new>
 
+#include "arguments.h"
 #include "errors.h"
 #include "promise_worker.h"
-#include "arguments.h"
 #include "vad_file.h"
 
 namespace whisper_napi {
@@ -18,7 +18,9 @@ constexpr int kSampleRate = WHISPER_SAMPLE_RATE;
 
 // The same roundings as whisper.cpp's cs_to_samples / samples_to_cs.
 int CsToSamples(int64_t cs) { return static_cast<int>((cs / 100.0) * kSampleRate + 0.5); }
-int64_t SamplesToCs(int samples) { return static_cast<int64_t>((samples / static_cast<double>(kSampleRate)) * 100.0 + 0.5); }
+int64_t SamplesToCs(int samples) {
+  return static_cast<int64_t>((samples / static_cast<double>(kSampleRate)) * 100.0 + 0.5);
+}
 
 struct SegmentsDeleter {
   void operator()(whisper_vad_segments* segments) const { whisper_vad_free_segments(segments); }
@@ -191,8 +193,8 @@ Napi::Value VadSpeechProbabilities(const Napi::CallbackInfo& info) {
     throw InvalidArgument(env, "vadSpeechProbabilities.pcm", "at most 2^31-1 samples", pcm_value);
   }
   if (pcm.ElementLength() > 0 && pcm.Data() == nullptr) {
-    throw InvalidArgument(env, "vadSpeechProbabilities.pcm", "a Float32Array with accessible memory (not a detached buffer)",
-                          pcm_value);
+    throw InvalidArgument(env, "vadSpeechProbabilities.pcm",
+                          "a Float32Array with accessible memory (not a detached buffer)", pcm_value);
   }
   std::vector<float> copy(pcm.Data(), pcm.Data() + pcm.ElementLength());
   auto* worker = new VadProbabilitiesWorker(env, path, std::move(copy), n_threads);

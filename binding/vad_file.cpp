@@ -181,9 +181,8 @@ class VadFileCheck {
       if (!seen.insert(name).second) return Invalid("tensor '" + name + "' appears twice", why);
       const ExpectedTensor& want = found->second;
       if (type != want.type) {
-        return Invalid("tensor '" + name + "' has type " + std::to_string(type) + ", expected " +
-                           ggml_type_name(want.type),
-                       why);
+        return Invalid(
+            "tensor '" + name + "' has type " + std::to_string(type) + ", expected " + ggml_type_name(want.type), why);
       }
       if (ne[0] != want.ne[0] || ne[1] != want.ne[1] || ne[2] != want.ne[2]) {
         return Invalid("tensor '" + name + "' has shape " + Shape(ne, 3) + ", expected " + Shape(want.ne, 3), why);

@@ -25,9 +25,7 @@ const flag = (name, fallback) => {
 const shared = path.resolve(root, '..', 'shared');
 let modelPath = flag('model', process.env.WHISPER_NAPI_MODEL);
 if (!modelPath) {
-  const manifest = JSON.parse(
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'fetch-real-models.mjs'), '--check'], { encoding: 'utf8' }),
-  );
+  const manifest = JSON.parse(execFileSync(process.execPath, [path.join(root, 'scripts', 'fetch-real-models.mjs'), '--check'], { encoding: 'utf8' }));
   modelPath = manifest.models.base.files.q5_0.path;
 }
 const jobCount = Number(flag('jobs', '8'));

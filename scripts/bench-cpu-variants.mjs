@@ -33,7 +33,10 @@ function run(label, command, { audio = clip, audioContext = '128', binary = env.
   const output = execFileSync(command[0], args, { encoding: 'utf8', env: { ...env, WHISPER_NAPI_BINARY: binary } });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const result = JSON.parse(output.trim().split('\n').pop());
-  const features = Object.entries(result.cpuFeatures).filter(([, v]) => v === '1').map(([k]) => k).join(' ');
+  const features = Object.entries(result.cpuFeatures)
+    .filter(([, v]) => v === '1')
+    .map(([k]) => k)
+    .join(' ');
   return { row: `| ${label} | ${result.cpuVariant} | ${features} | ${seconds.toFixed(1)} | ${result.text} |`, seconds, text: result.text };
 }
 
@@ -52,7 +55,10 @@ if (compareFlag > 0) {
   const times = { prebuild: [], other: [] };
   const texts = new Set();
   for (let round = 0; round < 3; round++) {
-    for (const [name, binary] of [['prebuild', env.WHISPER_NAPI_BINARY], ['other', other]]) {
+    for (const [name, binary] of [
+      ['prebuild', env.WHISPER_NAPI_BINARY],
+      ['other', other],
+    ]) {
       const result = run(name, [process.execPath], { audio: jfk, audioContext: null, binary });
       times[name].push(result.seconds);
       texts.add(result.text);

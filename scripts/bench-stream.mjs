@@ -122,7 +122,9 @@ for (const cut of values.cuts.split(',')) {
 await model.dispose();
 
 const audioS = (stream.length / RATE).toFixed(1);
-console.log(`\nStreaming, base ${values.weights}, ${threads} threads, CPU, windowMs ${windowMs}${values.prompt ? ', promptWithPrevious' : ''}, ${audioS} s of speech (${clips.length} clips joined with 1 s silences)${values.realtime ? ', chunks delivered in real time' : ''}\n`);
+console.log(
+  `\nStreaming, base ${values.weights}, ${threads} threads, CPU, windowMs ${windowMs}${values.prompt ? ', promptWithPrevious' : ''}, ${audioS} s of speech (${clips.length} clips joined with 1 s silences)${values.realtime ? ', chunks delivered in real time' : ''}\n`,
+);
 const wholeVsClips = compare(oneShotText, wholeText);
 const clipsVsRef = compare(referenceText, oneShotText);
 const wholeVsRef = compare(referenceText, wholeText);

@@ -79,7 +79,13 @@ for (const [name, entry] of Object.entries(manifest.models)) {
         }),
       );
       const seconds = out.results.reduce((a, r) => a + r.seconds, 0);
-      score(`faster-whisper ${name}`, computeType, fs.statSync(path.join(entry.ct2, 'model.bin')).size, out.results.map((r) => r.text), seconds);
+      score(
+        `faster-whisper ${name}`,
+        computeType,
+        fs.statSync(path.join(entry.ct2, 'model.bin')).size,
+        out.results.map((r) => r.text),
+        seconds,
+      );
       process.stderr.write(`[bench-wer] faster-whisper ${name} ${computeType}: ${seconds.toFixed(1)} s\n`);
     }
   }
@@ -94,7 +100,9 @@ const lines = [
       `| ${r.label} | ${r.type} | ${(r.bytes / 1e6).toFixed(1)} | ${pct(r.jfk.wer)} | ${pct(r.librivox.wer)} | ${pct(r.cards.wer)} | ${pct(r.all.wer)} | ${r.seconds.toFixed(2)} | ${(r.seconds / reference.seconds).toFixed(2)} |`,
   ),
 ];
-process.stdout.write(`Threads: ${threads}. Clips: ${clips.length} (${sets.map((s) => `${clips.filter((c) => c.set === s).length} ${s}`).join(', ')}).\n\n${lines.join('\n')}\n`);
+process.stdout.write(
+  `Threads: ${threads}. Clips: ${clips.length} (${sets.map((s) => `${clips.filter((c) => c.set === s).length} ${s}`).join(', ')}).\n\n${lines.join('\n')}\n`,
+);
 process.stdout.write(`\nTranscripts that are not word-perfect:\n\n| engine | weights | clip | WER | text |\n|---|---|---|---:|---|\n`);
 for (const p of perClip.filter((p) => p.wer > 0)) process.stdout.write(`| ${p.label} | ${p.type} | ${p.id} | ${pct(p.wer)} | ${p.text.replace(/\|/g, '\\|')} |\n`);
 if (values.json) fs.writeFileSync(values.json, `${JSON.stringify({ threads, rows, perClip }, null, 2)}\n`);

@@ -44,7 +44,9 @@ for (const entry of ENTRIES) {
   const cjsFile = path.join(dist, entry.cjs);
   const esmFile = path.join(dist, entry.esm);
   if (!fs.existsSync(cjsFile)) throw new Error(`${path.relative(root, cjsFile)} is missing: run \`tsc -p tsconfig.build.json\` first`);
-  const names = Object.keys(require(cjsFile)).filter((name) => name !== '__esModule').sort();
+  const names = Object.keys(require(cjsFile))
+    .filter((name) => name !== '__esModule')
+    .sort();
   const specifier = relativeSpecifier(esmFile, cjsFile);
   fs.mkdirSync(path.dirname(esmFile), { recursive: true });
   fs.writeFileSync(esmFile, wrapperSource(names, specifier));

@@ -84,8 +84,10 @@ if (!['auto', 'on', 'off'].includes(cuda)) {
 const args = [
   require.resolve('cmake-js/bin/cmake-js'),
   'build',
-  '--directory', root,
-  '--parallel', setting('WHISPER_NAPI_BUILD_JOBS') ?? String(os.availableParallelism()),
+  '--directory',
+  root,
+  '--parallel',
+  setting('WHISPER_NAPI_BUILD_JOBS') ?? String(os.availableParallelism()),
   `--CDWHISPER_NAPI_CUDA=${cuda}`,
 ];
 const architectures = setting('WHISPER_NAPI_CUDA_ARCHITECTURES');
@@ -113,21 +115,22 @@ for (const file of [
   hash.update(path.relative(root, file)).update('\0').update(fs.readFileSync(file)).update('\0');
 }
 // 'auto' on a machine without nvcc builds exactly what 'off' builds, so they share a key.
-const nvccPresent =
-  Boolean(process.env.CUDACXX) || toolVersion('nvcc') !== 'none' || fs.existsSync('/usr/local/cuda/bin/nvcc');
+const nvccPresent = Boolean(process.env.CUDACXX) || toolVersion('nvcc') !== 'none' || fs.existsSync('/usr/local/cuda/bin/nvcc');
 const effectiveCuda = cuda === 'auto' && !nvccPresent ? 'off' : cuda;
-hash.update(JSON.stringify({
-  cuda: effectiveCuda,
-  architectures: architectures ?? null,
-  cpuVariants: cpuVariants === undefined ? null : isOn(cpuVariants),
-  metal: metal === undefined ? null : isOn(metal),
-  debug: isOn(setting('WHISPER_NAPI_DEBUG')),
-  platform: process.platform,
-  arch: process.arch,
-  cmake: toolVersion('cmake'),
-  cxx: toolVersion(process.env.CXX ?? (process.platform === 'win32' ? 'cl' : 'c++')),
-  nvcc: effectiveCuda === 'off' ? 'off' : toolVersion(process.env.CUDACXX ?? 'nvcc'),
-}));
+hash.update(
+  JSON.stringify({
+    cuda: effectiveCuda,
+    architectures: architectures ?? null,
+    cpuVariants: cpuVariants === undefined ? null : isOn(cpuVariants),
+    metal: metal === undefined ? null : isOn(metal),
+    debug: isOn(setting('WHISPER_NAPI_DEBUG')),
+    platform: process.platform,
+    arch: process.arch,
+    cmake: toolVersion('cmake'),
+    cxx: toolVersion(process.env.CXX ?? (process.platform === 'win32' ? 'cl' : 'c++')),
+    nvcc: effectiveCuda === 'off' ? 'off' : toolVersion(process.env.CUDACXX ?? 'nvcc'),
+  }),
+);
 const key = hash.digest('hex').slice(0, 16);
 const keyFile = path.join(outputDir, '.whisper-napi-build-key');
 const cacheRoot = path.join(process.env.WHISPER_NAPI_CACHE || path.join(os.homedir(), '.cache', 'whisper-napi'), 'addon');

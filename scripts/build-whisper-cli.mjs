@@ -48,7 +48,22 @@ function compilerId() {
 }
 
 /** Every x86 feature switch that ggml_add_cpu_backend_variant() sets, in ggml/src/CMakeLists.txt. */
-const X86_FEATURES = ['SSE42', 'AVX', 'AVX2', 'BMI2', 'AVX_VNNI', 'FMA', 'F16C', 'AVX512', 'AVX512_VBMI', 'AVX512_VNNI', 'AVX512_BF16', 'AMX_TILE', 'AMX_INT8', 'AMX_BF16'];
+const X86_FEATURES = [
+  'SSE42',
+  'AVX',
+  'AVX2',
+  'BMI2',
+  'AVX_VNNI',
+  'FMA',
+  'F16C',
+  'AVX512',
+  'AVX512_VBMI',
+  'AVX512_VNNI',
+  'AVX512_BF16',
+  'AMX_TILE',
+  'AMX_INT8',
+  'AMX_BF16',
+];
 
 /**
  * The ggml CPU variant the addon picks on this machine ('haswell', 'zen4', ...), or null for an
@@ -58,7 +73,8 @@ const X86_FEATURES = ['SSE42', 'AVX', 'AVX2', 'BMI2', 'AVX_VNNI', 'FMA', 'F16C',
 function addonCpuVariant() {
   const binary = process.env.WHISPER_NAPI_BINARY || path.join(root, 'build', 'Release', 'whisper_napi.node');
   if (!fs.existsSync(binary)) return null;
-  const probe = 'const i = require(process.argv[1]).getBackendInfo(); const cpu = i.backends.find((b) => b.name === "CPU"); process.stdout.write(i.dynamicBackends && cpu ? cpu.path : "");';
+  const probe =
+    'const i = require(process.argv[1]).getBackendInfo(); const cpu = i.backends.find((b) => b.name === "CPU"); process.stdout.write(i.dynamicBackends && cpu ? cpu.path : "");';
   try {
     const cpuModule = execFileSync(process.execPath, ['-e', probe, binary], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return /libggml-cpu-([^/\\]+)\.(so|dll|dylib)$/.exec(cpuModule)?.[1] ?? null;
@@ -100,14 +116,11 @@ if (requested.some((target) => missing.includes(target))) {
   try {
     log(`building ${missing.join(', ')} for the ${cpuVariant ?? 'default'} CPU features into ${installDir} (cached afterwards)`);
     const quiet = { stdio: ['ignore', 'ignore', 'inherit'] };
-    execFileSync('cmake', [
-      '-S', sourceDir, '-B', buildDir,
-      '-C', optionsFile,
-      '-DCMAKE_BUILD_TYPE=Release',
-      '-DWHISPER_BUILD_EXAMPLES=ON',
-      '-DGGML_CUDA=OFF',
-      ...featureArgs,
-    ], quiet);
+    execFileSync(
+      'cmake',
+      ['-S', sourceDir, '-B', buildDir, '-C', optionsFile, '-DCMAKE_BUILD_TYPE=Release', '-DWHISPER_BUILD_EXAMPLES=ON', '-DGGML_CUDA=OFF', ...featureArgs],
+      quiet,
+    );
     const jobs = String(Math.max(1, os.availableParallelism()));
     execFileSync('cmake', ['--build', buildDir, '--config', 'Release', '-j', jobs, '--target', ...missing], quiet);
     fs.mkdirSync(installDir, { recursive: true });

@@ -35,7 +35,7 @@ function sha256File(file) {
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
   } finally {
     fs.closeSync(fd);
   }
@@ -70,9 +70,13 @@ function fetchWheel(wheel) {
   if (checkOnly) missing(`wheel ${wheel.file} is not cached`);
   fs.mkdirSync(dir, { recursive: true });
   log(`pip download ${wheel.name}==${wheel.version}`);
-  execFileSync('python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '--dest', dir, `${wheel.name}==${wheel.version}`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    'python3',
+    ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '--dest', dir, `${wheel.name}==${wheel.version}`],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const got = sha256File(file);
   if (got !== wheel.sha256) {
     fs.rmSync(file, { force: true });

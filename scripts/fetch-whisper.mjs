@@ -70,8 +70,7 @@ function verify(file) {
   const actual = integrityOf(file);
   if (actual !== manifest.integrity) {
     throw new Error(
-      `integrity mismatch for ${path.basename(file)}: expected ${manifest.integrity}, got ${actual}. ` +
-        'Refusing to build from an unverified whisper.cpp source.',
+      `integrity mismatch for ${path.basename(file)}: expected ${manifest.integrity}, got ${actual}. ` + 'Refusing to build from an unverified whisper.cpp source.',
     );
   }
 }

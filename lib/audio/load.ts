@@ -8,8 +8,7 @@ import { AUDIO_FILE, openAudioFile, withFileName } from './audio-file';
 import { assertFinitePcm, resolveChannel, type AudioInput, type AudioOptions } from './pcm';
 import { decodeWav } from './wav';
 
-const INPUT_EXPECTED =
-  'a Float32Array of 16 kHz mono PCM, a WAV file path (string), or WAV file bytes (Buffer or Uint8Array)';
+const INPUT_EXPECTED = 'a Float32Array of 16 kHz mono PCM, a WAV file path (string), or WAV file bytes (Buffer or Uint8Array)';
 
 async function readAudioFile(path: string): Promise<Buffer> {
   const handle = await openAudioFile(path);

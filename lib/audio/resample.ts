@@ -128,10 +128,7 @@ export function planResample(inputLength: number, fromRate: number, toRate: numb
       const table = polyphaseTable(up, design);
       return {
         outputLength,
-        inputRange: (oFrom, oTo) => [
-          Math.max(0, Math.floor((oFrom * down) / up) - H + 1),
-          Math.min(n, Math.floor(((oTo - 1) * down) / up) + H + 1),
-        ],
+        inputRange: (oFrom, oTo) => [Math.max(0, Math.floor((oFrom * down) / up) - H + 1), Math.min(n, Math.floor(((oTo - 1) * down) / up) + H + 1)],
         run: (x, xOffset, out, oFrom) => resamplePolyphase(x, xOffset, n, out, oFrom, up, down, H, table),
       };
     }
@@ -140,10 +137,7 @@ export function planResample(inputLength: number, fromRate: number, toRate: numb
   const kernel = directKernel(design);
   return {
     outputLength,
-    inputRange: (oFrom, oTo) => [
-      Math.max(0, Math.ceil(oFrom * step - design.halfWidth)),
-      Math.min(n, Math.floor((oTo - 1) * step + design.halfWidth) + 1),
-    ],
+    inputRange: (oFrom, oTo) => [Math.max(0, Math.ceil(oFrom * step - design.halfWidth)), Math.min(n, Math.floor((oTo - 1) * step + design.halfWidth) + 1)],
     run: (x, xOffset, out, oFrom) => resampleDirect(x, xOffset, n, out, oFrom, step, design, kernel),
   };
 }
@@ -232,16 +226,7 @@ function directKernel(d: KernelDesign): Float64Array {
   return kernel;
 }
 
-function resampleDirect(
-  x: Float32Array,
-  xOffset: number,
-  n: number,
-  out: Float32Array,
-  oFrom: number,
-  step: number,
-  d: KernelDesign,
-  kernel: Float64Array,
-): void {
+function resampleDirect(x: Float32Array, xOffset: number, n: number, out: Float32Array, oFrom: number, step: number, d: KernelDesign, kernel: Float64Array): void {
   const size = kernel.length;
   const hw = d.halfWidth;
   for (let o = 0; o < out.length; o++) {

@@ -36,8 +36,7 @@ export interface WaveFmt {
 
 /** Recognises a few common non-WAV formats, so the error can say what the bytes are. */
 function sniffOtherFormat(bytes: Uint8Array): string | undefined {
-  const ascii = (start: number, length: number) =>
-    String.fromCharCode(...bytes.subarray(start, Math.min(bytes.length, start + length)));
+  const ascii = (start: number, length: number) => String.fromCharCode(...bytes.subarray(start, Math.min(bytes.length, start + length)));
   if (ascii(0, 3) === 'ID3' || (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0)) return 'MP3';
   if (ascii(0, 4) === 'fLaC') return 'FLAC';
   if (ascii(0, 4) === 'OggS') return 'Ogg (Vorbis/Opus)';
@@ -54,12 +53,18 @@ function sampleKind(formatTag: number, bits: number, validBits: number, extensib
   const formatLabel = () => (extensible && validBits > 0 && validBits !== bits ? `${validBits}-bit in ${bits}-bit containers` : `${bits}-bit`);
   if (formatTag === FORMAT_PCM) {
     switch (bits) {
-      case 8: return 'u8';
-      case 16: return 's16';
-      case 24: return 's24';
-      case 32: return 's32';
+      case 8:
+        return 'u8';
+      case 16:
+        return 's16';
+      case 24:
+        return 's24';
+      case 32:
+        return 's32';
       default:
-        throw invalidAudio(`unsupported WAV format: ${formatLabel()} PCM (supported: 8-bit unsigned, 16/24/32-bit signed PCM, 32/64-bit float, A-law, mu-law); ${CONVERT_HINT}`);
+        throw invalidAudio(
+          `unsupported WAV format: ${formatLabel()} PCM (supported: 8-bit unsigned, 16/24/32-bit signed PCM, 32/64-bit float, A-law, mu-law); ${CONVERT_HINT}`,
+        );
     }
   }
   if (formatTag === FORMAT_IEEE_FLOAT) {
@@ -222,9 +227,7 @@ export function noDataChunkError(): WhisperError {
 /** @internal The error for a data chunk without one whole frame. */
 export function noSamplesError(available: number, frameBytes: number): WhisperError {
   return invalidAudio(
-    available === 0
-      ? 'WAV has 0 samples (the data chunk is empty)'
-      : `WAV has 0 samples (the data chunk has ${available} bytes, less than one ${frameBytes}-byte frame)`,
+    available === 0 ? 'WAV has 0 samples (the data chunk is empty)' : `WAV has 0 samples (the data chunk has ${available} bytes, less than one ${frameBytes}-byte frame)`,
   );
 }
 

@@ -44,13 +44,13 @@ function sampleReader(kind: SampleKind, view: DataView, littleEndian: boolean): 
     case 's24':
       return littleEndian
         ? (i) => {
-          const o = i * 3;
-          return ((view.getUint8(o) | (view.getUint8(o + 1) << 8) | (view.getUint8(o + 2) << 16)) << 8 >> 8) * S24_SCALE;
-        }
+            const o = i * 3;
+            return (((view.getUint8(o) | (view.getUint8(o + 1) << 8) | (view.getUint8(o + 2) << 16)) << 8) >> 8) * S24_SCALE;
+          }
         : (i) => {
-          const o = i * 3;
-          return ((view.getUint8(o + 2) | (view.getUint8(o + 1) << 8) | (view.getUint8(o) << 16)) << 8 >> 8) * S24_SCALE;
-        };
+            const o = i * 3;
+            return (((view.getUint8(o + 2) | (view.getUint8(o + 1) << 8) | (view.getUint8(o) << 16)) << 8) >> 8) * S24_SCALE;
+          };
     case 's32':
       return (i) => fround(view.getInt32(i * 4, littleEndian) / 2147483648);
     case 'f32':
@@ -69,14 +69,7 @@ function sampleReader(kind: SampleKind, view: DataView, littleEndian: boolean): 
  * @internal Decodes `frames` whole frames from `view` (which starts at a frame) to mono float32:
  * one channel, or miniaudio's mono mix.
  */
-export function decodeFrames(
-  kind: SampleKind,
-  view: DataView,
-  littleEndian: boolean,
-  channels: number,
-  channelOption: 'mix' | number,
-  frames: number,
-): Float32Array {
+export function decodeFrames(kind: SampleKind, view: DataView, littleEndian: boolean, channels: number, channelOption: 'mix' | number, frames: number): Float32Array {
   const read = sampleReader(kind, view, littleEndian);
   const out = new Float32Array(frames);
   if (channels === 1) {
@@ -98,10 +91,6 @@ export function decodeFrames(
 /** @internal Throws INVALID_ARGUMENT for a channel index the WAV does not have. */
 export function checkChannel(channelOption: 'mix' | number, channels: number): void {
   if (channelOption !== 'mix' && channelOption >= channels) {
-    throw invalidArgument(
-      'channel',
-      `'mix' or a channel index from 0 to ${channels - 1} (the WAV has ${channels} channel${channels === 1 ? '' : 's'})`,
-      channelOption,
-    );
+    throw invalidArgument('channel', `'mix' or a channel index from 0 to ${channels - 1} (the WAV has ${channels} channel${channels === 1 ? '' : 's'})`, channelOption);
   }
 }

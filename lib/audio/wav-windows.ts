@@ -144,11 +144,7 @@ function checkWindowSamples(value: unknown): number {
 }
 
 /** The header read and checked against the options; the resample plan when the rate is not 16 kHz. */
-async function readHeader(
-  handle: fsp.FileHandle,
-  path: string,
-  channelOption: 'mix' | number,
-): Promise<{ layout: FileLayout; plan: ResamplePlan | undefined }> {
+async function readHeader(handle: fsp.FileHandle, path: string, channelOption: 'mix' | number): Promise<{ layout: FileLayout; plan: ResamplePlan | undefined }> {
   const stat = await handle.stat();
   const layout = await readLayout(handle, path, stat.size);
   checkChannel(channelOption, layout.channels);

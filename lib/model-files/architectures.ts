@@ -47,15 +47,7 @@ const N_VOCAB_EN = 51864;
 const N_VOCAB_MULTI = 51865;
 const N_VOCAB_V3 = 51866;
 
-function arch(
-  name: ArchitectureName,
-  nVocab: number,
-  nMels: number,
-  state: number,
-  heads: number,
-  audioLayers: number,
-  textLayers: number,
-): Architecture {
+function arch(name: ArchitectureName, nVocab: number, nMels: number, state: number, heads: number, audioLayers: number, textLayers: number): Architecture {
   return Object.freeze({
     name,
     multilingual: nVocab >= N_VOCAB_MULTI,

@@ -142,10 +142,7 @@ export function ggmlTensorBytes(type: number, shape: number[]): number {
   }
   const ne0 = shape[0];
   if (ne0 % t.blockSize !== 0) {
-    throw new WhisperError(
-      'INVALID_ARGUMENT',
-      `ggmlTensorBytes: a ${t.name} tensor needs its first dimension to be a multiple of ${t.blockSize}, got ${ne0}`,
-    );
+    throw new WhisperError('INVALID_ARGUMENT', `ggmlTensorBytes: a ${t.name} tensor needs its first dimension to be a multiple of ${t.blockSize}, got ${ne0}`);
   }
   let bytes = (ne0 / t.blockSize) * t.typeSize;
   for (let i = 1; i < shape.length; i++) bytes *= shape[i];

@@ -65,7 +65,12 @@ export function checkHparams(raw: number[], hp: WhisperHparams): string[] {
   const [nVocab, nAudioCtx, nAudioState, nAudioHead, nAudioLayer, nTextCtx, nTextState, nTextHead, nTextLayer, nMels, ftypeRaw] = raw;
   const inRange = (v: number, lo: number, hi: number): boolean => v >= lo && v <= hi;
   const checks: HparamCheck[] = [
-    { field: 'n_vocab', value: nVocab, ok: inRange(nVocab, MIN_N_VOCAB, 1_000_000), expected: `${MIN_N_VOCAB}..1000000: whisper.cpp's token layout needs at least ${MIN_N_VOCAB}` },
+    {
+      field: 'n_vocab',
+      value: nVocab,
+      ok: inRange(nVocab, MIN_N_VOCAB, 1_000_000),
+      expected: `${MIN_N_VOCAB}..1000000: whisper.cpp's token layout needs at least ${MIN_N_VOCAB}`,
+    },
     { field: 'n_audio_ctx', value: nAudioCtx, ok: inRange(nAudioCtx, 1, 65536), expected: '1..65536' },
     { field: 'n_audio_state', value: nAudioState, ok: inRange(nAudioState, 1, 65536), expected: '1..65536' },
     { field: 'n_audio_head', value: nAudioHead, ok: inRange(nAudioHead, 1, 1024), expected: '1..1024' },
@@ -92,16 +97,11 @@ export function checkHparams(raw: number[], hp: WhisperHparams): string[] {
     problems.push(`ftype = ${ftypeRaw} is negative`);
   } else {
     if (weightTypeForFtype(hp.ftype) === undefined) {
-      problems.push(
-        `ftype = ${ftypeRaw} encodes ggml ftype ${hp.ftype}, which ggml cannot map to a tensor type (whisper.cpp would abort)`,
-      );
+      problems.push(`ftype = ${ftypeRaw} encodes ggml ftype ${hp.ftype}, which ggml cannot map to a tensor type (whisper.cpp would abort)`);
     }
     if (hp.quantizationVersion > GGML_QNT_VERSION) {
-      problems.push(
-        `ftype = ${ftypeRaw} encodes quantization version ${hp.quantizationVersion}, newer than the version ${GGML_QNT_VERSION} this whisper.cpp reads`,
-      );
+      problems.push(`ftype = ${ftypeRaw} encodes quantization version ${hp.quantizationVersion}, newer than the version ${GGML_QNT_VERSION} this whisper.cpp reads`);
     }
   }
   return problems;
 }
-

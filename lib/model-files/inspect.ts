@@ -38,15 +38,7 @@ import { isBoolean, isNonEmptyString, INT32_MAX } from '../errors/validate';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
 import { identifyArchitecture, type IdentifiedArchitecture } from './architectures';
 import { describeForeignFile, describeOtherGgmlModel } from './foreign-files';
-import {
-  GGML_FILE_MAGIC,
-  GGML_QNT_VERSION,
-  QUANTIZATION_TYPE_IDS,
-  ggmlTensorBytes,
-  ggmlTypeName,
-  ggmlTypeTraits,
-  weightTypeForFtype,
-} from './ggml-format';
+import { GGML_FILE_MAGIC, GGML_QNT_VERSION, QUANTIZATION_TYPE_IDS, ggmlTensorBytes, ggmlTypeName, ggmlTypeTraits, weightTypeForFtype } from './ggml-format';
 import { HEADER_BYTES, checkHparams, decodeHparams, readRawHparams, type WhisperHparams } from './hparams';
 import { WHISPER_N_FFT_BINS } from './mel-filters';
 import { modelFileRole, openForReading } from './open-file';
@@ -265,11 +257,7 @@ function isOldQuantization(type: number, version: number): boolean {
  * The tensor table from `pos` to the end of the file: every tensor whisper.cpp requires exactly once,
  * nothing else, every tensor's data inside the file.
  */
-async function readTensorTable(
-  file: Inspection,
-  hparams: WhisperHparams,
-  vocabEnd: number,
-): Promise<{ tensors: TensorInfo[]; tensorBytes: number }> {
+async function readTensorTable(file: Inspection, hparams: WhisperHparams, vocabEnd: number): Promise<{ tensors: TensorInfo[]; tensorBytes: number }> {
   const { fileSize, fail } = file;
   const expected = expectedTensors(hparams);
   const expectedByName = new Map(expected.map((e) => [e.name, e]));
@@ -302,7 +290,10 @@ async function readTensorTable(
   }
   if (seen.size !== expected.length) {
     const missing = expected.filter((e) => !seen.has(e.name)).map((e) => e.name);
-    const shown = missing.slice(0, 5).map((n) => quote(n)).join(', ');
+    const shown = missing
+      .slice(0, 5)
+      .map((n) => quote(n))
+      .join(', ');
     const more = missing.length > 5 ? ` and ${missing.length - 5} more` : '';
     const modelType = modelTypeFromHparams(hparams);
     throw fail(

@@ -56,15 +56,7 @@ export async function openForReading(path: string, role: FileRole): Promise<{ fh
  * Fills `buf[bufOffset, bufOffset + length)` from `position`. Resolves to the bytes actually read
  * (fewer only when the file ends first); a failed read is FILE_UNREADABLE via fileError.
  */
-export async function readFully(
-  fh: FileHandle,
-  path: string,
-  role: FileRole,
-  buf: Uint8Array,
-  bufOffset: number,
-  length: number,
-  position: number,
-): Promise<number> {
+export async function readFully(fh: FileHandle, path: string, role: FileRole, buf: Uint8Array, bufOffset: number, length: number, position: number): Promise<number> {
   let done = 0;
   while (done < length) {
     let bytesRead: number;
@@ -83,21 +75,11 @@ export async function readFully(
  * Exactly `length` bytes of a model file that was inspected before; a file that ends first changed
  * since (INVALID_MODEL). `what` says what was being read, for the message.
  */
-export async function readModelBytes(
-  fh: FileHandle,
-  path: string,
-  role: FileRole,
-  length: number,
-  position: number,
-  what: string,
-): Promise<Buffer> {
+export async function readModelBytes(fh: FileHandle, path: string, role: FileRole, length: number, position: number, what: string): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
   const got = await readFully(fh, path, role, buf, 0, length, position);
   if (got < length) {
-    throw new WhisperError(
-      'INVALID_MODEL',
-      `invalid model file ${JSON.stringify(path)}: it ended at byte ${position + got} while ${what} was read (did it change?)`,
-    );
+    throw new WhisperError('INVALID_MODEL', `invalid model file ${JSON.stringify(path)}: it ended at byte ${position + got} while ${what} was read (did it change?)`);
   }
   return buf;
 }

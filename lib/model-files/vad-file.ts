@@ -158,11 +158,12 @@ export async function checkVadModelFile(path: string, parameter: string): Promis
     }
     const missing = SILERO_TENSORS.filter((name) => !seen.has(name));
     if (missing.length > 0) {
-      const shown = missing.slice(0, 3).map((n) => quote(n)).join(', ');
+      const shown = missing
+        .slice(0, 3)
+        .map((n) => quote(n))
+        .join(', ');
       const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
-      throw file.fail(
-        `the file is truncated or incomplete: it ends at byte ${size} after ${seen.size} of the ${SILERO_TENSORS.length} tensors; missing ${shown}${more}`,
-      );
+      throw file.fail(`the file is truncated or incomplete: it ends at byte ${size} after ${seen.size} of the ${SILERO_TENSORS.length} tensors; missing ${shown}${more}`);
     }
   } finally {
     await fh.close().catch(() => undefined);

@@ -45,9 +45,7 @@ export interface AutoConcurrency {
  * threads make that far slower than queueing. On a GPU at most MAX_CONCURRENCY.
  */
 export function autoConcurrency(input: AutoConcurrencyInput): AutoConcurrency {
-  const marginBytes = input.explicitBudget
-    ? 0
-    : Math.max(AUTO_SAFETY_MARGIN.minBytes, Math.round(input.totalBytes * AUTO_SAFETY_MARGIN.fraction));
+  const marginBytes = input.explicitBudget ? 0 : Math.max(AUTO_SAFETY_MARGIN.minBytes, Math.round(input.totalBytes * AUTO_SAFETY_MARGIN.fraction));
   const budgetBytes = Math.max(0, input.freeBytes - marginBytes);
   // Planned before the weights load, so they are charged against the budget.
   const byMemory = maxConcurrencyForBudget(input.estimate, budgetBytes);
@@ -68,11 +66,7 @@ export async function planConcurrency(
     // Planned for transcribe's defaults (greedy, bestOf 5 with temperature fallback).
     estimate = await estimateMemory({ model: file.path, flashAttention: options.flashAttention, gpu: device.kind === 'gpu' });
   } catch (error) {
-    throw new WhisperError(
-      'INVALID_MODEL',
-      `concurrency 'auto' could not estimate the memory of ${file.path}: ${(error as Error).message}`,
-      { cause: error },
-    );
+    throw new WhisperError('INVALID_MODEL', `concurrency 'auto' could not estimate the memory of ${file.path}: ${(error as Error).message}`, { cause: error });
   }
   const explicitBudget = options.memoryBudget > 0;
   return autoConcurrency({
@@ -84,4 +78,3 @@ export async function planConcurrency(
     explicitBudget,
   });
 }
-

@@ -124,12 +124,7 @@ export function computeBufferBytes(
 }
 
 /** The most decoders whisper_full runs at once for these options (it mirrors whisper_full's temperature ladder). */
-export function decodersFor(options: {
-  strategy: 'greedy' | 'beam';
-  bestOf: number;
-  beamSize: number;
-  temperatureFallback: boolean;
-}): number {
+export function decodersFor(options: { strategy: 'greedy' | 'beam'; bestOf: number; beamSize: number; temperatureFallback: boolean }): number {
   const cold = options.strategy === 'beam' ? options.beamSize : 1;
   return Math.max(1, cold, options.temperatureFallback ? options.bestOf : 1);
 }
@@ -138,8 +133,17 @@ export function decodersFor(options: {
 const INPUT = 'estimateMemory: input';
 
 const KNOWN_KEYS = new Set([
-  'model', 'architecture', 'weightType', 'flashAttention', 'strategy', 'bestOf', 'beamSize',
-  'temperatureFallback', 'concurrency', 'audioCtx', 'gpu',
+  'model',
+  'architecture',
+  'weightType',
+  'flashAttention',
+  'strategy',
+  'bestOf',
+  'beamSize',
+  'temperatureFallback',
+  'concurrency',
+  'audioCtx',
+  'gpu',
 ]);
 
 /**
@@ -153,10 +157,7 @@ export async function estimateMemory(input: EstimateMemoryInput): Promise<Memory
   const hasModel = o.model !== undefined;
   const hasArchitecture = o.architecture !== undefined;
   if (hasModel === hasArchitecture) {
-    throw new WhisperError(
-      'INVALID_ARGUMENT',
-      `${INPUT}: expected exactly one of model (a file path) and architecture; got ${hasModel ? 'both' : 'neither'}`,
-    );
+    throw new WhisperError('INVALID_ARGUMENT', `${INPUT}: expected exactly one of model (a file path) and architecture; got ${hasModel ? 'both' : 'neither'}`);
   }
   const field = <T>(key: string, check: Check<T>, fallback: T): T => pick(o, key, check, fallback, `${INPUT}.`);
   const gpu = field('gpu', isBoolean, false);

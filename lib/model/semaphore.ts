@@ -94,10 +94,7 @@ export class Semaphore {
     // A free permit goes to a newcomer only when nobody waits, so the queue's order holds.
     if (this.#running < this.concurrency && this.#queue.length === 0) return Promise.resolve(this.#take());
     if (this.#queue.length >= this.maxQueue) {
-      throw new WhisperError(
-        'QUEUE_FULL',
-        `the queue is full: ${this.#running} jobs run and ${this.#queue.length} wait (maxQueue ${this.maxQueue})`,
-      );
+      throw new WhisperError('QUEUE_FULL', `the queue is full: ${this.#running} jobs run and ${this.#queue.length} wait (maxQueue ${this.maxQueue})`);
     }
     return new Promise<Release>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;

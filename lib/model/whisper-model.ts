@@ -77,11 +77,7 @@ export class WhisperModel implements AsyncDisposable {
   #disposed = false;
   #disposing: Promise<void> | undefined;
 
-  private constructor(
-    nativeModel: NativeModel,
-    file: ModelFileInfo,
-    options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined },
-  ) {
+  private constructor(nativeModel: NativeModel, file: ModelFileInfo, options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined }) {
     const nativeInfo = nativeModel.info();
     this.info = modelInfo(file, nativeInfo);
     this.#native = nativeModel;
@@ -91,7 +87,11 @@ export class WhisperModel implements AsyncDisposable {
     const limits: ModelLimits = {
       multilingual: nativeInfo.multilingual,
       nAudioCtx: nativeInfo.nAudioCtx,
-      languages: new Set(native().getLanguages().map((l) => l.code)),
+      languages: new Set(
+        native()
+          .getLanguages()
+          .map((l) => l.code),
+      ),
       defaultThreads: defaultThreads(options.concurrency),
     };
     this.#host = { pool: this.#pool, limits, isDisposed: () => this.#disposed };

@@ -179,7 +179,12 @@ function runChildAsync(binary: string, baseEnv?: NodeJS.ProcessEnv): Promise<Chi
 /** Turns the child's outcome into a test-load verdict with a reason a person can act on. */
 export function interpretTestLoad(result: ChildResult, milliseconds: number): CudaTestLoad {
   // Node ends an uncaught error's report with its own version line; the message is above it.
-  const lastLine = (text: string) => text.trim().split('\n').filter((line) => line && !/^Node\.js v\d/.test(line)).pop() ?? '';
+  const lastLine = (text: string) =>
+    text
+      .trim()
+      .split('\n')
+      .filter((line) => line && !/^Node\.js v\d/.test(line))
+      .pop() ?? '';
   const fail = (reason: string): CudaTestLoad => ({ ok: false, milliseconds, devices: [], reason });
   if (result.timedOut) return fail(`the test load did not finish in ${TEST_LOAD_TIMEOUT_MS / 1000} s`);
   if (result.error) return fail(`the test load could not start: ${result.error.message}`);

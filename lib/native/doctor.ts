@@ -28,7 +28,10 @@ export interface Diagnosis {
 
 function cpuFlags(): string[] | null {
   try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags'));
     if (!line) return null;
     const flags = new Set(line.split(':')[1].trim().split(/\s+/));
     return CPU_FLAGS_OF_INTEREST.filter((flag) => flags.has(flag));
@@ -90,11 +93,22 @@ export function formatDiagnosis(d: Diagnosis): string {
   const rows: Array<[string, string]> = [];
   const row = (label: string, value: string) => rows.push([label, value]);
   row('package', `${d.package.name} ${d.package.version} (${d.package.dir})`);
-  row('platform', `${d.platform.os} ${d.platform.arch}${d.platform.glibc ? `, glibc ${d.platform.glibc}` : ''}, Node ${d.platform.node} (N-API ${d.platform.napi ?? '?'})`);
+  row(
+    'platform',
+    `${d.platform.os} ${d.platform.arch}${d.platform.glibc ? `, glibc ${d.platform.glibc}` : ''}, Node ${d.platform.node} (N-API ${d.platform.napi ?? '?'})`,
+  );
   const missing = d.cpu.flags ? CPU_FLAGS_OF_INTEREST.filter((flag) => !d.cpu.flags!.includes(flag)) : [];
-  row('cpu', `${d.cpu.model}, ${d.cpu.cores} threads${d.cpu.flags ? `: ${d.cpu.flags.join(' ') || 'baseline x86-64 only'}${missing.length ? ` (not: ${missing.join(' ')})` : ''}` : ''}`);
+  row(
+    'cpu',
+    `${d.cpu.model}, ${d.cpu.cores} threads${d.cpu.flags ? `: ${d.cpu.flags.join(' ') || 'baseline x86-64 only'}${missing.length ? ` (not: ${missing.join(' ')})` : ''}` : ''}`,
+  );
   row('cpu binary', describeBinary(d.binaries.cpu));
-  row('cuda package', d.binaries.cudaPackages.length ? d.binaries.cudaPackages.map((p) => `${p.name} ${p.version} (${p.dir})`).join('; ') : `not installed (npm install ${d.cuda.packageName})`);
+  row(
+    'cuda package',
+    d.binaries.cudaPackages.length
+      ? d.binaries.cudaPackages.map((p) => `${p.name} ${p.version} (${p.dir})`).join('; ')
+      : `not installed (npm install ${d.cuda.packageName})`,
+  );
   if (d.cuda.binary) row('cuda binary', describeBinary(d.cuda.binary));
   if (d.cuda.package) {
     row('cuda driver', d.cuda.driver.library ? `${d.cuda.driver.library}${d.cuda.driver.version ? `, driver ${d.cuda.driver.version}` : ''}` : 'libcuda.so.1 not found');
@@ -104,15 +118,28 @@ export function formatDiagnosis(d: Diagnosis): string {
   }
   if (d.cuda.testLoad) {
     const t = d.cuda.testLoad;
-    row('test load', t.ok ? `ok in ${t.milliseconds} ms: ${t.devices.map((g) => `${g.description || g.name} (${gib(g.freeBytes)} free of ${gib(g.totalBytes)})`).join(', ')}` : `failed in ${t.milliseconds} ms: ${t.reason}`);
+    row(
+      'test load',
+      t.ok
+        ? `ok in ${t.milliseconds} ms: ${t.devices.map((g) => `${g.description || g.name} (${gib(g.freeBytes)} free of ${gib(g.totalBytes)})`).join(', ')}`
+        : `failed in ${t.milliseconds} ms: ${t.reason}`,
+    );
   }
   row('auto picks', `${d.auto.binary}: ${d.auto.reason}`);
   if ('error' in d.loaded) {
     row('loaded', `nothing: ${d.loaded.error}`);
   } else {
     const cpu = d.loaded.backends.find((b) => b.name === 'CPU');
-    const features = cpu ? Object.entries(cpu.features).filter(([, v]) => v === '1').map(([k]) => k).join(' ') : '';
-    row('loaded', `${d.loaded.binary.kind} binary (gpu: '${d.loaded.gpu}')${d.loaded.cpuVariant ? `, CPU variant ${d.loaded.cpuVariant}` : ''}${features ? ` [${features}]` : ''}`);
+    const features = cpu
+      ? Object.entries(cpu.features)
+          .filter(([, v]) => v === '1')
+          .map(([k]) => k)
+          .join(' ')
+      : '';
+    row(
+      'loaded',
+      `${d.loaded.binary.kind} binary (gpu: '${d.loaded.gpu}')${d.loaded.cpuVariant ? `, CPU variant ${d.loaded.cpuVariant}` : ''}${features ? ` [${features}]` : ''}`,
+    );
     if (d.loaded.fallbackReason && d.loaded.fallbackReason !== d.auto.reason) row('fallback', d.loaded.fallbackReason);
   }
   for (const device of d.devices) {

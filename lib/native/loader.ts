@@ -125,7 +125,7 @@ function finish(gpu: GpuPreference, cuda: CudaCheck | null, explicit: string | u
     throw new WhisperError(
       'BACKEND_UNAVAILABLE',
       `gpu: 'cuda' was asked for, but CUDA can't be used: ${cuda?.problem ?? 'unknown reason'}. ` +
-        'Run `npx whisper-napi doctor` for details, or use gpu: \'auto\' to fall back to the CPU.',
+        "Run `npx whisper-napi doctor` for details, or use gpu: 'auto' to fall back to the CPU.",
     );
   }
   const cpu = findCpuBinary();
@@ -201,6 +201,6 @@ export function backendInfo(): BackendInfo {
   const addon = loadedAddon();
   const native = addon.getBackendInfo();
   const cpu = native.backends.find((backend) => backend.name === 'CPU');
-  const variant = cpu && native.dynamicBackends ? /libggml-cpu-([^/\\]+)\.(so|dll|dylib)$/.exec(cpu.path)?.[1] ?? null : null;
+  const variant = cpu && native.dynamicBackends ? (/libggml-cpu-([^/\\]+)\.(so|dll|dylib)$/.exec(cpu.path)?.[1] ?? null) : null;
   return { ...loaderState().loaded!.info, backends: native.backends, cpuVariant: variant };
 }

@@ -22,4 +22,4 @@ function findPackageRoot(start: string): string {
 }
 
 export const packageRoot = findPackageRoot(__dirname);
-export const packageManifest: PackageManifest = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8'));
+export const packageManifest = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as PackageManifest;

@@ -40,11 +40,7 @@ export const DEFAULT_LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-l
 const OFF_PATH_HINT_DIRS = ['/usr/local/cuda/lib64', '/usr/local/cuda/targets/x86_64-linux/lib', '/usr/local/nvidia/lib64', '/opt/cuda/lib64'];
 
 /** Looks for a shared library the way the dynamic linker does (LD_LIBRARY_PATH, ld.so.cache, default dirs). */
-export function findSharedLibrary(
-  name: string,
-  env: NodeJS.ProcessEnv = process.env,
-  cache: Map<string, string> = ldconfigCache(),
-): SharedLibrarySearch {
+export function findSharedLibrary(name: string, env: NodeJS.ProcessEnv = process.env, cache: Map<string, string> = ldconfigCache()): SharedLibrarySearch {
   const searchDirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)];
   for (const dir of searchDirs) {
     const file = path.join(dir, name);

@@ -25,7 +25,9 @@ export function getSystemInfo(): SystemInfo {
 
 /** Languages whisper knows, as { code, name }. */
 export function getLanguages(): Array<{ code: string; name: string }> {
-  return native().getLanguages().map(({ code, name }) => ({ code, name }));
+  return native()
+    .getLanguages()
+    .map(({ code, name }) => ({ code, name }));
 }
 
 export type LogLevel = NativeLogLevel;

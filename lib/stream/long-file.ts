@@ -9,8 +9,10 @@ import { streamWindows, type StreamTranscriber } from './windows';
 /** The file is read in 5 s pieces: small next to a window, so about one window of PCM is held. */
 const READ_SAMPLES = 5 * WHISPER_SAMPLE_RATE;
 
-export interface LongFileOptions extends Omit<TranscribeOptions, 'offsetMs' | 'durationMs' | 'detectLanguage'>,
-  Pick<StreamOptions, 'windowMs' | 'cutSearchMs' | 'cutVad' | 'promptWithPrevious' | 'silenceRms' | 'onBuffer'> {}
+export interface LongFileOptions
+  extends
+    Omit<TranscribeOptions, 'offsetMs' | 'durationMs' | 'detectLanguage'>,
+    Pick<StreamOptions, 'windowMs' | 'cutSearchMs' | 'cutVad' | 'promptWithPrevious' | 'silenceRms' | 'onBuffer'> {}
 
 /**
  * transcribe() of a WAV path without holding the whole file: it is read from disk in windows
@@ -56,7 +58,10 @@ export async function transcribeLongFile(model: StreamTranscriber, path: string,
   const whisperMs = timings.queueMs + timings.inferenceMs;
   timings.audioMs = Math.max(0, performance.now() - started - whisperMs);
   return {
-    text: segments.map((s) => s.text).join('').trim(),
+    text: segments
+      .map((s) => s.text)
+      .join('')
+      .trim(),
     segments,
     language,
     ...(languageProbability !== undefined ? { languageProbability } : {}),

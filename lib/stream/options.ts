@@ -86,19 +86,14 @@ export function resolveStreamOptions(options: StreamOptions): ResolvedStreamOpti
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidArgument('options', 'an object of stream options', options);
   }
-  const {
-    format = 'f32',
-    windowMs = 30_000,
-    cutSearchMs,
-    cutVad,
-    promptWithPrevious = false,
-    silenceRms = 0.001,
-    onBuffer,
-    ...transcribe
-  } = options;
+  const { format = 'f32', windowMs = 30_000, cutSearchMs, cutVad, promptWithPrevious = false, silenceRms = 0.001, onBuffer, ...transcribe } = options;
   for (const key of NOT_FOR_STREAMS) {
     if ((options as Record<string, unknown>)[key] !== undefined) {
-      throw invalidArgument(`options.${key}`, 'nothing: a stream has no fixed length; this option is not used by transcribeStream', (options as Record<string, unknown>)[key]);
+      throw invalidArgument(
+        `options.${key}`,
+        'nothing: a stream has no fixed length; this option is not used by transcribeStream',
+        (options as Record<string, unknown>)[key],
+      );
     }
   }
   oneOf(FORMATS)('options.format', format);

@@ -16,13 +16,7 @@ const MIN_ADVANCE = 0.25;
  * @internal Which of a window's segments are stable, and where the next window starts (in
  * samples of this window). Segment times are relative to the window.
  */
-export function stablePart(
-  segments: readonly Segment[],
-  window: Float32Array,
-  cut: CutPoint,
-  final: boolean,
-  silenceRms: number,
-): { stable: number; carryFrom: number } {
+export function stablePart(segments: readonly Segment[], window: Float32Array, cut: CutPoint, final: boolean, silenceRms: number): { stable: number; carryFrom: number } {
   const n = segments.length;
   if (final) return { stable: n, carryFrom: window.length };
   const minAdvance = Math.ceil(cut.sample * MIN_ADVANCE);

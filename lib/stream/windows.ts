@@ -204,9 +204,7 @@ class StreamWindower {
     const startSample = this.#windowStart;
     // Whisper marks the silence at the start of a window that begins in a pause as
     // [BLANK_AUDIO]: an artefact of where the cut fell, unless the whole stream is one window.
-    const segments = (transcript?.segments ?? []).filter(
-      (s) => (final && startSample === 0) || s.text.trim() !== '[BLANK_AUDIO]',
-    );
+    const segments = (transcript?.segments ?? []).filter((s) => (final && startSample === 0) || s.text.trim() !== '[BLANK_AUDIO]');
     const { stable, carryFrom } = stablePart(segments, window, cut, final, this.#options.silenceRms);
     const offsetMs = startSample / SAMPLES_PER_MS;
     const emitted = segments.slice(0, stable).map((s) => shiftSegment(s, offsetMs, this.#segmentsEmitted++));

@@ -4,13 +4,7 @@
  * needs none of it; the runtime API is `whisper-napi` (lib/index.ts).
  */
 export { convertModel, detectSourceFormat, type ConvertOptions, type SourceFormat } from './convert';
-export {
-  quantizeModel,
-  QUANTIZATION_TYPES,
-  type QuantizationType,
-  type QuantizeModelOptions,
-  type QuantizeProgress,
-} from './quantize';
+export { quantizeModel, QUANTIZATION_TYPES, type QuantizationType, type QuantizeModelOptions, type QuantizeProgress } from './quantize';
 export {
   writeSyntheticModel,
   planSyntheticModel,

@@ -65,9 +65,7 @@ export function checkQuantizationType(value: unknown, parameter: string): Quanti
 // examples/quantize/quantize.cpp passes { ".*" } as to_quant and these as to_skip; common-ggml.cpp
 // tests each with std::regex_match (the whole name, ECMAScript grammar, as JavaScript's RegExp).
 const TO_QUANT = ['.*'].map((s) => new RegExp(`^(?:${s})$`));
-const TO_SKIP = ['encoder.conv1.bias', 'encoder.conv2.bias', 'encoder.positional_embedding', 'decoder.positional_embedding'].map(
-  (s) => new RegExp(`^(?:${s})$`),
-);
+const TO_SKIP = ['encoder.conv1.bias', 'encoder.conv2.bias', 'encoder.positional_embedding', 'decoder.positional_embedding'].map((s) => new RegExp(`^(?:${s})$`));
 
 /**
  * Whether whisper.cpp's quantize tool quantizes a tensor with this name and this number of stored
@@ -92,11 +90,7 @@ export function quantizedHparams(hparams: WhisperHparams, type: QuantizationType
  * quantize it; f16 for a tensor whisper.cpp needs in f16 but the (all-f32) source has in f32 (the conv
  * kernels); otherwise its source type.
  */
-export function quantizedTensorType(
-  tensor: { name: string; shape: number[]; type: number },
-  type: QuantizationType,
-  expectedType: number | undefined,
-): number {
+export function quantizedTensorType(tensor: { name: string; shape: number[]; type: number }, type: QuantizationType, expectedType: number | undefined): number {
   if (isQuantizedTensor(tensor.name, tensor.shape.length)) return QUANTIZATION_TYPE_IDS[type].type;
   if (tensor.type === GGML_TYPE_F32 && expectedType === GGML_TYPE_F16) return GGML_TYPE_F16;
   return tensor.type;
@@ -123,7 +117,7 @@ export async function quantizeRows(
   if (!isBytes && !(data instanceof Float32Array) && !(data instanceof Uint16Array)) {
     throw invalidArgument('data', 'a Float32Array, a Uint16Array of f16 bits or a Uint8Array of bytes', data);
   }
-  if (!isBytes && (data instanceof Float32Array) !== (srcType === 'f32')) {
+  if (!isBytes && data instanceof Float32Array !== (srcType === 'f32')) {
     throw invalidArgument('data', `values matching srcType '${srcType}'`, data);
   }
   const dstId = dstType === 'f16' ? GGML_TYPE_F16 : QUANTIZATION_TYPE_IDS[dstType].type;
@@ -269,4 +263,3 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Mode
   }
   return inspectModelFileFor('options.outPath', outPath);
 }
-

@@ -275,7 +275,7 @@ export async function writeSyntheticModel(options: SyntheticModelOptions): Promi
       const total = t.shape.reduce((a, b) => a * b, 1);
       if (t.type === GGML_TYPE_F16 || t.type === GGML_TYPE_F32) {
         const isF16 = t.type === GGML_TYPE_F16;
-        for (let done = 0; done < total; ) {
+        for (let done = 0; done < total;) {
           const n = Math.min(GEN_CHUNK, total - done);
           if (isF16) {
             const f16 = new Uint16Array(n);
@@ -300,7 +300,7 @@ export async function writeSyntheticModel(options: SyntheticModelOptions): Promi
       const rowElements = t.shape[0];
       const rowsPerChunk = Math.max(1, Math.floor(QUANT_CHUNK / rowElements));
       const f16 = new Uint16Array(rowsPerChunk * rowElements); // reused: quantizeRows copies its input
-      for (let done = 0; done < total; ) {
+      for (let done = 0; done < total;) {
         const n = Math.min(rowsPerChunk * rowElements, total - done);
         rng.fill(f16, n, init.std, true);
         const quantized = quantizeRows(f16.subarray(0, n), 'f16', qtype, rowElements);

@@ -24,17 +24,43 @@ const ABBREVIATIONS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const UNITS: Readonly<Record<string, number>> = Object.freeze({
-  zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9,
-  ten: 10, eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16,
-  seventeen: 17, eighteen: 18, nineteen: 19,
+  zero: 0,
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+  eleven: 11,
+  twelve: 12,
+  thirteen: 13,
+  fourteen: 14,
+  fifteen: 15,
+  sixteen: 16,
+  seventeen: 17,
+  eighteen: 18,
+  nineteen: 19,
 });
 
 const TENS: Readonly<Record<string, number>> = Object.freeze({
-  twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90,
+  twenty: 20,
+  thirty: 30,
+  forty: 40,
+  fifty: 50,
+  sixty: 60,
+  seventy: 70,
+  eighty: 80,
+  ninety: 90,
 });
 
 const SCALES: Readonly<Record<string, number>> = Object.freeze({
-  thousand: 1e3, million: 1e6, billion: 1e9,
+  thousand: 1e3,
+  million: 1e6,
+  billion: 1e9,
 });
 
 const has = (table: Readonly<Record<string, number>>, word: string): boolean => Object.prototype.hasOwnProperty.call(table, word);
@@ -99,7 +125,10 @@ function numberWordsToDigits(words: string[]): string[] {
 /** The normalised words of a transcript (see the module comment for the rules). */
 export function normalizeWords(text: string): string[] {
   if (typeof text !== 'string') throw new TypeError(`normalizeWords: text must be a string, got ${typeof text}`);
-  let s = text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
+  let s = text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase();
   s = s.replace(/[\u2018\u2019\u02bc]/g, "'");
   // an apostrophe between letters belongs to the word; any other is a quote mark
   s = s.replace(/(?<!\p{L})'|'(?!\p{L})/gu, ' ');
@@ -108,7 +137,10 @@ export function normalizeWords(text: string): string[] {
   // a decimal point between digits stays; every other non-word character separates words
   s = s.replace(/(\d)\.(?=\d)/g, '$1\u0000');
   s = s.replace(/[^\p{L}\p{N}'\u0000]+/gu, ' ').replace(/\u0000/g, '.');
-  const words = s.split(' ').filter((w) => w.length > 0).map((w) => (Object.prototype.hasOwnProperty.call(ABBREVIATIONS, w) ? ABBREVIATIONS[w] : w));
+  const words = s
+    .split(' ')
+    .filter((w) => w.length > 0)
+    .map((w) => (Object.prototype.hasOwnProperty.call(ABBREVIATIONS, w) ? ABBREVIATIONS[w] : w));
   return numberWordsToDigits(words);
 }
 

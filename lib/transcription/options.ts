@@ -166,13 +166,46 @@ export function defaultThreads(concurrency = 1): number {
 const FLT_MAX = 3.4028234663852886e38;
 
 const TRANSCRIBE_KEYS = new Set([
-  'language', 'translate', 'detectLanguage', 'strategy', 'bestOf', 'beamSize', 'threads', 'offsetMs', 'durationMs',
-  'noContext', 'maxTextContext', 'noTimestamps', 'singleSegment', 'tokenTimestamps', 'tokenTimestampThreshold',
-  'tokenTimestampSumThreshold', 'maxSegmentLength', 'splitOnWord', 'maxTokensPerSegment', 'audioContext',
-  'initialPrompt', 'carryInitialPrompt', 'suppressBlank', 'suppressNonSpeechTokens', 'suppressRegex', 'temperature',
-  'temperatureIncrement', 'entropyThreshold', 'logprobThreshold', 'noSpeechThreshold', 'maxInitialTimestamp',
-  'lengthPenalty', 'tinydiarize', 'vad', 'signal', 'onProgress', 'onSegment', 'audio',
-  'priority', 'timeoutMs',
+  'language',
+  'translate',
+  'detectLanguage',
+  'strategy',
+  'bestOf',
+  'beamSize',
+  'threads',
+  'offsetMs',
+  'durationMs',
+  'noContext',
+  'maxTextContext',
+  'noTimestamps',
+  'singleSegment',
+  'tokenTimestamps',
+  'tokenTimestampThreshold',
+  'tokenTimestampSumThreshold',
+  'maxSegmentLength',
+  'splitOnWord',
+  'maxTokensPerSegment',
+  'audioContext',
+  'initialPrompt',
+  'carryInitialPrompt',
+  'suppressBlank',
+  'suppressNonSpeechTokens',
+  'suppressRegex',
+  'temperature',
+  'temperatureIncrement',
+  'entropyThreshold',
+  'logprobThreshold',
+  'noSpeechThreshold',
+  'maxInitialTimestamp',
+  'lengthPenalty',
+  'tinydiarize',
+  'vad',
+  'signal',
+  'onProgress',
+  'onSegment',
+  'audio',
+  'priority',
+  'timeoutMs',
 ]);
 
 export interface ModelLimits {
@@ -196,10 +229,15 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
   if (!limits.multilingual && language !== 'auto' && language !== 'en') {
     throw invalidArgument('options.language', `'en' or 'auto' for this English-only model`, o.language);
   }
-  const strategy = pick(o, 'strategy', (name, v) => {
-    if (v !== 'greedy' && v !== 'beam') throw invalidArgument(name, `'greedy' or 'beam'`, v);
-    return v;
-  }, 'greedy' as 'greedy' | 'beam');
+  const strategy = pick(
+    o,
+    'strategy',
+    (name, v) => {
+      if (v !== 'greedy' && v !== 'beam') throw invalidArgument(name, `'greedy' or 'beam'`, v);
+      return v;
+    },
+    'greedy' as 'greedy' | 'beam',
+  );
   const translate = pick(o, 'translate', isBoolean, false);
   if (translate && !limits.multilingual) {
     throw invalidArgument('options.translate', 'false for this English-only model (it cannot translate)', translate);
@@ -208,14 +246,15 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
   const vad = o.vad === undefined || o.vad === false ? undefined : optionsObject('options.vad', o.vad);
   let vadModelPath = '';
   if (vad) {
-    rejectUnknownKeys('options.vad', vad, new Set([
-      'modelPath', 'threshold', 'minSpeechDurationMs', 'minSilenceDurationMs', 'maxSpeechDurationS', 'speechPadMs', 'samplesOverlap',
-    ]));
+    rejectUnknownKeys(
+      'options.vad',
+      vad,
+      new Set(['modelPath', 'threshold', 'minSpeechDurationMs', 'minSilenceDurationMs', 'maxSpeechDurationS', 'speechPadMs', 'samplesOverlap']),
+    );
     vadModelPath = isString('options.vad.modelPath', vad.modelPath);
     if (vadModelPath.length === 0) throw invalidArgument('options.vad.modelPath', 'a path to a Silero VAD ggml model', vadModelPath);
   }
-  const vadPick = <T>(key: string, check: Check<T>, fallback: T) =>
-    vad ? pick(vad, key, check, fallback, 'options.vad.') : fallback;
+  const vadPick = <T>(key: string, check: Check<T>, fallback: T) => (vad ? pick(vad, key, check, fallback, 'options.vad.') : fallback);
 
   const audioContext = pick(o, 'audioContext', integerIn(0, limits.nAudioCtx), 0);
   if (audioContext !== 0 && audioContext < 64) {
@@ -290,13 +329,18 @@ export const MAX_CONCURRENCY = 64;
 export function resolveLoadOptions(input: unknown): ResolvedLoadOptions {
   const o = optionsObject('options', input);
   rejectUnknownKeys('options', o, new Set(['gpu', 'gpuDevice', 'flashAttention', 'concurrency', 'maxQueue', 'memoryBudget']));
-  const concurrency = pick<number | 'auto'>(o, 'concurrency', (name, v) => {
-    if (v === 'auto') return v;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CONCURRENCY) {
-      throw invalidArgument(name, `'auto' or an integer from 1 to ${MAX_CONCURRENCY}`, v);
-    }
-    return v;
-  }, 1);
+  const concurrency = pick<number | 'auto'>(
+    o,
+    'concurrency',
+    (name, v) => {
+      if (v === 'auto') return v;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CONCURRENCY) {
+        throw invalidArgument(name, `'auto' or an integer from 1 to ${MAX_CONCURRENCY}`, v);
+      }
+      return v;
+    },
+    1,
+  );
   const memoryBudget = pick(o, 'memoryBudget', integerIn(1, Number.MAX_SAFE_INTEGER), 0);
   if (memoryBudget > 0 && concurrency !== 'auto') {
     throw invalidArgument('options.memoryBudget', `to be given only with concurrency 'auto' (concurrency is ${concurrency})`, memoryBudget);
@@ -306,10 +350,15 @@ export function resolveLoadOptions(input: unknown): ResolvedLoadOptions {
     gpuDevice: pick(o, 'gpuDevice', integerIn(0, 64), 0),
     flashAttention: pick(o, 'flashAttention', isBoolean, true),
     concurrency,
-    maxQueue: pick(o, 'maxQueue', (name, v) => {
-      if (v === Number.POSITIVE_INFINITY) return v;
-      return integerIn(0, Number.MAX_SAFE_INTEGER)(name, v);
-    }, Number.POSITIVE_INFINITY),
+    maxQueue: pick(
+      o,
+      'maxQueue',
+      (name, v) => {
+        if (v === Number.POSITIVE_INFINITY) return v;
+        return integerIn(0, Number.MAX_SAFE_INTEGER)(name, v);
+      },
+      Number.POSITIVE_INFINITY,
+    ),
     memoryBudget,
   };
 }
@@ -324,10 +373,15 @@ export interface JobOptions {
 export function resolveJobOptions(input: unknown): JobOptions {
   const o = optionsObject('options', input);
   return {
-    priority: pick(o, 'priority', (name, v) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidArgument(name, 'a finite number', v);
-      return v;
-    }, 0),
+    priority: pick(
+      o,
+      'priority',
+      (name, v) => {
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidArgument(name, 'a finite number', v);
+        return v;
+      },
+      0,
+    ),
     // setTimeout's own ceiling (2^31-1 ms) ends the range: beyond it Node fires at once.
     timeoutMs: pick(o, 'timeoutMs', integerIn(1, INT32_MAX), Number.POSITIVE_INFINITY),
   };

@@ -68,13 +68,13 @@ export function toSegment(native: NativeSegment): Segment {
   };
 }
 
-export function toTranscript(
-  native: NativeTranscript,
-  context: { audioSamples: number; sampleRate: number; audioMs: number; queueMs: number },
-): Transcript {
+export function toTranscript(native: NativeTranscript, context: { audioSamples: number; sampleRate: number; audioMs: number; queueMs: number }): Transcript {
   const segments = native.segments.map(toSegment);
   return {
-    text: segments.map((s) => s.text).join('').trim(),
+    text: segments
+      .map((s) => s.text)
+      .join('')
+      .trim(),
     segments,
     language: native.language,
     ...(native.languageProbability >= 0 ? { languageProbability: native.languageProbability } : {}),

@@ -21,11 +21,10 @@ let workDir: string | undefined;
 export default async function setup(project: TestProject): Promise<() => void> {
   const root = path.resolve(__dirname, '../..');
   // one line per tool, in the order asked for (built together on a cache miss)
-  const [whisperCli, whisperQuantize] = execFileSync(
-    process.execPath,
-    [path.join(root, 'scripts', 'build-whisper-cli.mjs'), 'whisper-cli', 'whisper-quantize'],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  )
+  const [whisperCli, whisperQuantize] = execFileSync(process.execPath, [path.join(root, 'scripts', 'build-whisper-cli.mjs'), 'whisper-cli', 'whisper-quantize'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
     .trim()
     .split('\n');
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-napi-native-'));

@@ -143,7 +143,7 @@ describe('abort and dispose', () => {
     expect(cpu.disposed).toBe(false);
   });
 
-  it('rejections carry the caller\'s stack', async () => {
+  it("rejections carry the caller's stack", async () => {
     const model = await open();
     await model.dispose();
     const error = (await model.transcribe(pcm, LONG_JOB).catch((e: unknown) => e)) as Error;

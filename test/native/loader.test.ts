@@ -87,10 +87,9 @@ describe('backendInfo', () => {
 
 describe('choosing a binary in a fresh process', () => {
   it("gpu: 'cuda' fails loudly, with the reason, when CUDA can't be used", () => {
-    const result = runNode(
-      `const w = require('.'); try { w.getDevices(); console.log('loaded'); } catch (e) { console.log(e.code + ': ' + e.message); }`,
-      { WHISPER_NAPI_GPU: 'cuda' },
-    );
+    const result = runNode(`const w = require('.'); try { w.getDevices(); console.log('loaded'); } catch (e) { console.log(e.code + ': ' + e.message); }`, {
+      WHISPER_NAPI_GPU: 'cuda',
+    });
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toBe(
       `BACKEND_UNAVAILABLE: gpu: 'cuda' was asked for, but CUDA can't be used: ${cudaProblem}. ` +
@@ -145,7 +144,7 @@ describe('one loaded binary per JS environment, however many copies of the loade
     expect(JSON.parse(result.stdout)).toEqual({ distinctModules: true, sameAddon: [true, true], sameInfo: true });
   });
 
-  it('refuses a second version beside the first rather than run it on the first one\'s libraries', () => {
+  it("refuses a second version beside the first rather than run it on the first one's libraries", () => {
     const other = copiedPackage('copy-other-version', '0.0.0-other');
     const result = runNode(
       `require(${JSON.stringify(distLoader)}).loadedAddon();
@@ -180,7 +179,7 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('a binary without its CPU variants
 });
 
 describe('the CUDA test load, in a child process', () => {
-  it('reports why a binary without a loadable CUDA module has no GPU (the dynamic loader\'s own words)', async () => {
+  it("reports why a binary without a loadable CUDA module has no GPU (the dynamic loader's own words)", async () => {
     const cpu = findCpuBinary()!;
     const { root, env, ldCache } = fakeCudaSetup('no-cuda-module', (dir) => {
       for (const name of fs.readdirSync(path.dirname(cpu.path)).filter((n) => /\.so$/.test(n))) {
@@ -194,7 +193,7 @@ describe('the CUDA test load, in a child process', () => {
     expect(check.problem).toMatch(/^the CUDA module did not load: .*libggml-cuda\.so: cannot open shared object file/);
   });
 
-  it('reports a binary that does not load, with the loader\'s message', async () => {
+  it("reports a binary that does not load, with the loader's message", async () => {
     const { root, env, ldCache } = fakeCudaSetup('not-elf', (dir) => {
       fs.writeFileSync(path.join(dir, 'whisper-napi.napi.glibc.node'), 'this is not a shared library\n'.repeat(100));
       return 'whisper-napi.napi.glibc.node';

@@ -116,10 +116,7 @@ describe('self-attention KV growth after a job', () => {
     const state = await model.createState();
     const before = stateMemory(state);
     const limits = { multilingual: info.multilingual, nAudioCtx: info.nAudioCtx, languages: new Set(['en']), defaultThreads: 2 };
-    const params = resolveTranscribeOptions(
-      { strategy: 'beam', beamSize: 3, temperatureIncrement: 0, language: 'en', maxTokensPerSegment: 4, threads: 2 },
-      limits,
-    );
+    const params = resolveTranscribeOptions({ strategy: 'beam', beamSize: 3, temperatureIncrement: 0, language: 'en', maxTokensPerSegment: 4, threads: 2 }, limits);
     // One second of a quiet tone: the synthetic model decodes garbage, but it decodes.
     const pcm = new Float32Array(16_000).map((_, i) => 0.1 * Math.sin((2 * Math.PI * 440 * i) / 16_000));
     await state.transcribe(pcm, params);

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadModel, WhisperError } from '../../lib';
+import { loadModel, type WhisperError } from '../../lib';
 import { writeSyntheticModel } from '../../lib/tools';
 import { rejectedWhisperError } from '../support/errors';
 import { SHARED } from '../support/paths';

@@ -77,15 +77,47 @@ function survived(run: ReturnType<typeof runInChild>, expectedCount: number): Ma
 
 /** Every field lib/ would send for { language: 'en' }, resolved: a valid call to start each bad one from. */
 const VALID_PARAMS = {
-  strategy: 'greedy', bestOf: 5, beamSize: 5, threads: 2, maxTextContext: 16384, offsetMs: 0, durationMs: 0,
-  translate: false, noContext: true, noTimestamps: false, singleSegment: false, tokenTimestamps: false,
-  tokenTimestampThreshold: 0.01, tokenTimestampSumThreshold: 0.01, maxSegmentLength: 0, splitOnWord: false,
-  maxTokensPerSegment: 0, audioContext: 0, tinydiarize: false, suppressRegex: '', initialPrompt: '',
-  carryInitialPrompt: false, language: 'en', detectLanguage: false, suppressBlank: true, suppressNonSpeechTokens: false,
-  temperature: 0, maxInitialTimestamp: 1, lengthPenalty: -1, temperatureIncrement: 0, entropyThreshold: 2.4,
-  logprobThreshold: -1, noSpeechThreshold: 0.6, vad: false, vadModelPath: '', vadThreshold: 0.5,
-  vadMinSpeechDurationMs: 250, vadMinSilenceDurationMs: 100, vadMaxSpeechDurationS: 3.4028234663852886e38,
-  vadSpeechPadMs: 30, vadSamplesOverlap: 0.1,
+  strategy: 'greedy',
+  bestOf: 5,
+  beamSize: 5,
+  threads: 2,
+  maxTextContext: 16384,
+  offsetMs: 0,
+  durationMs: 0,
+  translate: false,
+  noContext: true,
+  noTimestamps: false,
+  singleSegment: false,
+  tokenTimestamps: false,
+  tokenTimestampThreshold: 0.01,
+  tokenTimestampSumThreshold: 0.01,
+  maxSegmentLength: 0,
+  splitOnWord: false,
+  maxTokensPerSegment: 0,
+  audioContext: 0,
+  tinydiarize: false,
+  suppressRegex: '',
+  initialPrompt: '',
+  carryInitialPrompt: false,
+  language: 'en',
+  detectLanguage: false,
+  suppressBlank: true,
+  suppressNonSpeechTokens: false,
+  temperature: 0,
+  maxInitialTimestamp: 1,
+  lengthPenalty: -1,
+  temperatureIncrement: 0,
+  entropyThreshold: 2.4,
+  logprobThreshold: -1,
+  noSpeechThreshold: 0.6,
+  vad: false,
+  vadModelPath: '',
+  vadThreshold: 0.5,
+  vadMinSpeechDurationMs: 250,
+  vadMinSilenceDurationMs: 100,
+  vadMaxSpeechDurationS: 3.4028234663852886e38,
+  vadSpeechPadMs: 30,
+  vadSamplesOverlap: 0.1,
 };
 
 /** [what changes, the option the error must name, the message's expectation]. `undefined` deletes the field. */
@@ -187,9 +219,7 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
     `;
     // JSON can't carry undefined, NaN or Infinity: null deletes the field, the others travel as names.
     const cases = BAD_PARAMS.map(([change]) =>
-      Object.fromEntries(
-        Object.entries(change).map(([k, v]) => [k, v === undefined ? null : Number.isNaN(v) ? 'NaN' : v === Number.POSITIVE_INFINITY ? 'Infinity' : v]),
-      ),
+      Object.fromEntries(Object.entries(change).map(([k, v]) => [k, v === undefined ? null : Number.isNaN(v) ? 'NaN' : v === Number.POSITIVE_INFINITY ? 'Infinity' : v])),
     );
     const outcomes = survived(runInChild(body, { model, valid: VALID_PARAMS, cases }), BAD_PARAMS.length + 9);
     BAD_PARAMS.forEach(([change, option, expectation], i) => {
@@ -199,13 +229,22 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
       expect(outcome.message!.startsWith(`${option}: expected `), `${label}: ${outcome.message}`).toBe(true);
       expect(outcome.message, label).toContain(expectation);
     });
-    expect(outcomes.get('pcm not a Float32Array')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.pcm: expected a Float32Array, got a Float64Array of length 16000' });
+    expect(outcomes.get('pcm not a Float32Array')).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'transcribe.pcm: expected a Float32Array, got a Float64Array of length 16000',
+    });
     expect(outcomes.get('params not an object')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.params: expected an object, got null' });
     expect(outcomes.get('params a Map')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'options.strategy: expected a string, got undefined' });
     expect(outcomes.get('onEvent not a function')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.onEvent: expected a function or undefined, got 42' });
     expect(outcomes.get('no arguments')).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'transcribe.pcm: expected a Float32Array, got undefined' });
-    expect(outcomes.get('new NativeState')).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^NativeState: expected to be created by model\.createState\(\)/) });
-    expect(outcomes.get('new NativeModel')).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^NativeModel: expected to be created by loadModel\(\)/) });
+    expect(outcomes.get('new NativeState')).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/^NativeState: expected to be created by model\.createState\(\)/),
+    });
+    expect(outcomes.get('new NativeModel')).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/^NativeModel: expected to be created by loadModel\(\)/),
+    });
     expect(outcomes.get('shorter than the spectrogram padding')).toMatchObject({ threw: false });
     expect(outcomes.get('still works')).toMatchObject({ threw: false });
   });
@@ -257,8 +296,7 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
     `;
     const missing = path.join(dir, 'no-such-file.bin');
     const outcomes = survived(runInChild(body, { model, vad: VAD_MODEL, missing, dir }), 18);
-    const invalid = (name: string, message: string) =>
-      expect(outcomes.get(name), name).toMatchObject({ threw: true, code: 'INVALID_ARGUMENT', message });
+    const invalid = (name: string, message: string) => expect(outcomes.get(name), name).toMatchObject({ threw: true, code: 'INVALID_ARGUMENT', message });
     invalid('loadModel path 42', 'loadModel.path: expected a string, got 42');
     invalid('loadModel empty path', 'loadModel.path: expected a non-empty string, got ""');
     invalid('loadModel useGpu', 'loadModel.options.useGpu: expected a boolean, got "yes"');
@@ -298,11 +336,15 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
     const missing = path.join(dir, 'no-such-vad.bin');
     const outcomes = survived(runInChild(body, { files, model, valid: VALID_PARAMS, vad: VAD_MODEL, missing }), 2 * files.length + 2);
     for (const [i, file] of files.entries()) {
-      for (const [kind, parameter] of [['probabilities', 'vadSpeechProbabilities.modelPath'], ['transcribe', 'options.vad.modelPath']]) {
+      for (const [kind, parameter] of [
+        ['probabilities', 'vadSpeechProbabilities.modelPath'],
+        ['transcribe', 'options.vad.modelPath'],
+      ]) {
         const outcome = outcomes.get(`${kind} ${file}`)!;
         expect(outcome, `${kind} ${path.basename(file)}`).toMatchObject({ threw: true, code: 'INVALID_MODEL' });
         expect(outcome.message!.startsWith(`${parameter}: ${file} is `), outcome.message).toBe(true);
-        const expected = i < cuts.length ? (cuts[i] === 0 ? /is empty/ : /is truncated|is not a Silero VAD model in whisper\.cpp's ggml format/) : /is not a (valid )?Silero VAD model/;
+        const expected =
+          i < cuts.length ? (cuts[i] === 0 ? /is empty/ : /is truncated|is not a Silero VAD model in whisper\.cpp's ggml format/) : /is not a (valid )?Silero VAD model/;
         expect(outcome.message, path.basename(file)).toMatch(expected);
       }
     }

@@ -135,7 +135,12 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the packed package', () => {
     ]) {
       expect(files).toContain(name);
     }
-    for (const name of ['deps/whisper.cpp/.whisper-napi-source', 'deps/whisper.cpp/src/whisper.cpp', 'deps/whisper.cpp/ggml/src/ggml.c', 'deps/whisper.cpp/ggml/src/ggml-cuda/ggml-cuda.cu']) {
+    for (const name of [
+      'deps/whisper.cpp/.whisper-napi-source',
+      'deps/whisper.cpp/src/whisper.cpp',
+      'deps/whisper.cpp/ggml/src/ggml.c',
+      'deps/whisper.cpp/ggml/src/ggml-cuda/ggml-cuda.cu',
+    ]) {
       expect(files).toContain(name);
     }
     const unexpected = [...files].filter((name) => /^(test|lib|packages|build|\.ci|\.github)\/|^deps\/whisper\.cpp\/examples\//.test(name));

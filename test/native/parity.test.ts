@@ -12,11 +12,7 @@ import { cliParityOptions, runWhisperCli, toOracleShape } from '../support/whisp
 import { readVocabBytes } from '../support/vocab';
 
 const THREADS = 2;
-const CLIPS = [
-  JFK_WAV,
-  path.join(SHARED, 'audio', 'librivox', 'sense_and_sensibility_01_austen_64kb-0870.wav'),
-  path.join(SHARED, 'audio', 'cards', '005.wav'),
-];
+const CLIPS = [JFK_WAV, path.join(SHARED, 'audio', 'librivox', 'sense_and_sensibility_01_austen_64kb-0870.wav'), path.join(SHARED, 'audio', 'cards', '005.wav')];
 
 const BASE_OPTIONS = cliParityOptions(THREADS);
 

@@ -85,7 +85,13 @@ describe('pool of states', () => {
     const clip = jfk.slice(0, 32000);
     const order: string[] = [];
     const blocker = model.transcribe(clip, SHORT).then(() => order.push('blocker'));
-    const names: Array<[string, number]> = [['low', 0], ['high-1', 10], ['mid', 5], ['high-2', 10], ['low-2', 0]];
+    const names: Array<[string, number]> = [
+      ['low', 0],
+      ['high-1', 10],
+      ['mid', 5],
+      ['high-2', 10],
+      ['low-2', 0],
+    ];
     const jobs = names.map(([name, priority]) => model.transcribe(clip, { ...SHORT, priority }).then(() => order.push(name)));
     expect(model.stats()).toMatchObject({ running: 1, queued: 5 });
     await Promise.all([blocker, ...jobs]);
@@ -115,7 +121,11 @@ describe('pool of states', () => {
     // Running: the deadline passes during whisper_full, which stops at its next abort check.
     let ranBeforeTimeout = false;
     // Errors are collected as they come: the queued jobs fail long before the running one.
-    const outcome = (job: Promise<Transcript>) => job.then(() => 'resolved', (error: { code: string; message: string }) => error);
+    const outcome = (job: Promise<Transcript>) =>
+      job.then(
+        () => 'resolved',
+        (error: { code: string; message: string }) => error,
+      );
     const timedOut = outcome(model.transcribe(jfk, { ...LONG, timeoutMs: 400, onProgress: () => (ranBeforeTimeout = true) }));
     // Queued behind it: a deadline and an abort while waiting.
     const queuedTimeout = outcome(model.transcribe(jfk, { ...LONG, timeoutMs: 50 }));
@@ -129,9 +139,7 @@ describe('pool of states', () => {
 
     // Running, aborted by the caller.
     const running = new AbortController();
-    await expect(
-      model.transcribe(jfk, { ...LONG, signal: running.signal, onProgress: () => running.abort() }),
-    ).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(model.transcribe(jfk, { ...LONG, signal: running.signal, onProgress: () => running.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
 
     // The one state survived all of it and still gives the same transcript.
     const again = await model.transcribe(jfk, { ...LONG, timeoutMs: 600_000 });

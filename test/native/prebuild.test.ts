@@ -43,7 +43,11 @@ function smoke(command: string[], model: string): SmokeResult {
 }
 
 function hostCpuFlags(): Set<string> {
-  const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
+  const line =
+    fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags')) ?? '';
   return new Set(line.split(':')[1]?.trim().split(/\s+/) ?? []);
 }
 
@@ -74,9 +78,13 @@ describe.runIf(PLATFORM_ARCH === 'linux-x64')('the linux-x64 CPU prebuild', () =
     const own = needed.filter((name) => name.startsWith('libwhisper-napi-'));
     expect(own.sort()).toEqual(['libwhisper-napi-ggml-base.so', 'libwhisper-napi-ggml.so', 'libwhisper-napi-whisper.so']);
     for (const name of own) expect(fs.existsSync(path.join(PREBUILD_DIR, name))).toBe(true);
-    expect(needed.filter((name) => !name.startsWith('libwhisper-napi-')).sort()).toEqual(
-      ['ld-linux-x86-64.so.2', 'libc.so.6', 'libgcc_s.so.1', 'libm.so.6', 'libstdc++.so.6'],
-    );
+    expect(needed.filter((name) => !name.startsWith('libwhisper-napi-')).sort()).toEqual([
+      'ld-linux-x86-64.so.2',
+      'libc.so.6',
+      'libgcc_s.so.1',
+      'libm.so.6',
+      'libstdc++.so.6',
+    ]);
     expect(dynamic).toMatch(/\(RUNPATH\)\s+Library runpath: \[\$ORIGIN\]/);
   });
 

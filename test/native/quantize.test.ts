@@ -4,8 +4,7 @@
  * every bad input is a typed error and leaves no file behind.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,13 +12,7 @@ import { loadModel } from '../../lib';
 import { inspectModelFile, type ModelFileInfo } from '../../lib/model-files/inspect';
 import { native } from '../../lib/native/addon';
 import { QUANTIZATION_TYPE_IDS } from '../../lib/model-files/ggml-format';
-import {
-  QUANTIZATION_TYPES,
-  isQuantizedTensor,
-  quantizeModel,
-  quantizeRows,
-  type QuantizeProgress,
-} from '../../lib/tools/quantize';
+import { QUANTIZATION_TYPES, isQuantizedTensor, quantizeModel, quantizeRows, type QuantizeProgress } from '../../lib/tools/quantize';
 import { encodePreamble } from '../../lib/model-files/writer';
 import { whisperMelFilters } from '../../lib/model-files/mel-filters';
 import { byteLevelVocab, writeSyntheticModel } from '../../lib/tools/synthetic-model';
@@ -31,8 +24,6 @@ import { sha256File as sha256, readRange } from '../support/files';
 
 const execFileAsync = promisify(execFile);
 const CARDS_WAV = path.join(SHARED, 'audio', 'cards', '001.wav');
-
-
 
 async function runTool(tool: string, input: string, output: string, type: string): Promise<number> {
   const t0 = performance.now();
@@ -215,7 +206,9 @@ describe('quantizeModel', () => {
       await writeSyntheticModel({ headerFrom: header, outPath: odd });
       const error = await attempt({ inPath: odd, outPath: path.join(dir, 'x.bin'), type: 'q8_0' });
       expect(error.code).toBe('INVALID_ARGUMENT');
-      expect(error.message).toMatch(/cannot be quantized to q8_0: tensor "encoder.blocks.0.mlp.0.weight" has rows of 48 values, not a multiple of the q8_0 block size 32/);
+      expect(error.message).toMatch(
+        /cannot be quantized to q8_0: tensor "encoder.blocks.0.mlp.0.weight" has rows of 48 values, not a multiple of the q8_0 block size 32/,
+      );
       await fsp.rm(header);
       await fsp.rm(odd);
     });
@@ -371,4 +364,3 @@ describe('native quantize', () => {
 });
 
 const f16 = f16BitsToNumber;
-

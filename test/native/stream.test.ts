@@ -33,7 +33,10 @@ const clipBounds: Array<[number, number]> = [];
 
 beforeAll(async () => {
   model = await loadModel(base.q5_0.path, { gpu: false });
-  const librivox = fs.readdirSync(path.join(SHARED, 'audio', 'librivox')).filter((f) => f.endsWith('.wav')).sort();
+  const librivox = fs
+    .readdirSync(path.join(SHARED, 'audio', 'librivox'))
+    .filter((f) => f.endsWith('.wav'))
+    .sort();
   const pcms = [await loadAudio(JFK_WAV), ...(await Promise.all(librivox.map((f) => loadAudio(path.join(SHARED, 'audio', 'librivox', f)))))];
   joined = new Float32Array(pcms.reduce((n, p) => n + p.length + RATE, 0));
   let at = 0;
@@ -123,7 +126,9 @@ describe('native Silero probabilities', () => {
     fs.writeFileSync(notVad, Buffer.alloc(4096, 7));
     const error = await probabilitiesOf(notVad);
     expect(error.code).toBe('INVALID_MODEL');
-    expect(() => native().vadSpeechProbabilities(VAD_MODEL, new Float32Array(10), 0)).toThrow(/^vadSpeechProbabilities\.threads: expected an integer from 1 to 64, got 0$/);
+    expect(() => native().vadSpeechProbabilities(VAD_MODEL, new Float32Array(10), 0)).toThrow(
+      /^vadSpeechProbabilities\.threads: expected an integer from 1 to 64, got 0$/,
+    );
   });
 
   it('a stream with a bad VAD path fails before any work', async () => {

@@ -22,7 +22,6 @@ const BASE_HEADER = path.join(SHARED, 'models', 'header-only-ggml-base.bin');
 const CARDS_WAV = path.join(SHARED, 'audio', 'cards', '002.wav');
 const HEAVY = process.env.WHISPER_NAPI_HEAVY_TESTS === '1';
 
-
 describe('quantized synthetic models', () => {
   const f16Model = inject('syntheticTinyEn'); // headerFrom tiny.en, seed 1, f16
   let dir: string;

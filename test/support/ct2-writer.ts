@@ -346,7 +346,10 @@ export async function writeCt2WhisperFolder(dir: string, opts: Ct2WhisperFolderO
   if (opts.numHeads ?? true) vars.push(scalar('decoder/num_heads', 'int16', opts.dims.nHead), scalar('encoder/num_heads', 'int16', opts.dims.nHead));
   vars.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   await writeCt2ModelBin(path.join(dir, 'model.bin'), { variables: vars, aliases: [['decoder/projection/weight', 'decoder/embeddings/weight']] });
-  await fsp.writeFile(path.join(dir, 'config.json'), JSON.stringify({ alignment_heads: [[1, 0]], lang_ids: [], suppress_ids: [], suppress_ids_begin: [220, 50257] }, null, 2));
+  await fsp.writeFile(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ alignment_heads: [[1, 0]], lang_ids: [], suppress_ids: [], suppress_ids_begin: [220, 50257] }, null, 2),
+  );
   if ((opts.vocabularyFormat ?? 'txt') === 'txt') {
     await fsp.writeFile(path.join(dir, 'vocabulary.txt'), opts.vocabulary.join('\n') + '\n', 'utf8');
   } else {

@@ -21,7 +21,8 @@ export function realModels(): RealModelsManifest {
   try {
     return JSON.parse(execFileSync(process.execPath, [script, '--check'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as RealModelsManifest;
   } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '');
-    throw new Error(`The converted real models are missing.\n${stderr}`);
+    const { stderr } = err as { stderr?: string | Buffer };
+    const detail = stderr === undefined ? '' : stderr.toString();
+    throw new Error(`The converted real models are missing.\n${detail}`);
   }
 }

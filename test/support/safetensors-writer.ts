@@ -194,7 +194,10 @@ export async function writeHfWhisperFolder(dir: string, opts: HfWhisperFolderOpt
   if (Object.keys(vocab).length !== eot + 1) throw new Error('fixture: duplicate tokens cannot go into vocab.json');
   if (opts.tokenizerJsonOnly) {
     const addedTokens = Object.entries(added).map(([content, id]) => ({ id, content, special: true }));
-    await fsp.writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify({ version: '1.0', added_tokens: [{ id: eot, content: '<|endoftext|>', special: true }, ...addedTokens], model: { type: 'BPE', vocab, merges: [] } }));
+    await fsp.writeFile(
+      path.join(dir, 'tokenizer.json'),
+      JSON.stringify({ version: '1.0', added_tokens: [{ id: eot, content: '<|endoftext|>', special: true }, ...addedTokens], model: { type: 'BPE', vocab, merges: [] } }),
+    );
   } else {
     await fsp.writeFile(path.join(dir, 'vocab.json'), JSON.stringify(vocab));
     await fsp.writeFile(path.join(dir, 'added_tokens.json'), JSON.stringify(added));

@@ -47,9 +47,9 @@ export interface OracleOptions {
 // the file invalid JSON. Reading it as latin1 keeps every byte as one char, and escaping
 // control chars inside string literals makes it parseable without changing any content.
 function parseLenientJson(raw: Buffer): unknown {
-  const text = raw.toString('latin1').replace(/"(?:[^"\\]|\\.)*"/gs, (literal) =>
-    literal.replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-  );
+  const text = raw
+    .toString('latin1')
+    .replace(/"(?:[^"\\]|\\.)*"/gs, (literal) => literal.replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   return JSON.parse(text);
 }
 
@@ -69,20 +69,31 @@ export async function runWhisperCli(cli: string, options: OracleOptions): Promis
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-cli-run-'));
   try {
     const outBase = path.join(dir, 'out');
-    await execFileAsync(cli, [
-      '-m', options.model,
-      '-f', options.audio,
-      '-t', String(options.threads),
-      '-l', options.language,
-      '-bs', '1',
-      '-tp', '0',
-      '-nf',
-      options.flashAttention ? '-fa' : '-nfa',
-      '-ojf',
-      '-of', outBase,
-      '-np',
-      ...(options.extraArgs ?? []),
-    ], { maxBuffer: 64 * 1024 * 1024 });
+    await execFileAsync(
+      cli,
+      [
+        '-m',
+        options.model,
+        '-f',
+        options.audio,
+        '-t',
+        String(options.threads),
+        '-l',
+        options.language,
+        '-bs',
+        '1',
+        '-tp',
+        '0',
+        '-nf',
+        options.flashAttention ? '-fa' : '-nfa',
+        '-ojf',
+        '-of',
+        outBase,
+        '-np',
+        ...(options.extraArgs ?? []),
+      ],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
     const json = parseLenientJson(fs.readFileSync(`${outBase}.json`)) as {
       result: { language: string };
       transcription: RawSegment[];
@@ -125,7 +136,7 @@ function trailingBytesNeeded(bytes: Buffer): number {
 export function toOracleShape(transcript: Transcript, tokenTextBytes: (id: number) => Buffer): OracleSegment[] {
   return transcript.segments.map((segment) => {
     const merged: OracleToken[] = [];
-    for (let j = 0; j < segment.tokens.length; ) {
+    for (let j = 0; j < segment.tokens.length;) {
       const first = segment.tokens[j];
       let text = tokenTextBytes(first.id);
       let endMs = first.endMs;

@@ -46,7 +46,7 @@ expectTypeOf<WhisperModel['transcribe']>().returns.resolves.toEqualTypeOf<Transc
 expectTypeOf<WhisperModel['transcribe']>().parameter(1).toEqualTypeOf<TranscribeOptions | undefined>();
 expectTypeOf<WhisperModel['transcribeStream']>().returns.toEqualTypeOf<AsyncGenerator<Segment>>();
 expectTypeOf<WhisperModel['memory']>().returns.toEqualTypeOf<ModelMemory>();
-expectTypeOf<WhisperModel>().toMatchTypeOf<AsyncDisposable>();
+expectTypeOf<WhisperModel>().toExtend<AsyncDisposable>();
 expectTypeOf(loadAudio).returns.resolves.toEqualTypeOf<Float32Array>();
 expectTypeOf(transcribeLongFile).returns.resolves.toEqualTypeOf<Transcript>();
 expectTypeOf(transcribeStream).returns.toEqualTypeOf<AsyncGenerator<Segment, void, undefined>>();
@@ -57,10 +57,10 @@ expectTypeOf(backendInfo).returns.toEqualTypeOf<BackendInfo>();
 expectTypeOf(estimateMemory).returns.resolves.toEqualTypeOf<MemoryEstimate>();
 expectTypeOf<GpuPreference>().toEqualTypeOf<'auto' | 'cuda' | 'cpu'>();
 
-expectTypeOf<WhisperError>().toMatchTypeOf<Error>();
+expectTypeOf<WhisperError>().toExtend<Error>();
 expectTypeOf<WhisperError['code']>().toEqualTypeOf<WhisperErrorCode>();
-expectTypeOf<'FILE_UNREADABLE'>().toMatchTypeOf<WhisperErrorCode>();
-expectTypeOf<'NOT_A_CODE'>().not.toMatchTypeOf<WhisperErrorCode>();
+expectTypeOf<'FILE_UNREADABLE'>().toExtend<WhisperErrorCode>();
+expectTypeOf<'NOT_A_CODE'>().not.toExtend<WhisperErrorCode>();
 declare const caught: unknown;
 if (isWhisperError(caught)) expectTypeOf(caught).toEqualTypeOf<WhisperError>();
 
@@ -72,7 +72,7 @@ expectTypeOf(readModelInfo).parameters.toEqualTypeOf<[path: string]>();
 expectTypeOf(wordErrorRate).returns.toEqualTypeOf<WordErrorRate>();
 expectTypeOf(kvCacheBytes).returns.toEqualTypeOf<{ kvSelf: number; kvCross: number; kvPad: number }>();
 expectTypeOf(maxConcurrencyForBudget).returns.toBeNumber();
-expectTypeOf<'q5_0'>().toMatchTypeOf<QuantizationType>();
+expectTypeOf<'q5_0'>().toExtend<QuantizationType>();
 
 // Both forms are one implementation, so their types are the same declarations.
 expectTypeOf<typeof required.WhisperError>().toEqualTypeOf<typeof WhisperError>();

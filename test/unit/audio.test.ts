@@ -9,18 +9,7 @@ import { resample } from '../../lib/audio/resample';
 import { decodeWav, readWav } from '../../lib/audio/wav';
 import { WhisperError, type WhisperErrorCode } from '../../lib/errors/whisper-error';
 import { rejectedWhisperError, thrownWhisperError } from '../support/errors';
-import {
-  alawToLinear,
-  bits32,
-  buildWav,
-  fitTone,
-  mulawToLinear,
-  packFloats,
-  packInts,
-  prng,
-  rms,
-  sine,
-} from './wav-fixtures';
+import { alawToLinear, bits32, buildWav, fitTone, mulawToLinear, packFloats, packInts, prng, rms, sine } from './wav-fixtures';
 import { fifo, ioErrorFile, permissionDeniedFile } from './audio-file-fixtures';
 
 const JFK = path.resolve(__dirname, '../../../shared/audio/jfk.wav');
@@ -87,7 +76,7 @@ describe('decodeWav: sample conversion is bit-identical to miniaudio (dr_wav)', 
       reg[0] = reg[0]! * reg[1]!;
       reg[0] = reg[0]! - 1;
       expect(out[u]).toBe(reg[0]);
-      expect(Math.abs(out[u]! - (u * 2 / 255 - 1))).toBeLessThan(1e-6);
+      expect(Math.abs(out[u]! - ((u * 2) / 255 - 1))).toBeLessThan(1e-6);
     }
     expect(out[0]).toBe(-1);
   });
@@ -138,7 +127,10 @@ describe('decodeWav: sample conversion is bit-identical to miniaudio (dr_wav)', 
 
   it('A-law and mu-law decode through G.711 to int16 / 32768 for all 256 codes', () => {
     const codes = Uint8Array.from({ length: 256 }, (_, i) => i);
-    for (const [tag, reference, name] of [[6, alawToLinear, 'A-law'], [7, mulawToLinear, 'mu-law']] as const) {
+    for (const [tag, reference, name] of [
+      [6, alawToLinear, 'A-law'],
+      [7, mulawToLinear, 'mu-law'],
+    ] as const) {
       const bytes = buildWav({ formatTag: tag, channels: 1, sampleRate: 16000, bitsPerSample: 8, data: codes });
       const wav = readWav(bytes);
       expect(wav.bitDepth).toBe(tag === 6 ? '8a' : '8m');
@@ -206,7 +198,11 @@ describe('decodeWav: channels', () => {
     const expected = chans[0]!.map((a, i) => Math.fround((a + chans[1]![i]! + chans[2]![i]!) / 32768 / 3));
     expect(Array.from(out)).toEqual(expected);
     expect(Array.from(decodeWav(bytes, { channel: 2 }))).toEqual(chans[2]!.map((v) => v / 32768));
-    expectError(thrownWhisperError(() => decodeWav(bytes, { channel: 3 })), 'INVALID_ARGUMENT', /channel: .*0 to 2.*3 channels/);
+    expectError(
+      thrownWhisperError(() => decodeWav(bytes, { channel: 3 })),
+      'INVALID_ARGUMENT',
+      /channel: .*0 to 2.*3 channels/,
+    );
   });
 
   it('mixing accumulates in float32 like miniaudio, not in double', () => {
@@ -285,7 +281,12 @@ describe('decodeWav: file structure', () => {
     });
     const out = decodeWav(bytes, { channel: 1 });
     expect(out.length).toBe(60);
-    expect(Array.from(out)).toEqual(ints.filter((_, i) => i % 2 === 1).slice(0, 60).map((v) => v / 32768));
+    expect(Array.from(out)).toEqual(
+      ints
+        .filter((_, i) => i % 2 === 1)
+        .slice(0, 60)
+        .map((v) => v / 32768),
+    );
   });
 
   it('works on a Uint8Array at an odd offset inside a larger buffer, and on a Buffer', () => {
@@ -311,7 +312,12 @@ describe('decodeWav: file structure', () => {
   it('a 48 kHz WAV comes out at 16 kHz with its tone intact', () => {
     const n = 48000;
     const tone = sine(n, 48000, 1000, 0.5);
-    const bytes = wavefileBytes(1, 48000, '16', Array.from(tone, (s) => Math.round(s * 32767)));
+    const bytes = wavefileBytes(
+      1,
+      48000,
+      '16',
+      Array.from(tone, (s) => Math.round(s * 32767)),
+    );
     const out = decodeWav(bytes);
     expect(out.length).toBe(16000);
     const fit = fitTone(out, 16000, 1000, 500, 15500);
@@ -344,18 +350,42 @@ describe('decodeWav: bad input is INVALID_AUDIO with a message that says what is
   it('random bytes, empty input, a wrong form type', () => {
     const rnd = prng(11);
     const noise = Uint8Array.from({ length: 1000 }, () => Math.floor(rnd() * 256));
-    expectError(thrownWhisperError(() => decodeWav(noise)), 'INVALID_AUDIO', /^audio: not a WAV file/);
-    expectError(thrownWhisperError(() => decodeWav(new Uint8Array(0))), 'INVALID_AUDIO', /^audio: not a WAV file: 0 bytes/);
+    expectError(
+      thrownWhisperError(() => decodeWav(noise)),
+      'INVALID_AUDIO',
+      /^audio: not a WAV file/,
+    );
+    expectError(
+      thrownWhisperError(() => decodeWav(new Uint8Array(0))),
+      'INVALID_AUDIO',
+      /^audio: not a WAV file: 0 bytes/,
+    );
     const avi = good.slice();
     avi.set([0x41, 0x56, 0x49, 0x20], 8); // RIFF....AVI
-    expectError(thrownWhisperError(() => decodeWav(avi)), 'INVALID_AUDIO', /^audio: not a WAV file/);
+    expectError(
+      thrownWhisperError(() => decodeWav(avi)),
+      'INVALID_AUDIO',
+      /^audio: not a WAV file/,
+    );
   });
 
   it('names MP3, FLAC and Ogg when given those instead of WAV', () => {
     const make = (head: string) => Uint8Array.from([...head].map((c) => c.charCodeAt(0)).concat(new Array(64).fill(0)));
-    expectError(thrownWhisperError(() => decodeWav(make('ID3\x04'))), 'INVALID_AUDIO', /MP3/);
-    expectError(thrownWhisperError(() => decodeWav(make('fLaC'))), 'INVALID_AUDIO', /FLAC/);
-    expectError(thrownWhisperError(() => decodeWav(make('OggS'))), 'INVALID_AUDIO', /Ogg/);
+    expectError(
+      thrownWhisperError(() => decodeWav(make('ID3\x04'))),
+      'INVALID_AUDIO',
+      /MP3/,
+    );
+    expectError(
+      thrownWhisperError(() => decodeWav(make('fLaC'))),
+      'INVALID_AUDIO',
+      /FLAC/,
+    );
+    expectError(
+      thrownWhisperError(() => decodeWav(make('OggS'))),
+      'INVALID_AUDIO',
+      /Ogg/,
+    );
   });
 
   it('a truncated header', () => {
@@ -366,49 +396,108 @@ describe('decodeWav: bad input is INVALID_AUDIO with a message that says what is
   });
 
   it('a fmt chunk that is cut off or too short', () => {
-    expectError(thrownWhisperError(() => decodeWav(good.subarray(0, 30))), 'INVALID_AUDIO', /^audio: WAV header is truncated: the "fmt " chunk has 10 of its 16 bytes/);
+    expectError(
+      thrownWhisperError(() => decodeWav(good.subarray(0, 30))),
+      'INVALID_AUDIO',
+      /^audio: WAV header is truncated: the "fmt " chunk has 10 of its 16 bytes/,
+    );
     const short = good.slice();
     new DataView(short.buffer).setUint32(16, 12, true); // fmt size 12
-    expectError(thrownWhisperError(() => decodeWav(short)), 'INVALID_AUDIO', /^audio: WAV "fmt " chunk is too short \(12 bytes/);
+    expectError(
+      thrownWhisperError(() => decodeWav(short)),
+      'INVALID_AUDIO',
+      /^audio: WAV "fmt " chunk is too short \(12 bytes/,
+    );
   });
 
   it('a RIFF/WAVE file without a data chunk', () => {
     const bytes = buildWav({ channels: 1, sampleRate: 16000, bitsPerSample: 16, noData: true, after: [{ id: 'JUNK', body: new Uint8Array(8) }] });
-    expectError(thrownWhisperError(() => decodeWav(bytes)), 'INVALID_AUDIO', /^audio: WAV has no data chunk/);
+    expectError(
+      thrownWhisperError(() => decodeWav(bytes)),
+      'INVALID_AUDIO',
+      /^audio: WAV has no data chunk/,
+    );
   });
 
   it('zero samples: an empty data chunk, or less than one frame', () => {
     const empty = buildWav({ channels: 1, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(0) });
-    expectError(thrownWhisperError(() => decodeWav(empty)), 'INVALID_AUDIO', /^audio: WAV has 0 samples/);
+    expectError(
+      thrownWhisperError(() => decodeWav(empty)),
+      'INVALID_AUDIO',
+      /^audio: WAV has 0 samples/,
+    );
     const partial = buildWav({ channels: 2, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(2) });
-    expectError(thrownWhisperError(() => decodeWav(partial)), 'INVALID_AUDIO', /^audio: WAV has 0 samples .*4-byte frame/);
+    expectError(
+      thrownWhisperError(() => decodeWav(partial)),
+      'INVALID_AUDIO',
+      /^audio: WAV has 0 samples .*4-byte frame/,
+    );
   });
 
   it('unsupported bit depths and encodings', () => {
     const pcm12 = buildWav({ channels: 1, sampleRate: 16000, bitsPerSample: 12, blockAlign: 2, data: new Uint8Array(8) });
-    expectError(thrownWhisperError(() => decodeWav(pcm12)), 'INVALID_AUDIO', /^audio: unsupported WAV format: 12-bit PCM/);
+    expectError(
+      thrownWhisperError(() => decodeWav(pcm12)),
+      'INVALID_AUDIO',
+      /^audio: unsupported WAV format: 12-bit PCM/,
+    );
     const float16 = buildWav({ formatTag: 3, channels: 1, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(8) });
-    expectError(thrownWhisperError(() => decodeWav(float16)), 'INVALID_AUDIO', /^audio: unsupported WAV format: 16-bit float/);
+    expectError(
+      thrownWhisperError(() => decodeWav(float16)),
+      'INVALID_AUDIO',
+      /^audio: unsupported WAV format: 16-bit float/,
+    );
     const adpcm = buildWav({ formatTag: 0x11, channels: 1, sampleRate: 16000, bitsPerSample: 4, blockAlign: 256, data: new Uint8Array(256) });
-    expectError(thrownWhisperError(() => decodeWav(adpcm)), 'INVALID_AUDIO', /^audio: unsupported WAV encoding: IMA ADPCM \(format tag 0x0011\)/);
-    const extAdpcm = buildWav({ extensible: { subFormatTag: 2, validBits: 4 }, channels: 1, sampleRate: 16000, bitsPerSample: 4, blockAlign: 256, data: new Uint8Array(256) });
-    expectError(thrownWhisperError(() => decodeWav(extAdpcm)), 'INVALID_AUDIO', /Microsoft ADPCM .*EXTENSIBLE/);
+    expectError(
+      thrownWhisperError(() => decodeWav(adpcm)),
+      'INVALID_AUDIO',
+      /^audio: unsupported WAV encoding: IMA ADPCM \(format tag 0x0011\)/,
+    );
+    const extAdpcm = buildWav({
+      extensible: { subFormatTag: 2, validBits: 4 },
+      channels: 1,
+      sampleRate: 16000,
+      bitsPerSample: 4,
+      blockAlign: 256,
+      data: new Uint8Array(256),
+    });
+    expectError(
+      thrownWhisperError(() => decodeWav(extAdpcm)),
+      'INVALID_AUDIO',
+      /Microsoft ADPCM .*EXTENSIBLE/,
+    );
   });
 
   it('impossible header values: 0 channels, 0 Hz, 4 GHz', () => {
     const zeroChannels = buildWav({ channels: 0, sampleRate: 16000, bitsPerSample: 16, blockAlign: 2, data: new Uint8Array(8) });
-    expectError(thrownWhisperError(() => decodeWav(zeroChannels)), 'INVALID_AUDIO', /0 channels/);
+    expectError(
+      thrownWhisperError(() => decodeWav(zeroChannels)),
+      'INVALID_AUDIO',
+      /0 channels/,
+    );
     for (const rate of [0, 4_000_000_000]) {
       const bytes = buildWav({ channels: 1, sampleRate: rate, bitsPerSample: 16, data: new Uint8Array(8) });
-      expectError(thrownWhisperError(() => decodeWav(bytes)), 'INVALID_AUDIO', new RegExp(`sample rate: the WAV header says ${rate} Hz`));
+      expectError(
+        thrownWhisperError(() => decodeWav(bytes)),
+        'INVALID_AUDIO',
+        new RegExp(`sample rate: the WAV header says ${rate} Hz`),
+      );
     }
   });
 
   it('a float WAV with NaN or Infinity names the sample', () => {
     const nan = buildWav({ formatTag: 3, channels: 1, sampleRate: 16000, bitsPerSample: 32, data: packFloats([0, 0.1, 0.2, 0.3, 0.4, Number.NaN, 0], 32) });
-    expectError(thrownWhisperError(() => decodeWav(nan)), 'INVALID_AUDIO', /^audio: sample 5 is NaN/);
+    expectError(
+      thrownWhisperError(() => decodeWav(nan)),
+      'INVALID_AUDIO',
+      /^audio: sample 5 is NaN/,
+    );
     const inf = buildWav({ formatTag: 3, channels: 1, sampleRate: 16000, bitsPerSample: 64, data: packFloats([0, -Infinity], 64) });
-    expectError(thrownWhisperError(() => decodeWav(inf)), 'INVALID_AUDIO', /^audio: sample 1 is -Infinity/);
+    expectError(
+      thrownWhisperError(() => decodeWav(inf)),
+      'INVALID_AUDIO',
+      /^audio: sample 1 is -Infinity/,
+    );
   });
 
   it('never lets anything but a WhisperError out (truncations and corruptions of a valid file)', () => {
@@ -486,7 +575,14 @@ describe('resample', () => {
   });
 
   it('output length is round(n * toRate / fromRate), also when upsampling', () => {
-    for (const [from, to] of [[44100, 16000], [48000, 16000], [8000, 16000], [22050, 16000], [16000, 44100], [16000.5, 16000]]) {
+    for (const [from, to] of [
+      [44100, 16000],
+      [48000, 16000],
+      [8000, 16000],
+      [22050, 16000],
+      [16000, 44100],
+      [16000.5, 16000],
+    ]) {
       for (const n of [0, 1, 2, 3, 441, 1000, 4411]) {
         expect(resample(new Float32Array(n), from!, to!).length, `${n} @ ${from} -> ${to}`).toBe(Math.round((n * to!) / from!));
       }
@@ -503,11 +599,27 @@ describe('resample', () => {
   it('rejects bad arguments with INVALID_ARGUMENT', () => {
     const x = new Float32Array(10);
     for (const rate of [0, -1, Number.NaN, Infinity, '16000']) {
-      expectError(thrownWhisperError(() => resample(x, rate as number, 16000)), 'INVALID_ARGUMENT', /^fromRate: expected a positive sample rate/);
-      expectError(thrownWhisperError(() => resample(x, 16000, rate as number)), 'INVALID_ARGUMENT', /^toRate: expected a positive sample rate/);
+      expectError(
+        thrownWhisperError(() => resample(x, rate as number, 16000)),
+        'INVALID_ARGUMENT',
+        /^fromRate: expected a positive sample rate/,
+      );
+      expectError(
+        thrownWhisperError(() => resample(x, 16000, rate as number)),
+        'INVALID_ARGUMENT',
+        /^toRate: expected a positive sample rate/,
+      );
     }
-    expectError(thrownWhisperError(() => resample([1, 2] as unknown as Float32Array, 8000, 16000)), 'INVALID_ARGUMENT', /^samples: expected a Float32Array/);
-    expectError(thrownWhisperError(() => resample(x, 16_000_000, 16000)), 'INVALID_ARGUMENT', /^toRate: /);
+    expectError(
+      thrownWhisperError(() => resample([1, 2] as unknown as Float32Array, 8000, 16000)),
+      'INVALID_ARGUMENT',
+      /^samples: expected a Float32Array/,
+    );
+    expectError(
+      thrownWhisperError(() => resample(x, 16_000_000, 16000)),
+      'INVALID_ARGUMENT',
+      /^toRate: /,
+    );
   });
 });
 
@@ -610,7 +722,15 @@ describe('loadAudio', () => {
 describe('assertFinitePcm', () => {
   it('accepts finite samples (also outside [-1, 1]) and names the parameter and index otherwise', () => {
     expect(() => assertFinitePcm(Float32Array.from([0, 1, -1, 3.5, -1e30]))).not.toThrow();
-    expectError(thrownWhisperError(() => assertFinitePcm(Float32Array.from([0, 0, Number.NaN]), 'pcm')), 'INVALID_AUDIO', /^pcm: sample 2 is NaN/);
-    expectError(thrownWhisperError(() => assertFinitePcm(Float32Array.from([Infinity]))), 'INVALID_AUDIO', /^audio: sample 0 is Infinity/);
+    expectError(
+      thrownWhisperError(() => assertFinitePcm(Float32Array.from([0, 0, Number.NaN]), 'pcm')),
+      'INVALID_AUDIO',
+      /^pcm: sample 2 is NaN/,
+    );
+    expectError(
+      thrownWhisperError(() => assertFinitePcm(Float32Array.from([Infinity]))),
+      'INVALID_AUDIO',
+      /^audio: sample 0 is Infinity/,
+    );
   });
 });

@@ -6,7 +6,15 @@ import { convertModel, detectSourceFormat, type ConvertOptions } from '../../lib
 import { WHISPER_ERROR_CODES } from '../../lib/errors/whisper-error';
 import { SHARED } from '../support/paths';
 import { rejectedWhisperError } from '../support/errors';
-import { TINY_DIMS, fullVocabulary, ggmlVocabTokens, rawTokensForPublished, writeCt2ModelBin, writeCt2WhisperFolder, type Ct2WhisperFolderOptions } from '../support/ct2-writer';
+import {
+  TINY_DIMS,
+  fullVocabulary,
+  ggmlVocabTokens,
+  rawTokensForPublished,
+  writeCt2ModelBin,
+  writeCt2WhisperFolder,
+  type Ct2WhisperFolderOptions,
+} from '../support/ct2-writer';
 import { writeHfWhisperFolder, type HfWhisperFolderOptions } from '../support/safetensors-writer';
 
 const BASE_HEADER = path.join(SHARED, 'models', 'header-only-ggml-base.bin');
@@ -73,7 +81,9 @@ describe('convertModel: options', () => {
 
   it('rejects an unknown format, a non-function onProgress and a non-boolean replaceInvalidUtf8', async () => {
     const dir = await ct2();
-    expect((await convertError({ source: dir, outPath: out(), format: 'onnx' as 'auto' })).message).toMatch(/options\.format: expected one of 'auto', 'ctranslate2', 'transformers', got "onnx"/);
+    expect((await convertError({ source: dir, outPath: out(), format: 'onnx' as 'auto' })).message).toMatch(
+      /options\.format: expected one of 'auto', 'ctranslate2', 'transformers', got "onnx"/,
+    );
     expect((await convertError({ source: dir, outPath: out(), onProgress: 1 as unknown as () => void })).message).toMatch(/options\.onProgress/);
     expect((await convertError({ source: dir, outPath: out(), replaceInvalidUtf8: 'yes' as unknown as boolean })).message).toMatch(/options\.replaceInvalidUtf8/);
   });
@@ -194,7 +204,9 @@ describe('convertModel: CTranslate2 models it cannot convert', () => {
     await fsp.truncate(file, Math.floor(size / 2));
     const e = await convertError({ source: dir, outPath: out() });
     expect(e.code).toBe('INVALID_MODEL');
-    expect(e.message).toMatch(/model\.bin": the file is truncated: variable #\d+ "[^"]+" \(float16 \[[\d, ]+\]\) needs \d+ bytes of data at offset \d+, but the file ends at \d+ \(\d+ bytes missing\)/);
+    expect(e.message).toMatch(
+      /model\.bin": the file is truncated: variable #\d+ "[^"]+" \(float16 \[[\d, ]+\]\) needs \d+ bytes of data at offset \d+, but the file ends at \d+ \(\d+ bytes missing\)/,
+    );
     await fsp.truncate(file, 10);
     const e2 = await convertError({ source: dir, outPath: out() });
     expect(e2.code).toBe('INVALID_MODEL');
@@ -292,7 +304,9 @@ describe('convertModel: Hugging Face models it cannot convert', () => {
     await fsp.truncate(file, (await fsp.stat(file)).size - 100);
     const e = await convertError({ source: dir, outPath: out() });
     expect(e.code).toBe('INVALID_MODEL');
-    expect(e.message).toMatch(/invalid safetensors file ".*model\.safetensors": the file is truncated: tensor "[^"]+" \(F32 \[[\d, ]+\]\) needs bytes \d+\.\.\d+, but the file ends at \d+ \(100 bytes missing\)/);
+    expect(e.message).toMatch(
+      /invalid safetensors file ".*model\.safetensors": the file is truncated: tensor "[^"]+" \(F32 \[[\d, ]+\]\) needs bytes \d+\.\.\d+, but the file ends at \d+ \(100 bytes missing\)/,
+    );
   });
 
   it('a missing shard', async () => {

@@ -21,7 +21,6 @@ afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-
 describe('readCt2ModelFile', () => {
   it('reads the header, every variable (name, shape, dtype, data offset) and the aliases', async () => {
     const file = path.join(tmp, 'model.bin');
@@ -122,10 +121,27 @@ describe('readSafetensorsFile', () => {
 
 describe('whisperTensorOrder', () => {
   it('names exactly the tensors whisper.cpp expects, in PyTorch state-dict order', () => {
-    const hp = { nVocab: 51865, nAudioCtx: 1500, nAudioState: 512, nAudioHead: 8, nAudioLayer: 6, nTextCtx: 448, nTextState: 512, nTextHead: 8, nTextLayer: 6, nMels: 80, ftype: 1, quantizationVersion: 0 };
+    const hp = {
+      nVocab: 51865,
+      nAudioCtx: 1500,
+      nAudioState: 512,
+      nAudioHead: 8,
+      nAudioLayer: 6,
+      nTextCtx: 448,
+      nTextState: 512,
+      nTextHead: 8,
+      nTextLayer: 6,
+      nMels: 80,
+      ftype: 1,
+      quantizationVersion: 0,
+    };
     const order = whisperTensorOrder(6, 6);
     expect(order.length).toBe(245);
-    expect([...order].sort()).toEqual(expectedTensors(hp).map((t) => t.name).sort());
+    expect([...order].sort()).toEqual(
+      expectedTensors(hp)
+        .map((t) => t.name)
+        .sort(),
+    );
     expect(order.slice(0, 8)).toEqual([
       'encoder.positional_embedding',
       'encoder.conv1.weight',

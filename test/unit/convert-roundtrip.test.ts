@@ -57,7 +57,7 @@ function expectedBytes(src: Buffer, dtype: FixtureDtype, outType: number): Buffe
     else if (dtype === 'f16') v = f16ToNumber(src.readUInt16LE(2 * i));
     else {
       const b = Buffer.alloc(4);
-      b.writeUInt32LE(src.readUInt16LE(2 * i) << 16 >>> 0, 0);
+      b.writeUInt32LE((src.readUInt16LE(2 * i) << 16) >>> 0, 0);
       v = b.readFloatLE(0);
     }
     if (outType === 1) out.writeUInt16LE(dtype === 'f16' ? src.readUInt16LE(2 * i) : float32ToFloat16Bits(v), 2 * i);
@@ -197,8 +197,7 @@ async function checkAllValues(out: ModelFileInfo, tensors: Map<string, FixtureTe
 }
 
 function expectedOrder(nEnc: number, nDec: number): string[] {
-  const attn = (p: string): string[] =>
-    ['query.weight', 'query.bias', 'key.weight', 'value.weight', 'value.bias', 'out.weight', 'out.bias'].map((s) => `${p}.${s}`);
+  const attn = (p: string): string[] => ['query.weight', 'query.bias', 'key.weight', 'value.weight', 'value.bias', 'out.weight', 'out.bias'].map((s) => `${p}.${s}`);
   const mlp = (p: string): string[] => ['mlp.0.weight', 'mlp.0.bias', 'mlp.2.weight', 'mlp.2.bias', 'mlp_ln.weight', 'mlp_ln.bias'].map((s) => `${p}.${s}`);
   const names = ['encoder.positional_embedding', 'encoder.conv1.weight', 'encoder.conv1.bias', 'encoder.conv2.weight', 'encoder.conv2.bias'];
   for (let i = 0; i < nEnc; i++) {
@@ -235,8 +234,18 @@ describe('convertModel: CTranslate2 round trip (tiny dims, seeded weights)', () 
     const progress: Array<[number, number]> = [];
     const info = await convertModel({ source: dir, outPath, onProgress: (d, t) => progress.push([d, t]) });
     expect(info.hparams).toEqual({
-      nVocab: 51865, nAudioCtx: 24, nAudioState: 64, nAudioHead: 4, nAudioLayer: 2,
-      nTextCtx: 16, nTextState: 64, nTextHead: 4, nTextLayer: 2, nMels: 80, ftype: 1, quantizationVersion: 0,
+      nVocab: 51865,
+      nAudioCtx: 24,
+      nAudioState: 64,
+      nAudioHead: 4,
+      nAudioLayer: 2,
+      nTextCtx: 16,
+      nTextState: 64,
+      nTextHead: 4,
+      nTextLayer: 2,
+      nMels: 80,
+      ftype: 1,
+      quantizationVersion: 0,
     });
     expect(info.weightType).toBe('f16');
     expect(info.tensors.map((t) => t.name)).toEqual(expectedOrder(2, 2));

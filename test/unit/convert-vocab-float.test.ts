@@ -39,7 +39,7 @@ describe('GPT-2 byte-level token spelling', () => {
   });
 });
 
-describe('token bytes with invalid UTF-8 replaced (the header-only files\' form)', () => {
+describe("token bytes with invalid UTF-8 replaced (the header-only files' form)", () => {
   const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
   it('leaves valid UTF-8 alone and replaces each maximal invalid subpart with U+FFFD', () => {
@@ -77,7 +77,7 @@ describe('token bytes with invalid UTF-8 replaced (the header-only files\' form)
       // bias towards the interesting bytes
       const b = Uint8Array.from({ length: len }, () => {
         const r = rnd();
-        return r % 3 === 0 ? 0x80 + (r >>> 8) % 0x40 : r % 3 === 1 ? 0xc0 + (r >>> 8) % 0x40 : (r >>> 8) & 0xff;
+        return r % 3 === 0 ? 0x80 + ((r >>> 8) % 0x40) : r % 3 === 1 ? 0xc0 + ((r >>> 8) % 0x40) : (r >>> 8) & 0xff;
       });
       if (isWellFormedUtf8(b) !== valid(b)) throw new Error(`disagree on ${Buffer.from(b).toString('hex')}`);
     }
@@ -119,8 +119,12 @@ describe('whisperBaseVocab', () => {
       throw new Error('no error');
     };
     expect(err(() => whisperBaseVocab(ml, undefined, 51865, '"vocab.json"')).message).toBe('"vocab.json": the vocabulary has no <|endoftext|> token');
-    expect(err(() => whisperBaseVocab(en, 50256, 51865, 'v')).message).toContain('<|endoftext|> has id 50256, but whisper.cpp expects id 50257 for a multilingual model (n_vocab = 51865)');
-    expect(err(() => whisperBaseVocab((id) => (id === 99 ? undefined : ml(id)), 50257, 51865, 'v')).message).toBe('v: the vocabulary has no token with id 99 (expected ids 0..50256)');
+    expect(err(() => whisperBaseVocab(en, 50256, 51865, 'v')).message).toContain(
+      '<|endoftext|> has id 50256, but whisper.cpp expects id 50257 for a multilingual model (n_vocab = 51865)',
+    );
+    expect(err(() => whisperBaseVocab((id) => (id === 99 ? undefined : ml(id)), 50257, 51865, 'v')).message).toBe(
+      'v: the vocabulary has no token with id 99 (expected ids 0..50256)',
+    );
   });
 });
 

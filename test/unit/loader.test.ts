@@ -172,12 +172,12 @@ describe('interpretTestLoad', () => {
     expect(verdict).toEqual({ ok: false, milliseconds: 5, devices: [], reason: 'the test load crashed (SIGSEGV): Segmentation fault' });
   });
 
-  it('reports a binary that does not load with the loader\'s message', () => {
+  it("reports a binary that does not load with the loader's message", () => {
     const verdict = interpretTestLoad({ ...base, status: 1, stdout: JSON.stringify({ loadError: 'libcudart.so.13: cannot open shared object file' }) }, 5);
     expect(verdict.reason).toBe('the CUDA binary does not load: libcudart.so.13: cannot open shared object file');
   });
 
-  it('reports any other failure with the exit code and the last line before Node\'s version line', () => {
+  it("reports any other failure with the exit code and the last line before Node's version line", () => {
     const verdict = interpretTestLoad({ ...base, status: 7, stderr: 'Error: out of memory\n    at x\nError: boom\n\nNode.js v20.19.5\n' }, 5);
     expect(verdict.reason).toBe('the test load failed (exit code 7): Error: boom');
   });

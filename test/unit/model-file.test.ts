@@ -171,9 +171,7 @@ describe('inspectModelFile on the shared files', () => {
     // cross-check against the raw bytes
     const raw = fs.readFileSync(TINY_EN_HEADER).subarray(0, 48);
     expect(raw.readUInt32LE(0)).toBe(0x67676d6c);
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => raw.readInt32LE(4 * i))).toEqual([
-      51864, 1500, 384, 6, 4, 448, 384, 6, 4, 80,
-    ]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => raw.readInt32LE(4 * i))).toEqual([51864, 1500, 384, 6, 4, 448, 384, 6, 4, 80]);
   });
 
   it('reads base header with checkTensors: false', async () => {
@@ -324,10 +322,7 @@ describe('inspectModelFile on a synthetic tiny.en model and broken copies of it'
   });
 
   it('recognises a Git LFS pointer and an HTML page', async () => {
-    await expectInvalid(
-      await small('version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 77704715\n'),
-      /Git LFS pointer/,
-    );
+    await expectInvalid(await small('version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 77704715\n'), /Git LFS pointer/);
     await expectInvalid(await small('<!DOCTYPE html><html><body>404</body></html>'), /HTML/);
   });
 
@@ -460,10 +455,13 @@ describe('inspectModelFile on a synthetic tiny.en model and broken copies of it'
     }, through(t));
     await expectInvalid(file, /"encoder\.blocks\.2\.attn\.value\.bias" is stored as i32, .* whisper\.cpp expects f32/);
     // an all-f32 header (ftype 0) with f16 tensors
-    const f32Header = await variant((b) => {
-      b.writeInt32LE(0, 44);
-      return b;
-    }, through(tensor('encoder.conv1.weight')));
+    const f32Header = await variant(
+      (b) => {
+        b.writeInt32LE(0, 44);
+        return b;
+      },
+      through(tensor('encoder.conv1.weight')),
+    );
     await expectInvalid(f32Header, /"encoder\.conv1\.weight" is stored as f16, but with the header's ftype 0 \(f32\) whisper\.cpp expects f32/);
   });
 
@@ -584,8 +582,6 @@ describe('inspectModelFile on a synthetic tiny.en model and broken copies of it'
   it('validates its arguments', async () => {
     expect((await rejectedWhisperError(inspectModelFile(''))).code).toBe('INVALID_ARGUMENT');
     expect((await rejectedWhisperError(inspectModelFile(42 as unknown as string))).code).toBe('INVALID_ARGUMENT');
-    expect((await rejectedWhisperError(inspectModelFile(good, { checkTensors: 'yes' as unknown as boolean }))).code).toBe(
-      'INVALID_ARGUMENT',
-    );
+    expect((await rejectedWhisperError(inspectModelFile(good, { checkTensors: 'yes' as unknown as boolean }))).code).toBe('INVALID_ARGUMENT');
   });
 });

@@ -4,13 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ARCHITECTURES,
-  ARCHITECTURE_NAMES,
-  identifyArchitecture,
-  matchingArchitectures,
-  type ArchitectureName,
-} from '../../lib/model-files/architectures';
+import { ARCHITECTURES, ARCHITECTURE_NAMES, identifyArchitecture, matchingArchitectures, type ArchitectureName } from '../../lib/model-files/architectures';
 import { type WhisperHparams } from '../../lib/model-files/hparams';
 import { parameterCount } from '../../lib/model-files/tensors';
 import { inspectModelFile } from '../../lib/model-files/inspect';

@@ -128,9 +128,7 @@ describe('resolveJobOptions', () => {
   it('defaults to priority 0 and no deadline, and names bad values', () => {
     expect(resolveJobOptions({})).toEqual({ priority: 0, timeoutMs: Number.POSITIVE_INFINITY });
     expect(resolveJobOptions({ priority: -2.5, timeoutMs: 10 })).toEqual({ priority: -2.5, timeoutMs: 10 });
-    expect(thrownWhisperError(() => resolveJobOptions({ priority: Number.NaN })).message).toBe(
-      'options.priority: expected a finite number, got NaN',
-    );
+    expect(thrownWhisperError(() => resolveJobOptions({ priority: Number.NaN })).message).toBe('options.priority: expected a finite number, got NaN');
     expect(thrownWhisperError(() => resolveJobOptions({ timeoutMs: 0 })).message).toContain('options.timeoutMs');
   });
 });

@@ -45,9 +45,7 @@ describe('estimateMemory validation', () => {
 
   it('rejects a non-object input and a missing model file', async () => {
     await expect(estimateMemory(null as never)).rejects.toEqual(invalid(/input/));
-    await expect(estimateMemory({ model: path.join(os.tmpdir(), 'no-such-model-file.bin') })).rejects.toEqual(
-      expect.objectContaining({ code: 'MODEL_NOT_FOUND' }),
-    );
+    await expect(estimateMemory({ model: path.join(os.tmpdir(), 'no-such-model-file.bin') })).rejects.toEqual(expect.objectContaining({ code: 'MODEL_NOT_FOUND' }));
   });
 
   it('rejects weightType together with a model file', async () => {
@@ -105,7 +103,13 @@ describe('planner formulas', () => {
   it('defaults to the options transcribe defaults to (greedy, best of 5 with fallback) and flash attention on', async () => {
     const byDefault = await estimateMemory({ architecture: 'small' });
     const explicit = await estimateMemory({
-      architecture: 'small', weightType: 'f16', flashAttention: true, strategy: 'greedy', bestOf: 5, temperatureFallback: true, concurrency: 1,
+      architecture: 'small',
+      weightType: 'f16',
+      flashAttention: true,
+      strategy: 'greedy',
+      bestOf: 5,
+      temperatureFallback: true,
+      concurrency: 1,
     });
     expect(byDefault).toEqual(explicit);
     expect(byDefault.perState.decoders).toBe(5);
@@ -118,10 +122,7 @@ describe('planner formulas', () => {
     expect(f16).toBeGreaterThan(q8);
     expect(q8).toBeGreaterThan(q5);
     expect(q5).toBeGreaterThan(q4);
-    const raw = expectedTensors({ ...ARCHITECTURES.medium.hparams, ftype: 1, quantizationVersion: 2 }).reduce(
-      (sum, t) => sum + ggmlTensorBytes(t.type, t.shape),
-      0,
-    );
+    const raw = expectedTensors({ ...ARCHITECTURES.medium.hparams, ftype: 1, quantizationVersion: 2 }).reduce((sum, t) => sum + ggmlTensorBytes(t.type, t.shape), 0);
     expect(f16).toBeGreaterThanOrEqual(raw);
     expect(f16 - raw).toBeLessThan(32 * 1000);
   });
@@ -177,6 +178,8 @@ describe('estimateMemory on a model file', () => {
 
   it('refuses a gpuDevice that does not exist instead of planning against host memory', () => {
     const cpuOnly: NativeDevice[] = [{ index: 0, name: 'CPU', description: 'host', type: 'cpu', backend: 'CPU', freeBytes: 1, totalBytes: 1 }];
-    expect(() => selectDevice(cpuOnly, { gpu: true, gpuDevice: 5 })).toThrow(invalid(/^options\.gpuDevice: expected 0, as ggml reports no GPU \(its devices: CPU \(cpu\)\), got 5$/));
+    expect(() => selectDevice(cpuOnly, { gpu: true, gpuDevice: 5 })).toThrow(
+      invalid(/^options\.gpuDevice: expected 0, as ggml reports no GPU \(its devices: CPU \(cpu\)\), got 5$/),
+    );
   });
 });

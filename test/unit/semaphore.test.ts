@@ -223,16 +223,15 @@ describe('Semaphore', () => {
           return Promise.reject(error);
         }
       };
-      const p = acquire()
-        .then(
-          (release) => {
-            outcomes.set(i, outcomes.has(i) ? 'twice' : 'granted');
-            held.push(release);
-          },
-          (error: WhisperError) => {
-            outcomes.set(i, outcomes.has(i) ? 'twice' : error.code);
-          },
-        );
+      const p = acquire().then(
+        (release) => {
+          outcomes.set(i, outcomes.has(i) ? 'twice' : 'granted');
+          held.push(release);
+        },
+        (error: WhisperError) => {
+          outcomes.set(i, outcomes.has(i) ? 'twice' : error.code);
+        },
+      );
       if (i % 5 === 0) controller.abort();
       return p;
     });
@@ -273,12 +272,24 @@ describe("autoConcurrency (concurrency: 'auto')", () => {
   });
 
   it('caps the CPU at one job per core, a GPU at 64', () => {
-    expect(autoConcurrency({ freeBytes: 64 * GiB, totalBytes: 64 * GiB, estimate: estimate(GiB, 0.1 * GiB), device: 'cpu', cores: 2, explicitBudget: false })).toMatchObject({ concurrency: 2, limitedBy: 'cores' });
-    expect(autoConcurrency({ freeBytes: 640 * GiB, totalBytes: 640 * GiB, estimate: estimate(GiB, 0.01 * GiB), device: 'gpu', cores: 2, explicitBudget: false })).toMatchObject({ concurrency: 64, limitedBy: 'max' });
+    expect(
+      autoConcurrency({ freeBytes: 64 * GiB, totalBytes: 64 * GiB, estimate: estimate(GiB, 0.1 * GiB), device: 'cpu', cores: 2, explicitBudget: false }),
+    ).toMatchObject({ concurrency: 2, limitedBy: 'cores' });
+    expect(
+      autoConcurrency({ freeBytes: 640 * GiB, totalBytes: 640 * GiB, estimate: estimate(GiB, 0.01 * GiB), device: 'gpu', cores: 2, explicitBudget: false }),
+    ).toMatchObject({ concurrency: 64, limitedBy: 'max' });
   });
 
   it('never plans fewer than one state, and takes no margin off an explicit budget', () => {
-    expect(autoConcurrency({ freeBytes: GiB, totalBytes: 80 * GiB, estimate: estimate(2 * GiB, GiB), device: 'gpu', cores: 2, explicitBudget: false })).toMatchObject({ concurrency: 1, limitedBy: 'minimum' });
-    expect(autoConcurrency({ freeBytes: 5 * GiB, totalBytes: 80 * GiB, estimate: estimate(2 * GiB, GiB), device: 'gpu', cores: 8, explicitBudget: true })).toEqual({ concurrency: 3, budgetBytes: 5 * GiB, marginBytes: 0, limitedBy: 'memory' });
+    expect(autoConcurrency({ freeBytes: GiB, totalBytes: 80 * GiB, estimate: estimate(2 * GiB, GiB), device: 'gpu', cores: 2, explicitBudget: false })).toMatchObject({
+      concurrency: 1,
+      limitedBy: 'minimum',
+    });
+    expect(autoConcurrency({ freeBytes: 5 * GiB, totalBytes: 80 * GiB, estimate: estimate(2 * GiB, GiB), device: 'gpu', cores: 8, explicitBudget: true })).toEqual({
+      concurrency: 3,
+      budgetBytes: 5 * GiB,
+      marginBytes: 0,
+      limitedBy: 'memory',
+    });
   });
 });

@@ -56,7 +56,11 @@ describe('openWavWindows: windows joined equal the whole-file decode, bit for bi
     ['16 kHz f32 stereo', { formatTag: 3, channels: 2, sampleRate: 16000, bitsPerSample: 32, data: packFloats(signal(30_001, 2, 2), 32) }, 5000],
     ['44.1 kHz s24 stereo (polyphase resampling)', { channels: 2, sampleRate: 44100, bitsPerSample: 24, data: packInts(toInt(signal(88_211, 2, 3), 24), 24) }, 3000],
     ['48 kHz s16 3 channels', { channels: 3, sampleRate: 48000, bitsPerSample: 16, data: packInts(toInt(signal(96_001, 3, 4), 16), 16) }, 7777],
-    ['8 kHz u8 (upsampling)', { channels: 1, sampleRate: 8000, bitsPerSample: 8, data: Uint8Array.from(signal(12_345, 1, 5), (v) => Math.round((v * 0.9 + 1) * 127.5)) }, 2048],
+    [
+      '8 kHz u8 (upsampling)',
+      { channels: 1, sampleRate: 8000, bitsPerSample: 8, data: Uint8Array.from(signal(12_345, 1, 5), (v) => Math.round((v * 0.9 + 1) * 127.5)) },
+      2048,
+    ],
     ['44.1 kHz RIFX s16', { container: 'RIFX', channels: 1, sampleRate: 44100, bitsPerSample: 16, data: packInts(toInt(signal(40_000, 1, 6), 16), 16, true) }, 1500],
     ['RF64 f64 at 22050 Hz', { container: 'RF64', formatTag: 3, channels: 1, sampleRate: 22050, bitsPerSample: 64, data: packFloats(signal(33_333, 1, 7), 64) }, 4000],
     ['an odd rate (direct-kernel resampling)', { channels: 1, sampleRate: 44_101, bitsPerSample: 16, data: packInts(toInt(signal(20_000, 1, 8), 16), 16) }, 1111],
@@ -138,7 +142,11 @@ describe('openWavWindows: errors', () => {
     values[4321] = Number.NaN;
     const file = writeWav({ formatTag: 3, channels: 1, sampleRate: 16000, bitsPerSample: 32, data: packFloats(values, 32) });
     const { windows } = await openWavWindows(file, { windowSamples: 1024 });
-    const error = await rejectedWhisperError((async () => { for await (const _ of windows) void _; })());
+    const error = await rejectedWhisperError(
+      (async () => {
+        for await (const _ of windows) void _;
+      })(),
+    );
     expect(error.message).toContain('sample 4321 is NaN');
   });
 });

@@ -127,7 +127,10 @@ class FakeWhisper implements StreamTranscriber {
     }
     flush();
     return {
-      text: segments.map((s) => s.text).join('').trim(),
+      text: segments
+        .map((s) => s.text)
+        .join('')
+        .trim(),
       segments,
       language: 'en',
       audioDurationMs: pcm.length / 16,
@@ -148,7 +151,12 @@ describe('transcribeStream seams (fake transcriber)', () => {
   const { words, length } = makeSpeech(150, 7);
   const truth = words.map((w) => `w${w.id % LEVELS}`);
 
-  for (const [label, seconds] of [['0.1 s', 0.1], ['1 s', 1], ['7 s', 7], ['45 s (longer than a window)', 45]] as const) {
+  for (const [label, seconds] of [
+    ['0.1 s', 0.1],
+    ['1 s', 1],
+    ['7 s', 7],
+    ['45 s (longer than a window)', 45],
+  ] as const) {
     it(`streams ${label} chunks with no word lost, repeated or split`, async () => {
       const fake = new FakeWhisper();
       const segments = await collect(transcribeStream(fake, chunked(words, length, Math.round(seconds * RATE)), { windowMs: 20_000 }));
@@ -174,9 +182,10 @@ describe('transcribeStream seams (fake transcriber)', () => {
     const s16 = Buffer.alloc(pcm.length * 2);
     pcm.forEach((v, i) => s16.writeInt16LE(Math.round(v * 32768), i * 2));
     const f32 = Buffer.from(pcm.buffer.slice(0));
-    const split = (bytes: Buffer, size: number) => function* () {
-      for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
-    };
+    const split = (bytes: Buffer, size: number) =>
+      function* () {
+        for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+      };
     const a = await collect(transcribeStream(new FakeWhisper(), [pcm], { windowMs: 15_000 }));
     const b = await collect(transcribeStream(new FakeWhisper(), split(f32, 4001)(), { windowMs: 15_000 }));
     const c = await collect(transcribeStream(new FakeWhisper(), split(s16, 3333)(), { windowMs: 15_000, format: 's16' }));
@@ -187,9 +196,7 @@ describe('transcribeStream seams (fake transcriber)', () => {
 
   it('prompts each window with the end of the text before it when asked to', async () => {
     const fake = new FakeWhisper();
-    const segments = await collect(
-      transcribeStream(fake, chunked(words, length, RATE), { windowMs: 20_000, initialPrompt: 'Hello.', promptWithPrevious: true }),
-    );
+    const segments = await collect(transcribeStream(fake, chunked(words, length, RATE), { windowMs: 20_000, initialPrompt: 'Hello.', promptWithPrevious: true }));
     expect(fake.calls[0]!.prompt).toBe('Hello.');
     expect(fake.calls[1]!.prompt!.length).toBeGreaterThan(0);
     const all = segments.map((s) => s.text).join('');

@@ -19,13 +19,7 @@ import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../lib/model-files/mel
 import { ggmlTensorBytes } from '../../lib/model-files/ggml-format';
 import { expectedTensors, parameterCount } from '../../lib/model-files/tensors';
 import { inspectModelFile } from '../../lib/model-files/inspect';
-import {
-  SYNTHETIC_WEIGHT_TYPES,
-  byteLevelVocab,
-  planSyntheticModel,
-  writeSyntheticModel,
-  type SyntheticWeightType,
-} from '../../lib/tools/synthetic-model';
+import { SYNTHETIC_WEIGHT_TYPES, byteLevelVocab, planSyntheticModel, writeSyntheticModel, type SyntheticWeightType } from '../../lib/tools/synthetic-model';
 import { rejectedWhisperError } from '../support/errors';
 import { writeSkeletonModel } from '../support/model-skeleton';
 import { SHARED } from '../support/paths';
@@ -37,7 +31,6 @@ const BASE_HEADER = path.join(SHARED, 'models', 'header-only-ggml-base.bin');
 const HEAVY = process.env.WHISPER_NAPI_HEAVY_TESTS === '1';
 
 const FTYPE: Record<SyntheticWeightType, number> = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9 };
-
 
 /** File size computed from the format description, independently of the writer. */
 function expectedSize(arch: ArchitectureName, weightType: SyntheticWeightType, vocab: Uint8Array[]): number {
@@ -92,7 +85,7 @@ describe('byteLevelVocab', () => {
     expect(order.slice(186, 190)).toEqual([0xfe, 0xff, 0x00, 0x01]);
     expect(order.slice(219, 224)).toEqual([0x1f, 0x20, 0x7f, 0x80, 0x81]);
     expect(order.slice(253, 256)).toEqual([0x9f, 0xa0, 0xad]);
-        // whisper.cpp's converter stored the non-UTF-8 single bytes (0x80..0xff) of the real files as
+    // whisper.cpp's converter stored the non-UTF-8 single bytes (0x80..0xff) of the real files as
     // U+FFFD; every other one of the first 256 tokens is exactly our byte
     for (const file of [TINY_EN_HEADER, BASE_HEADER]) {
       const real = (await readVocabBytes(file)).slice(0, 256);
@@ -178,16 +171,20 @@ describe('writeSyntheticModel({ architecture })', () => {
     });
   }
 
-  it.runIf(HEAVY)('large-v3-turbo f16 (1.6 GB): written for real, passes inspectModelFile', async () => {
-    const out = path.join(dir, 'turbo.bin');
-    const t0 = performance.now();
-    const info = await writeSyntheticModel({ architecture: 'large-v3-turbo', outPath: out, vocabFrom: BASE_HEADER });
-    console.log(`large-v3-turbo f16: ${(info.fileSize / 1e9).toFixed(2)} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    expect(info.architecture).toBe('large-v3-turbo');
-    expect(info.nMels).toBe(128);
-    expect(info.fileSize).toBe(expectedSize('large-v3-turbo', 'f16', await readVocabBytes(BASE_HEADER)));
-    await fsp.rm(out);
-  }, 600_000);
+  it.runIf(HEAVY)(
+    'large-v3-turbo f16 (1.6 GB): written for real, passes inspectModelFile',
+    async () => {
+      const out = path.join(dir, 'turbo.bin');
+      const t0 = performance.now();
+      const info = await writeSyntheticModel({ architecture: 'large-v3-turbo', outPath: out, vocabFrom: BASE_HEADER });
+      console.log(`large-v3-turbo f16: ${(info.fileSize / 1e9).toFixed(2)} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      expect(info.architecture).toBe('large-v3-turbo');
+      expect(info.nMels).toBe(128);
+      expect(info.fileSize).toBe(expectedSize('large-v3-turbo', 'f16', await readVocabBytes(BASE_HEADER)));
+      await fsp.rm(out);
+    },
+    600_000,
+  );
 
   it('medium, large-v1/v2/v3 and turbo: the tensor table passes inspectModelFile (sparse skeleton files)', async () => {
     for (const arch of ['small.en', 'medium', 'medium.en', 'large-v1', 'large-v2', 'large-v3', 'large-v3-turbo'] as const) {
@@ -254,7 +251,11 @@ describe('writeSyntheticModel({ architecture })', () => {
   it('rejects bad options with INVALID_ARGUMENT naming the option, and leaves no file', async () => {
     const out = path.join(dir, 'never.bin');
     const cases: Array<[() => Promise<unknown>, string, RegExp]> = [
-      [() => writeSyntheticModel({ architecture: 'huge' as 'tiny', outPath: out }), 'INVALID_ARGUMENT', /^options\.architecture: expected one of 'tiny', 'tiny.en', .* got "huge"/],
+      [
+        () => writeSyntheticModel({ architecture: 'huge' as 'tiny', outPath: out }),
+        'INVALID_ARGUMENT',
+        /^options\.architecture: expected one of 'tiny', 'tiny.en', .* got "huge"/,
+      ],
       [
         () => writeSyntheticModel({ architecture: 'tiny', headerFrom: TINY_EN_HEADER, outPath: out } as unknown as Parameters<typeof writeSyntheticModel>[0]),
         'INVALID_ARGUMENT',
@@ -266,9 +267,21 @@ describe('writeSyntheticModel({ architecture })', () => {
         /^options\.vocabFrom: /,
       ],
       [() => writeSyntheticModel({ outPath: out } as unknown as Parameters<typeof writeSyntheticModel>[0]), 'INVALID_ARGUMENT', /^options\.headerFrom: /],
-      [() => writeSyntheticModel({ architecture: 'tiny', outPath: out, weightType: 'q3_k' as 'f16' }), 'INVALID_ARGUMENT', /^options\.weightType: expected one of 'f16', 'f32', 'q8_0', 'q5_0', 'q5_1', 'q4_0', 'q4_1', got "q3_k"/],
-      [() => writeSyntheticModel({ architecture: 'large-v3', vocabFrom: TINY_EN_HEADER, outPath: out }), 'INVALID_ARGUMENT', /^options\.vocabFrom: .* English-only vocabulary .* large-v3 is multilingual/],
-      [() => writeSyntheticModel({ architecture: 'base.en', vocabFrom: BASE_HEADER, outPath: out }), 'INVALID_ARGUMENT', /^options\.vocabFrom: .* multilingual vocabulary .* base\.en is English-only/],
+      [
+        () => writeSyntheticModel({ architecture: 'tiny', outPath: out, weightType: 'q3_k' as 'f16' }),
+        'INVALID_ARGUMENT',
+        /^options\.weightType: expected one of 'f16', 'f32', 'q8_0', 'q5_0', 'q5_1', 'q4_0', 'q4_1', got "q3_k"/,
+      ],
+      [
+        () => writeSyntheticModel({ architecture: 'large-v3', vocabFrom: TINY_EN_HEADER, outPath: out }),
+        'INVALID_ARGUMENT',
+        /^options\.vocabFrom: .* English-only vocabulary .* large-v3 is multilingual/,
+      ],
+      [
+        () => writeSyntheticModel({ architecture: 'base.en', vocabFrom: BASE_HEADER, outPath: out }),
+        'INVALID_ARGUMENT',
+        /^options\.vocabFrom: .* multilingual vocabulary .* base\.en is English-only/,
+      ],
       [() => writeSyntheticModel({ architecture: 'tiny', vocabFrom: path.join(dir, 'missing.bin'), outPath: out }), 'MODEL_NOT_FOUND', /not found/],
       [() => writeSyntheticModel({ architecture: 'tiny', vocabFrom: '', outPath: out }), 'INVALID_ARGUMENT', /^options\.vocabFrom: /],
       [() => writeSyntheticModel({ architecture: 'tiny', outPath: path.join(dir, 'no', 'dir.bin') }), 'INVALID_ARGUMENT', /^options\.outPath: cannot write/],

@@ -16,8 +16,6 @@ const MODELS = path.resolve(__dirname, '../../../shared/models');
 const TINY_EN_HEADER = path.join(MODELS, 'header-only-ggml-tiny.en.bin');
 const SILERO = path.join(MODELS, 'ggml-silero-v6.2.0.bin');
 
-
-
 const f16ToNumber = f16BitsToNumber;
 
 async function tensorValues(file: string, t: TensorInfo): Promise<number[]> {

@@ -62,7 +62,7 @@ export function buildWav(spec: WavSpec): Uint8Array {
   const blockAlign = spec.blockAlign ?? spec.channels * Math.ceil(spec.bitsPerSample / 8);
   const fmt = new Uint8Array(spec.extensible ? 40 : 16);
   const v = new DataView(fmt.buffer);
-  v.setUint16(0, spec.extensible ? 0xfffe : spec.formatTag ?? 1, le);
+  v.setUint16(0, spec.extensible ? 0xfffe : (spec.formatTag ?? 1), le);
   v.setUint16(2, spec.channels, le);
   v.setUint32(4, spec.sampleRate, le);
   v.setUint32(8, spec.sampleRate * blockAlign, le);
@@ -196,7 +196,6 @@ export function rms(x: ArrayLike<number>, from = 0, to = x.length): number {
   for (let i = from; i < to; i++) e += x[i]! * x[i]!;
   return Math.sqrt(e / (to - from));
 }
-
 
 /** The float32 bit pattern of each element, for bitwise comparisons. */
 export function bits32(x: Float32Array): number[] {

@@ -72,10 +72,7 @@ describe('wordEdits', () => {
 
 describe('wordErrorRate', () => {
   test('formatting differences cost nothing', () => {
-    const r = wordErrorRate(
-      'and mister john dashwood had then leisure to consider',
-      'And Mr. John Dashwood had then leisure to consider,',
-    );
+    const r = wordErrorRate('and mister john dashwood had then leisure to consider', 'And Mr. John Dashwood had then leisure to consider,');
     expect(r.wer).toBe(0);
     expect(r.referenceWords).toBe(9);
   });

@@ -32,9 +32,7 @@ export const synthesizeCommand: Command = {
     }
     const common = { outPath: values.out, seed: intOption('seed', values.seed), weightType: values.type as SyntheticWeightType | undefined };
     const info = await writeSyntheticModel(
-      values.from !== undefined
-        ? { ...common, headerFrom: values.from }
-        : { ...common, architecture: values.arch as ArchitectureName, vocabFrom: values['vocab-from'] },
+      values.from !== undefined ? { ...common, headerFrom: values.from } : { ...common, architecture: values.arch as ArchitectureName, vocabFrom: values['vocab-from'] },
     );
     process.stdout.write(`${values.out}: ${info.architecture}, ${info.weightType}, ${info.fileSize} bytes\n`);
   },

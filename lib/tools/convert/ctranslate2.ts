@@ -379,4 +379,3 @@ export async function loadCt2Source(dir: string, replaceInvalidUtf8 = false): Pr
   const vocab = whisperBaseVocab((id) => voc.tokens[id], eot === -1 ? undefined : eot, dims.nVocab, JSON.stringify(voc.file), replaceInvalidUtf8);
   return { ...partial, dims, vocab };
 }
-

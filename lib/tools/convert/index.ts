@@ -192,7 +192,7 @@ async function writeTensorData(t: PlannedTensor, fh: FileHandle, write: (bytes: 
   const src = t.source;
   const inBytes = DTYPE_BYTES[src.dtype];
   const outF16 = t.type === GGML_TYPE_F16;
-  for (let done = 0; done < t.elements; ) {
+  for (let done = 0; done < t.elements;) {
     const n = Math.min(CHUNK_ELEMENTS, t.elements - done);
     const nIn = n * inBytes;
     await readExactly(fh, src.file, s.inU8, 0, nIn, t.offset + done * inBytes);
@@ -296,4 +296,3 @@ export async function convertModel(options: ConvertOptions): Promise<ModelFileIn
   }
   return inspectModelFileFor('options.outPath', outPath);
 }
-

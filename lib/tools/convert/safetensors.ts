@@ -132,7 +132,10 @@ export async function readSafetensorsFolder(dir: string): Promise<{ tensors: Map
   const shards = new Map<string, string[]>();
   for (const [name, shard] of Object.entries(weightMap)) {
     if (typeof shard !== 'string' || shard.length === 0 || path.basename(shard) !== shard) {
-      throw new WhisperError('INVALID_MODEL', `${JSON.stringify(indexFile)}: tensor ${JSON.stringify(name)} maps to ${JSON.stringify(shard)}, expected a file name in the same folder`);
+      throw new WhisperError(
+        'INVALID_MODEL',
+        `${JSON.stringify(indexFile)}: tensor ${JSON.stringify(name)} maps to ${JSON.stringify(shard)}, expected a file name in the same folder`,
+      );
     }
     if (!shards.has(shard)) shards.set(shard, []);
     shards.get(shard)!.push(name);
@@ -146,7 +149,11 @@ export async function readSafetensorsFolder(dir: string): Promise<{ tensors: Map
       f = await readSafetensorsFile(file);
     } catch (err) {
       if (err instanceof WhisperError && err.code === 'MODEL_NOT_FOUND') {
-        throw new WhisperError('INVALID_MODEL', `Hugging Face model ${JSON.stringify(dir)}: shard ${JSON.stringify(shard)}, listed in model.safetensors.index.json, is missing`, { cause: err });
+        throw new WhisperError(
+          'INVALID_MODEL',
+          `Hugging Face model ${JSON.stringify(dir)}: shard ${JSON.stringify(shard)}, listed in model.safetensors.index.json, is missing`,
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -154,7 +161,10 @@ export async function readSafetensorsFolder(dir: string): Promise<{ tensors: Map
     for (const name of names) {
       const t = f.tensors.get(name);
       if (!t) {
-        throw new WhisperError('INVALID_MODEL', `Hugging Face model ${JSON.stringify(dir)}: model.safetensors.index.json puts tensor ${JSON.stringify(name)} in ${JSON.stringify(shard)}, but that file does not hold it`);
+        throw new WhisperError(
+          'INVALID_MODEL',
+          `Hugging Face model ${JSON.stringify(dir)}: model.safetensors.index.json puts tensor ${JSON.stringify(name)} in ${JSON.stringify(shard)}, but that file does not hold it`,
+        );
       }
       tensors.set(name, t);
     }

@@ -87,7 +87,8 @@ export function isWellFormedUtf8(bytes: Uint8Array): boolean {
     if (b >= 0xc2 && b <= 0xdf) len = 2;
     else if (b >= 0xe0 && b <= 0xef) {
       len = 3;
-      if (b === 0xe0) lo = 0xa0; // no overlongs
+      if (b === 0xe0)
+        lo = 0xa0; // no overlongs
       else if (b === 0xed) hi = 0x9f; // no surrogates
     } else if (b >= 0xf0 && b <= 0xf4) {
       len = 4;
@@ -146,7 +147,7 @@ export function whisperBaseVocab(
     );
   }
   const count = multilingual ? eotId : eotId + 1;
-  const out: Uint8Array[] = new Array(count);
+  const out = new Array<Uint8Array>(count);
   for (let id = 0; id < count; id++) {
     const token = tokenAt(id);
     if (token === undefined) throw new WhisperError('INVALID_MODEL', `${where}: the vocabulary has no token with id ${id} (expected ids 0..${count - 1})`);
