@@ -173,7 +173,6 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
   if (!handle_) throw MakeError(env, "DISPOSED", "the model has been disposed");
   whisper_context* ctx = handle_->ctx;
   Napi::Object out = Napi::Object::New(env);
-  out.Set("type", whisper_model_type_readable(ctx));
   out.Set("multilingual", Napi::Boolean::New(env, whisper_is_multilingual(ctx) != 0));
   out.Set("nVocab", whisper_model_n_vocab(ctx));
   out.Set("nAudioCtx", whisper_model_n_audio_ctx(ctx));
@@ -185,14 +184,6 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
   out.Set("nTextHead", whisper_model_n_text_head(ctx));
   out.Set("nTextLayer", whisper_model_n_text_layer(ctx));
   out.Set("nMels", whisper_model_n_mels(ctx));
-  out.Set("ftype", whisper_model_ftype(ctx));
-  Napi::Object tokens = Napi::Object::New(env);
-  tokens.Set("eot", whisper_token_eot(ctx));
-  tokens.Set("sot", whisper_token_sot(ctx));
-  tokens.Set("beg", whisper_token_beg(ctx));
-  tokens.Set("translate", whisper_token_translate(ctx));
-  tokens.Set("transcribe", whisper_token_transcribe(ctx));
-  out.Set("specialTokens", tokens);
   return out;
 }
 

@@ -58,7 +58,11 @@ export interface TensorInfo {
   byteLength: number;
 }
 
-export interface ModelFileInfo {
+/**
+ * What a model file is, from its headers: the one description that inspectModelFile,
+ * readModelInfo and WhisperModel.info share.
+ */
+export interface ModelDescription {
   path: string;
   fileSize: number;
   hparams: WhisperHparams;
@@ -76,17 +80,28 @@ export interface ModelFileInfo {
   parameterCount: number;
   /**
    * Type name of the weight matrices, e.g. 'f16', 'q5_0': the most common type among the 2-D `.weight`
-   * tensors ('mixed' without a majority). With `checkTensors: false`, the type the header's ftype implies.
+   * tensors ('mixed' without a majority). Without a tensor table read, the type the header's ftype implies.
    */
   weightType: string;
+  /** Tensors in the table and the sum of their data bytes; 0 when the table was not read. */
+  tensorCount: number;
+  tensorBytes: number;
+}
+
+/** A ModelDescription with the file's layout: where each section and tensor lies. */
+export interface ModelFileInfo extends ModelDescription {
   /** The mel filter section: `offset` is where its n_mel field starts, `byteLength` covers n_mel, n_fft and the data. */
   melFilters: { nMel: number; nFft: number; offset: number; byteLength: number };
   /** The vocabulary section: `offset` is where its count field starts, `byteLength` covers the count and all tokens. */
   vocab: { count: number; offset: number; byteLength: number };
   /** In file order. Empty with `checkTensors: false`. */
   tensors: TensorInfo[];
-  /** Sum of the tensors' data bytes. */
-  tensorBytes: number;
+}
+
+/** The description part of an inspection, without the layout. */
+export function describeModel(info: ModelFileInfo): ModelDescription {
+  const { path, fileSize, hparams, modelType, architecture, multilingual, nMels, parameterCount, weightType, tensorCount, tensorBytes } = info;
+  return { path, fileSize, hparams, modelType, architecture, multilingual, nMels, parameterCount, weightType, tensorCount, tensorBytes };
 }
 
 const MAX_TENSOR_NAME = 512;
@@ -341,7 +356,7 @@ export async function inspectModelFileFor(parameter: string, path: string, check
     const melFilters = await readMelFilters(file, hparams);
     const vocab = await readVocabulary(file, hparams, melFilters.offset + melFilters.byteLength);
     const vocabEnd = vocab.offset + vocab.byteLength;
-    const base: Omit<ModelFileInfo, 'tensors' | 'tensorBytes' | 'weightType'> = {
+    const base: Omit<ModelFileInfo, 'tensors' | 'tensorCount' | 'tensorBytes' | 'weightType'> = {
       path,
       fileSize,
       hparams,
@@ -354,10 +369,10 @@ export async function inspectModelFileFor(parameter: string, path: string, check
       vocab,
     };
     if (!checkTensors) {
-      return { ...base, weightType: ggmlTypeName(weightTypeForFtype(hparams.ftype)!), tensors: [], tensorBytes: 0 };
+      return { ...base, weightType: ggmlTypeName(weightTypeForFtype(hparams.ftype)!), tensors: [], tensorCount: 0, tensorBytes: 0 };
     }
     const { tensors, tensorBytes } = await readTensorTable(file, hparams, vocabEnd);
-    return { ...base, weightType: majorityWeightType(tensors), tensors, tensorBytes };
+    return { ...base, weightType: majorityWeightType(tensors), tensors, tensorCount: tensors.length, tensorBytes };
   } finally {
     await fh.close().catch(() => undefined);
   }

@@ -1,30 +1,8 @@
 import { WhisperError } from '../errors/whisper-error';
-import type { IdentifiedArchitecture } from './architectures';
-import type { WhisperHparams } from './hparams';
-import { inspectModelFile, type ModelFileInfo } from './inspect';
-import type { ModelType } from './tensors';
+import { describeModel, inspectModelFile, type ModelDescription, type ModelFileInfo } from './inspect';
 
-/** A model file's description from its headers alone (see `readModelInfo`). */
-export interface ModelSummary {
-  path: string;
-  fileSize: number;
-  architecture: IdentifiedArchitecture;
-  modelType: ModelType;
-  multilingual: boolean;
-  nMels: number;
-  /**
-   * Type of the weight matrices ('f16', 'q5_0', ...): as stored when the tensor table is complete,
-   * otherwise the type the header's ftype implies.
-   */
-  weightType: string;
-  /** The header's ggml ftype (0 f32, 1 f16, 7 q8_0, 8 q5_0, ...) and quantization format version. */
-  ftype: number;
-  quantizationVersion: number;
-  parameterCount: number;
-  hparams: WhisperHparams;
-  /** Tensors found and their data bytes; 0 when the tensor table could not be read (see `problem`). */
-  tensorCount: number;
-  tensorBytes: number;
+/** readModelInfo's answer: the model's description, and what is wrong with the file if anything. */
+export interface ModelSummary extends ModelDescription {
   /**
    * Undefined for a complete file that `inspectModelFile` accepts. Otherwise why whisper.cpp could not
    * use it (a truncated download, a header-only file, a tensor of the wrong shape...), while the
@@ -53,20 +31,5 @@ export async function readModelInfo(path: string): Promise<ModelSummary> {
     }
     problem = err.message;
   }
-  return {
-    path: info.path,
-    fileSize: info.fileSize,
-    architecture: info.architecture,
-    modelType: info.modelType,
-    multilingual: info.multilingual,
-    nMels: info.nMels,
-    weightType: info.weightType,
-    ftype: info.hparams.ftype,
-    quantizationVersion: info.hparams.quantizationVersion,
-    parameterCount: info.parameterCount,
-    hparams: info.hparams,
-    tensorCount: info.tensors.length,
-    tensorBytes: info.tensorBytes,
-    ...(problem === undefined ? {} : { problem }),
-  };
+  return { ...describeModel(info), ...(problem === undefined ? {} : { problem }) };
 }

@@ -6,9 +6,9 @@
  */
 import type { AudioInput } from '../audio/pcm';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
-import { inspectModelFile, type ModelFileInfo } from '../model-files/inspect';
+import { describeModel, inspectModelFile, type ModelDescription, type ModelFileInfo } from '../model-files/inspect';
 import { fromNativeError, native } from '../native/addon';
-import type { NativeModel, NativeModelInfo } from '../native/native-api';
+import type { NativeModel } from '../native/native-api';
 import { defaultThreads, resolveLoadOptions, type LoadModelOptions, type ModelLimits, type TranscribeOptions } from '../transcription/options';
 import type { Segment, Transcript } from '../transcription/transcript';
 import type { PcmChunk } from '../stream/chunks';
@@ -26,43 +26,14 @@ import { assertRunnable } from './upstream-quirks';
 
 export type { ModelStats } from './stats';
 
-export interface ModelInfo {
-  path: string;
-  /** 'tiny', 'base', 'small', 'medium', 'large' as whisper.cpp names it. */
-  type: string;
-  multilingual: boolean;
-  /** Weight type of the big matrices: 'f16', 'q5_0', ... */
-  weightType: string;
-  fileBytes: number;
-  nMels: number;
-  nVocab: number;
-  audioLayers: number;
-  textLayers: number;
-  audioContext: number;
-  textContext: number;
-}
+/** What the loaded model is: its file's description (see inspectModelFile in whisper-napi/tools). */
+export type ModelInfo = ModelDescription;
 
 /** Error stacks from native rejections point nowhere useful; give them the caller's frames. */
 function withCallerStack(error: WhisperError, callSite: Error): WhisperError {
   const frames = callSite.stack?.split('\n').slice(1).join('\n');
   if (frames) error.stack = `${error.name}: ${error.message}\n${frames}`;
   return error;
-}
-
-function modelInfo(file: ModelFileInfo, nativeInfo: NativeModelInfo): ModelInfo {
-  return {
-    path: file.path,
-    type: nativeInfo.type,
-    multilingual: nativeInfo.multilingual,
-    weightType: file.weightType,
-    fileBytes: file.fileSize,
-    nMels: nativeInfo.nMels,
-    nVocab: nativeInfo.nVocab,
-    audioLayers: nativeInfo.nAudioLayer,
-    textLayers: nativeInfo.nTextLayer,
-    audioContext: nativeInfo.nAudioCtx,
-    textContext: nativeInfo.nTextCtx,
-  };
 }
 
 export class WhisperModel implements AsyncDisposable {
@@ -79,7 +50,7 @@ export class WhisperModel implements AsyncDisposable {
 
   private constructor(nativeModel: NativeModel, file: ModelFileInfo, options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined }) {
     const nativeInfo = nativeModel.info();
-    this.info = modelInfo(file, nativeInfo);
+    this.info = describeModel(file);
     this.#native = nativeModel;
     this.#concurrency = options.concurrency;
     this.#auto = options.auto;

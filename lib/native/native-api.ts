@@ -9,8 +9,8 @@ export interface NativeLoadOptions {
   flashAttn: boolean;
 }
 
+/** The hyperparameters whisper.cpp loaded, as it reports them. */
 export interface NativeModelInfo {
-  type: string;
   multilingual: boolean;
   nVocab: number;
   nAudioCtx: number;
@@ -22,8 +22,6 @@ export interface NativeModelInfo {
   nTextHead: number;
   nTextLayer: number;
   nMels: number;
-  ftype: number;
-  specialTokens: { eot: number; sot: number; beg: number; translate: number; transcribe: number };
 }
 
 /** Every field is required: lib/transcription/options.ts resolves defaults before the native call. */

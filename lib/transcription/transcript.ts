@@ -7,6 +7,14 @@ export interface Token {
   text: string;
   probability: number;
   logProbability: number;
+  /**
+   * whisper.cpp's timestamp probabilities at this step, from which token timestamps are derived:
+   * `timestampProbabilitySum` (its `ptsum`) is the probability mass on all timestamp tokens, and
+   * `timestampProbability` (`pt`) is the most likely timestamp's share of that mass, or for a
+   * timestamp token its own probability.
+   */
+  timestampProbability: number;
+  timestampProbabilitySum: number;
   /** Present when `tokenTimestamps` (or `maxSegmentLength`) was set. */
   startMs?: number;
   endMs?: number;
@@ -62,6 +70,8 @@ export function toSegment(native: NativeSegment): Segment {
       text: t.text,
       probability: t.probability,
       logProbability: t.logProbability,
+      timestampProbability: t.timestampProbability,
+      timestampProbabilitySum: t.timestampProbabilitySum,
       ...(t.startMs >= 0 && t.endMs >= 0 ? { startMs: t.startMs, endMs: t.endMs } : {}),
       special: t.special,
     })),

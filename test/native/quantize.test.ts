@@ -105,7 +105,7 @@ describe('quantizeModel', () => {
   it('the quantized model loads and transcribes with the addon', async () => {
     await using model = await loadModel(path.join(dir, 'ours-q5_0.bin'));
     expect(model.info.weightType).toBe('q5_0');
-    expect(model.info.type).toBe('tiny');
+    expect(model.info.modelType).toBe('tiny');
     const transcript = await model.transcribe(CARDS_WAV, { language: 'en', threads: 2, temperatureIncrement: 0, noTimestamps: true });
     expect(transcript.segments.length).toBeGreaterThan(0);
     expect(transcript.segments.flatMap((s) => s.tokens).length).toBeGreaterThan(0);

@@ -28,6 +28,20 @@ describe('real base weights, converted by us', () => {
       const result = await model.transcribe(JFK_WAV, { language: 'en', threads: THREADS });
       expect(wordErrorRate(corpus.JFK_REFERENCE, result.text).wer).toBe(0);
       expect(result.text.trim()).toMatch(/^And so,? my fellow Americans,? ask not what your country can do for you,? ask what you can do for your country\.$/);
+      // Each token's timestamp probabilities as whisper.cpp computes them: both are probabilities,
+      // and a timestamp token's own is its probability (whisper_sample_token sets pt = p for it).
+      const tokens = result.segments.flatMap((segment) => segment.tokens);
+      for (const token of tokens) {
+        for (const p of [token.timestampProbability, token.timestampProbabilitySum]) {
+          expect(p).toBeGreaterThanOrEqual(0);
+          expect(p).toBeLessThanOrEqual(1 + 1e-5);
+        }
+      }
+      const timestamps = tokens.filter((token) => /^\[_(TT_\d+|BEG_)\]$/.test(token.text));
+      expect(timestamps.length).toBeGreaterThan(0);
+      for (const token of timestamps) expect(token.timestampProbability).toBeCloseTo(token.probability, 6);
+      // text tokens get the best timestamp's share of the timestamp mass, which differs from p
+      expect(tokens.some((token) => !token.special && Math.abs(token.timestampProbability - token.probability) > 1e-3)).toBe(true);
     } finally {
       await model.dispose();
     }

@@ -59,7 +59,7 @@ describe('quantized synthetic models', () => {
     const info = await writeSyntheticModel({ architecture: 'tiny', outPath: out, seed: 2, weightType: 'q5_0' });
     expect(info).toMatchObject({ architecture: 'tiny', weightType: 'q5_0', multilingual: true });
     await using model = await loadModel(out);
-    expect(model.info).toMatchObject({ type: 'tiny', weightType: 'q5_0', multilingual: true, nVocab: 51865 });
+    expect(model.info).toMatchObject({ modelType: 'tiny', weightType: 'q5_0', multilingual: true, hparams: { nVocab: 51865 } });
     // random weights: the text is nonsense, but the whole pipeline runs
     const transcript = await model.transcribe(CARDS_WAV, { language: 'en', threads: 2, temperatureIncrement: 0, noTimestamps: true });
     expect(transcript.segments.length).toBeGreaterThan(0);
@@ -88,7 +88,7 @@ describe('quantized synthetic models', () => {
     expect(info).toMatchObject({ architecture: 'base', weightType: 'q8_0', nMels: 80 });
     expect(info.fileSize).toBe((await planSyntheticModel({ architecture: 'base', vocabFrom: BASE_HEADER, outPath: out, weightType: 'q8_0' })).fileSize);
     await using model = await loadModel(out);
-    expect(model.info).toMatchObject({ type: 'base', weightType: 'q8_0', multilingual: true, audioLayers: 6, textLayers: 6 });
+    expect(model.info).toMatchObject({ modelType: 'base', weightType: 'q8_0', multilingual: true, hparams: { nAudioLayer: 6, nTextLayer: 6 } });
     await model.dispose();
     await fsp.rm(out);
   });
@@ -101,7 +101,7 @@ describe('quantized synthetic models', () => {
     expect(info).toMatchObject({ architecture: 'large-v3', weightType: 'q5_0', nMels: 128 });
     expect((await inspectModelFile(out)).tensorBytes).toBe(info.tensorBytes);
     await using model = await loadModel(out);
-    expect(model.info).toMatchObject({ type: 'large', weightType: 'q5_0', nMels: 128, nVocab: 51866 });
+    expect(model.info).toMatchObject({ modelType: 'large', weightType: 'q5_0', nMels: 128, hparams: { nVocab: 51866 } });
     await model.dispose();
     await fsp.rm(out);
   });
