@@ -33,7 +33,7 @@
  *    overflows a stack array; a mel filter bank whose n_fft is not 201 is read out of bounds. All
  *    rejected here.
  */
-import { fileError } from '../errors/file-errors';
+import { fileError, openForReading } from '../errors/file-errors';
 import { isBoolean, isNonEmptyString, INT32_MAX } from '../errors/validate';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
 import { identifyArchitecture, type IdentifiedArchitecture } from './architectures';
@@ -41,7 +41,7 @@ import { describeForeignFile, describeOtherGgmlModel } from './foreign-files';
 import { GGML_FILE_MAGIC, GGML_QNT_VERSION, QUANTIZATION_TYPE_IDS, ggmlTensorBytes, ggmlTypeName, ggmlTypeTraits, weightTypeForFtype } from './ggml-format';
 import { HEADER_BYTES, checkHparams, decodeHparams, readRawHparams, type WhisperHparams } from './hparams';
 import { WHISPER_N_FFT_BINS } from './mel-filters';
-import { modelFileRole, openForReading } from './open-file';
+import { modelFileRole } from './open-file';
 import { expectedTensors, modelTypeFromHparams, parameterCount, type ExpectedTensor, type ModelType } from './tensors';
 import { isPrintableAscii, quote } from './text';
 import { WindowReader } from './window-reader';

@@ -14,7 +14,7 @@
 import { fileError, type FileRole } from '../errors/file-errors';
 import { WhisperError } from '../errors/whisper-error';
 import { GGML_FILE_MAGIC, ggmlTensorBytes, ggmlTypeTraits } from './ggml-format';
-import { openForReading } from './open-file';
+import { openForReading } from '../errors/file-errors';
 import { isPrintableAscii, quote } from './text';
 import { WindowReader } from './window-reader';
 

@@ -1,5 +1,6 @@
 import { inspectModelFileFor, type ModelFileInfo } from './inspect';
-import { modelFileRole, openForReading, readModelBytes } from './open-file';
+import { openForReading } from '../errors/file-errors';
+import { modelFileRole, readModelBytes } from './open-file';
 
 /**
  * The raw bytes of every vocabulary token stored in a ggml model (or header-only) file, by id. Pass

@@ -2,7 +2,7 @@ import { SAMPLES_PER_MS, WHISPER_SAMPLE_RATE } from '../audio/pcm';
 import { openWavWindows } from '../audio/wav-windows';
 import { invalidArgument } from '../errors/whisper-error';
 import type { TranscribeOptions } from '../transcription/options';
-import type { Segment, Transcript } from '../transcription/transcript';
+import { transcriptText, type Segment, type Transcript } from '../transcription/transcript';
 import type { StreamOptions } from './options';
 import { streamWindows, type StreamTranscriber } from './windows';
 
@@ -58,10 +58,7 @@ export async function transcribeLongFile(model: StreamTranscriber, path: string,
   const whisperMs = timings.queueMs + timings.inferenceMs;
   timings.audioMs = Math.max(0, performance.now() - started - whisperMs);
   return {
-    text: segments
-      .map((s) => s.text)
-      .join('')
-      .trim(),
+    text: transcriptText(segments),
     segments,
     language,
     ...(languageProbability !== undefined ? { languageProbability } : {}),

@@ -39,7 +39,8 @@ import {
 } from '../model-files/ggml-format';
 import type { WhisperHparams } from '../model-files/hparams';
 import { inspectModelFileFor, type ModelFileInfo } from '../model-files/inspect';
-import { modelFileRole, openForReading, readModelBytes } from '../model-files/open-file';
+import { openForReading } from '../errors/file-errors';
+import { modelFileRole, readModelBytes } from '../model-files/open-file';
 import { expectedTensors } from '../model-files/tensors';
 import { GgmlFileWriter, encodeTensorHeader } from '../model-files/writer';
 import { fromNativeError, native } from '../native/addon';

@@ -35,7 +35,8 @@ import {
 import type { WhisperHparams } from '../model-files/hparams';
 import { inspectModelFileFor, type ModelFileInfo } from '../model-files/inspect';
 import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../model-files/mel-filters';
-import { modelFileRole, openForReading, readModelBytes } from '../model-files/open-file';
+import { openForReading } from '../errors/file-errors';
+import { modelFileRole, readModelBytes } from '../model-files/open-file';
 import { expectedTensors } from '../model-files/tensors';
 import { readVocabTokens } from '../model-files/vocabulary';
 import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../model-files/writer';

@@ -78,13 +78,18 @@ export function toSegment(native: NativeSegment): Segment {
   };
 }
 
+/** A transcript's text: its segments' texts joined, trimmed. */
+export function transcriptText(segments: readonly Segment[]): string {
+  return segments
+    .map((s) => s.text)
+    .join('')
+    .trim();
+}
+
 export function toTranscript(native: NativeTranscript, context: { audioSamples: number; sampleRate: number; audioMs: number; queueMs: number }): Transcript {
   const segments = native.segments.map(toSegment);
   return {
-    text: segments
-      .map((s) => s.text)
-      .join('')
-      .trim(),
+    text: transcriptText(segments),
     segments,
     language: native.language,
     ...(native.languageProbability >= 0 ? { languageProbability: native.languageProbability } : {}),

@@ -25,7 +25,8 @@ import { isBoolean, isNonEmptyString, oneOf, optionsObject, pick } from '../../e
 import { WhisperError, invalidArgument } from '../../errors/whisper-error';
 import { GGML_TYPE_F16 } from '../../model-files/ggml-format';
 import { WHISPER_N_FFT_BINS, whisperMelFilters } from '../../model-files/mel-filters';
-import { modelFileRole, openForReading, readModelBytes } from '../../model-files/open-file';
+import { openForReading } from '../../errors/file-errors';
+import { modelFileRole, readModelBytes } from '../../model-files/open-file';
 import { GgmlFileWriter, encodePreamble, encodeTensorHeader, float16Bytes, float32Bytes } from '../../model-files/writer';
 import { type WhisperHparams } from '../../model-files/hparams';
 import { inspectModelFileFor, type ModelFileInfo } from '../../model-files/inspect';

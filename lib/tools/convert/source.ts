@@ -13,7 +13,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { fileError, type FileRole } from '../../errors/file-errors';
 import { WhisperError } from '../../errors/whisper-error';
-import { openForReading } from '../../model-files/open-file';
+import { openForReading, readFully } from '../../errors/file-errors';
 import { type WhisperHparams } from '../../model-files/hparams';
 import { expectedTensors } from '../../model-files/tensors';
 
@@ -222,21 +222,12 @@ export function parseJson(text: string, file: string): unknown {
  * the file if it ends first (e.g. it shrank after its header was read), FILE_UNREADABLE if a read fails.
  */
 export async function readExactly(fh: FileHandle, file: string, buf: Uint8Array, bufOffset: number, length: number, position: number): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await fh.read(buf, bufOffset + done, length - done, position + done));
-    } catch (err) {
-      throw fileError(err, file, sourceFileRole('model file'));
-    }
-    if (bytesRead === 0) {
-      throw new WhisperError(
-        'INVALID_MODEL',
-        `${JSON.stringify(file)} ends at byte ${position + done}, but ${length - done} more bytes were expected there (truncated file?)`,
-      );
-    }
-    done += bytesRead;
+  const done = await readFully(fh, file, sourceFileRole('model file'), buf, bufOffset, length, position);
+  if (done < length) {
+    throw new WhisperError(
+      'INVALID_MODEL',
+      `${JSON.stringify(file)} ends at byte ${position + done}, but ${length - done} more bytes were expected there (truncated file?)`,
+    );
   }
 }
 
