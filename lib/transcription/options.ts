@@ -6,7 +6,7 @@ import os from 'node:os';
 import { invalidArgument } from '../errors/whisper-error';
 import { INT32_MAX, integerIn, isBoolean, isString, numberIn, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
 import type { NativeTranscribeParams } from '../native/native-api';
-import type { AudioOptions } from '../audio/pcm';
+import { WHISPER_SAMPLE_RATE, type AudioOptions } from '../audio/pcm';
 import type { Segment } from './transcript';
 
 /** whisper.cpp's WHISPER_MAX_DECODERS: beam size and best-of above it fail inside whisper_full. */
@@ -162,6 +162,26 @@ export function defaultThreads(concurrency = 1): number {
   return Math.max(1, Math.min(4, Math.floor(os.availableParallelism() / Math.max(1, concurrency))));
 }
 
+/**
+ * whisper_vad_segments_from_probs turns VAD milliseconds into samples as 16000 * ms in an int,
+ * so larger values overflow.
+ */
+const MAX_VAD_MS = Math.floor(INT32_MAX / WHISPER_SAMPLE_RATE);
+/**
+ * whisper_full_with_state lists every temperature of the fallback ladder up front; an increment
+ * too small to move a float past 0.5 would make that list endless.
+ */
+const MAX_TEMPERATURE_STEPS = 1000;
+
+/** The rungs of whisper.cpp's temperature ladder: its own float loop, stopped past the limit. */
+function temperatureSteps(temperature: number, increment: number): number {
+  if (increment <= 0) return 1;
+  const step = Math.fround(increment);
+  let steps = 0;
+  for (let t = Math.fround(temperature); t < Math.fround(1 + 1e-6) && steps <= MAX_TEMPERATURE_STEPS; t = Math.fround(t + step)) steps++;
+  return steps;
+}
+
 /** whisper.cpp uses FLT_MAX as "no limit" for the VAD speech duration. */
 const FLT_MAX = 3.4028234663852886e38;
 
@@ -278,12 +298,29 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
     throw invalidArgument('options.signal', 'an AbortSignal', o.signal);
   }
 
+  const temperature = pick(o, 'temperature', numberIn(0, 1), 0);
+  const temperatureIncrement = pick(o, 'temperatureIncrement', numberIn(0, 1), 0.2);
+  if (temperatureSteps(temperature, temperatureIncrement) > MAX_TEMPERATURE_STEPS) {
+    throw invalidArgument(
+      'options.temperatureIncrement',
+      `0 or a step that reaches 1 from options.temperature in at most ${MAX_TEMPERATURE_STEPS} steps`,
+      temperatureIncrement,
+    );
+  }
+  const maxTextContext = pick(o, 'maxTextContext', integerIn(0, INT32_MAX), 16384);
+  const initialPrompt = pick(o, 'initialPrompt', isString, '');
+  const carryInitialPrompt = pick(o, 'carryInitialPrompt', isBoolean, false);
+  if (carryInitialPrompt && initialPrompt !== '' && maxTextContext === 1) {
+    // A budget of one token leaves the carried prompt -1 tokens: whisper_full then inserts a reversed range.
+    throw invalidArgument('options.maxTextContext', '0 or at least 2 with options.carryInitialPrompt', maxTextContext);
+  }
+
   return {
     strategy,
     bestOf: pick(o, 'bestOf', integerIn(1, MAX_DECODERS), 5),
     beamSize: pick(o, 'beamSize', integerIn(1, MAX_DECODERS), 5),
     threads: pick(o, 'threads', integerIn(1, 256), limits.defaultThreads),
-    maxTextContext: pick(o, 'maxTextContext', integerIn(0, INT32_MAX), 16384),
+    maxTextContext,
     offsetMs: pick(o, 'offsetMs', integerIn(0, INT32_MAX), 0),
     durationMs: pick(o, 'durationMs', integerIn(0, INT32_MAX), 0),
     translate,
@@ -299,26 +336,26 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
     audioContext,
     tinydiarize: pick(o, 'tinydiarize', isBoolean, false),
     suppressRegex,
-    initialPrompt: pick(o, 'initialPrompt', isString, ''),
-    carryInitialPrompt: pick(o, 'carryInitialPrompt', isBoolean, false),
+    initialPrompt,
+    carryInitialPrompt,
     language,
     detectLanguage: pick(o, 'detectLanguage', isBoolean, false),
     suppressBlank: pick(o, 'suppressBlank', isBoolean, true),
     suppressNonSpeechTokens: pick(o, 'suppressNonSpeechTokens', isBoolean, false),
-    temperature: pick(o, 'temperature', numberIn(0, 1), 0),
+    temperature,
     maxInitialTimestamp: pick(o, 'maxInitialTimestamp', numberIn(0, 30), 1),
     lengthPenalty: pick(o, 'lengthPenalty', numberIn(-1, 1), -1),
-    temperatureIncrement: pick(o, 'temperatureIncrement', numberIn(0, 1), 0.2),
+    temperatureIncrement,
     entropyThreshold: pick(o, 'entropyThreshold', numberIn(0, 100), 2.4),
     logprobThreshold: pick(o, 'logprobThreshold', numberIn(-100, 0), -1),
     noSpeechThreshold: pick(o, 'noSpeechThreshold', numberIn(0, 1), 0.6),
     vad: vad !== undefined,
     vadModelPath,
     vadThreshold: vadPick('threshold', numberIn(0, 1), 0.5),
-    vadMinSpeechDurationMs: vadPick('minSpeechDurationMs', integerIn(0, INT32_MAX), 250),
-    vadMinSilenceDurationMs: vadPick('minSilenceDurationMs', integerIn(0, INT32_MAX), 100),
+    vadMinSpeechDurationMs: vadPick('minSpeechDurationMs', integerIn(0, MAX_VAD_MS), 250),
+    vadMinSilenceDurationMs: vadPick('minSilenceDurationMs', integerIn(0, MAX_VAD_MS), 100),
     vadMaxSpeechDurationS: vadPick('maxSpeechDurationS', numberIn(0.1, FLT_MAX), FLT_MAX),
-    vadSpeechPadMs: vadPick('speechPadMs', integerIn(0, INT32_MAX), 30),
+    vadSpeechPadMs: vadPick('speechPadMs', integerIn(0, MAX_VAD_MS), 30),
     vadSamplesOverlap: vadPick('samplesOverlap', numberIn(0, 10), 0.1),
   };
 }

@@ -88,6 +88,33 @@ describe('resolveTranscribeOptions', () => {
     });
     expect(params.vadMaxSpeechDurationS).toBeGreaterThan(1e30);
   });
+
+  // The same limits as binding/params.cpp, so that lib/ refuses first, with the same words.
+  it('refuses a temperature increment whose fallback ladder would have no end', () => {
+    expect(resolveTranscribeOptions({ temperatureIncrement: 0.01 }, multilingual).temperatureIncrement).toBe(0.01);
+    expect(resolveTranscribeOptions({ temperatureIncrement: 0 }, multilingual).temperatureIncrement).toBe(0);
+    for (const increment of [1e-8, 1e-4]) {
+      const error = thrownWhisperError(() => resolveTranscribeOptions({ temperatureIncrement: increment }, multilingual));
+      expect(error.code).toBe('INVALID_ARGUMENT');
+      expect(error.message).toBe(`options.temperatureIncrement: expected 0 or a step that reaches 1 from options.temperature in at most 1000 steps, got ${increment}`);
+    }
+    // the ladder starts at options.temperature: a small step from near 1 is fine
+    expect(resolveTranscribeOptions({ temperature: 0.99, temperatureIncrement: 1e-4 }, multilingual).temperatureIncrement).toBe(1e-4);
+  });
+
+  it('refuses maxTextContext 1 with a carried initial prompt', () => {
+    const error = thrownWhisperError(() => resolveTranscribeOptions({ maxTextContext: 1, initialPrompt: 'Hello.', carryInitialPrompt: true }, multilingual));
+    expect(error.message).toBe('options.maxTextContext: expected 0 or at least 2 with options.carryInitialPrompt, got 1');
+    expect(resolveTranscribeOptions({ maxTextContext: 1, initialPrompt: 'Hello.' }, multilingual).maxTextContext).toBe(1);
+    expect(resolveTranscribeOptions({ maxTextContext: 2, initialPrompt: 'Hello.', carryInitialPrompt: true }, multilingual).maxTextContext).toBe(2);
+  });
+
+  it('keeps VAD milliseconds within what whisper.cpp can turn into samples', () => {
+    const vad = (ms: number) => ({ vad: { modelPath: '/m.bin', minSpeechDurationMs: ms } });
+    expect(resolveTranscribeOptions(vad(134_217), multilingual).vadMinSpeechDurationMs).toBe(134_217);
+    const error = thrownWhisperError(() => resolveTranscribeOptions(vad(134_218), multilingual));
+    expect(error.message).toBe('options.vad.minSpeechDurationMs: expected an integer from 0 to 134217, got 134218');
+  });
 });
 
 describe('resolveLoadOptions', () => {
