@@ -34,8 +34,7 @@ describe('model tools CLI', () => {
       multilingual: true,
       nMels: 80,
       weightType: 'q8_0',
-      ftype: 7,
-      quantizationVersion: 2,
+      hparams: { ftype: 7, quantizationVersion: 2 },
       fileSize: base.files.q8_0.bytes,
       tensorCount: 245,
     });
