@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The README's main command: transcribe a sample with the default model.
+// The README's main command: transcribe a sample with the default model. It needs nothing but
+// the clone: the sample is whisper.cpp's own jfk.wav, from the pinned source in deps/.
 //
 //   npm run demo [-- <audio.wav>] [-- --model <model.bin>]
 //
@@ -12,11 +13,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const shared = path.resolve(root, '..', 'shared');
+const SAMPLE = path.join(root, 'deps', 'whisper.cpp', 'bindings', 'go', 'samples', 'jfk.wav');
 const args = process.argv.slice(2);
 const modelFlag = args.indexOf('--model');
 let model = modelFlag >= 0 ? args.splice(modelFlag, 2)[1] : process.env.WHISPER_NAPI_MODEL;
-const audio = args[0] ?? path.join(shared, 'audio', 'jfk.wav');
+const audio = args[0] ?? SAMPLE;
 
 if (!model) {
   const manifest = JSON.parse(

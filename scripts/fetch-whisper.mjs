@@ -4,8 +4,8 @@
 // The source comes from one npm tarball, named in deps/whisper.cpp.json and checked
 // against its sha512 integrity before anything is extracted. The tarball is cached
 // under ~/.cache/whisper-napi/ (or $WHISPER_NAPI_CACHE) so clean clones and CI reuse it.
-// A stamp file records which integrity the extracted tree came from, so a second run
-// is a no-op and a changed pin re-extracts.
+// A stamp file records which integrity and entries the extracted tree came from, so a
+// second run is a no-op and a changed pin or extract list re-extracts.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,9 +30,12 @@ function integrityOf(file) {
   return `${algorithm}-${createHash(algorithm).update(fs.readFileSync(file)).digest('base64')}`;
 }
 
+/** What the extracted tree came from: the tarball and the entries taken from it. */
+const stamp = `${manifest.integrity} ${manifest.extract.join(',')}`;
+
 function alreadyExtracted() {
   try {
-    return fs.readFileSync(stampPath, 'utf8').trim() === manifest.integrity;
+    return fs.readFileSync(stampPath, 'utf8').trim() === stamp;
   } catch {
     return false;
   }
@@ -94,7 +97,7 @@ async function extract() {
       throw new Error(`the pinned tarball has no ${prefix}${entry}`);
     }
   }
-  fs.writeFileSync(path.join(staging, path.basename(stampPath)), `${manifest.integrity}\n`);
+  fs.writeFileSync(path.join(staging, path.basename(stampPath)), `${stamp}\n`);
   fs.rmSync(target, { recursive: true, force: true });
   fs.renameSync(staging, target);
 }

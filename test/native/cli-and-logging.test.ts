@@ -1,5 +1,6 @@
 /** What a host process sees: a silent library by default, an opt-in logger, and the CLI. */
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -79,5 +80,16 @@ describe('CLI', () => {
   it('info prints a model header without loading it', async () => {
     const { stdout } = await execFileAsync(process.execPath, [CLI, 'info', modelPath]);
     expect(JSON.parse(stdout)).toMatchObject({ modelType: 'tiny', multilingual: false, weightType: 'f16' });
+  });
+});
+
+describe('the README demo', () => {
+  it("transcribes whisper.cpp's own sample from the clone alone, with the default base model", async () => {
+    // The default audio is the sample in the pinned source (deps/), never ../shared.
+    const { stdout, stderr } = await execFileAsync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'demo.mjs')], { cwd: os.tmpdir() });
+    const sample = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'bindings', 'go', 'samples', 'jfk.wav');
+    expect(stderr).toContain(`audio: ${sample}`);
+    expect(stderr).toContain('Whisper base');
+    expect(stdout).toMatch(/ask not what your country can do for you,? ask what you can do for your country/);
   });
 });
