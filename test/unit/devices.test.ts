@@ -10,6 +10,7 @@ import { assertRunnable, clampDuration } from '../../lib/model/upstream-quirks';
 import { mayRouteAsLongFile } from '../../lib/model/long-file-routing';
 import { JobCounts } from '../../lib/model/stats';
 import { WhisperError } from '../../lib/errors/whisper-error';
+import { thrownWhisperError } from '../support/errors';
 
 const GiB = 1024 ** 3;
 
@@ -23,16 +24,6 @@ const METAL = device(1, 'Metal', 'gpu', 'Metal', 20);
 const CUDA0 = device(1, 'CUDA0', 'gpu', 'CUDA', 70);
 const CUDA1 = device(2, 'CUDA1', 'gpu', 'CUDA', 30);
 const VULKAN_IGPU = device(1, 'Vulkan0', 'igpu', 'Vulkan', 4);
-
-const thrown = (fn: () => unknown): WhisperError => {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WhisperError);
-    return error as WhisperError;
-  }
-  throw new Error('expected a throw');
-};
 
 describe('gpuDevices', () => {
   it('counts discrete and integrated GPUs of any backend, in ggml order, as whisper.cpp numbers gpu_device', () => {
@@ -80,10 +71,10 @@ describe('selectDevice', () => {
   });
 
   it('refuses a gpuDevice past the GPUs that exist, naming the devices that do', () => {
-    const pastTwo = thrown(() => selectDevice([CPU, CUDA0, CUDA1], { gpu: true, gpuDevice: 2 }));
+    const pastTwo = thrownWhisperError(() => selectDevice([CPU, CUDA0, CUDA1], { gpu: true, gpuDevice: 2 }));
     expect(pastTwo.code).toBe('INVALID_ARGUMENT');
     expect(pastTwo.message).toBe("options.gpuDevice: expected a GPU index from 0 to 1 (0: CUDA0, 1: CUDA1; ggml's devices: CPU (cpu), CUDA0 (gpu), CUDA1 (gpu)), got 2");
-    const none = thrown(() => selectDevice([CPU, BLAS], { gpu: true, gpuDevice: 5 }));
+    const none = thrownWhisperError(() => selectDevice([CPU, BLAS], { gpu: true, gpuDevice: 5 }));
     expect(none.code).toBe('INVALID_ARGUMENT');
     expect(none.message).toBe('options.gpuDevice: expected 0, as ggml reports no GPU (its devices: CPU (cpu), BLAS (accel)), got 5');
   });
@@ -96,7 +87,7 @@ describe('assertRunnable (f32 conv kernels, upstream #2557)', () => {
   });
 
   it('refuses f32 conv kernels on the CPU, which whisper.cpp would abort on', () => {
-    const error = thrown(() => assertRunnable(file('f32'), { kind: 'cpu' }, '1.9.1'));
+    const error = thrownWhisperError(() => assertRunnable(file('f32'), { kind: 'cpu' }, '1.9.1'));
     expect(error.code).toBe('INVALID_MODEL');
     expect(error.message).toMatch(/^\/models\/all-f32\.bin stores its convolution weights as f32, which whisper\.cpp 1\.9\.1 cannot run on the CPU/);
   });
