@@ -4,6 +4,9 @@
  * blocks are in `whisper-napi/tools` (lib/tools/index.ts).
  */
 export { loadModel, WhisperModel, type ModelInfo, type ModelStats } from './model/whisper-model';
+export type { ModelDescription } from './model-files/inspect';
+export type { WhisperHparams } from './model-files/hparams';
+export type { ModelType } from './model-files/tensors';
 export type { AutoConcurrency } from './model/concurrency';
 export type { LoadModelOptions, TranscribeOptions, VadOptions } from './transcription/options';
 export type { Transcript, Segment, Token } from './transcription/transcript';
@@ -19,8 +22,10 @@ export type { PcmChunk } from './stream/chunks';
 export { getDevices, getSystemInfo, getLanguages, setLogger, type Device, type SystemInfo, type Logger, type LogLevel } from './native/system';
 export { loadBackend, backendInfo, GPU_PREFERENCES, type GpuPreference, type BackendInfo } from './native/loader';
 export type { BinaryLocation, BuildManifest } from './native/binaries';
+export type { NativeBackend as Backend } from './native/native-api';
+export type { SharedLibrarySearch } from './native/shared-libraries';
 export type { CudaCheck, CudaTestLoad } from './native/cuda-probe';
 export { estimateMemory, type EstimateMemoryInput, type MemoryEstimate, type StateEstimate } from './model/planner';
 export type { ModelMemory, StateMemory } from './model/memory';
-export type { ArchitectureName } from './model-files/architectures';
+export { ARCHITECTURE_NAMES, type ArchitectureName, type IdentifiedArchitecture } from './model-files/architectures';
 export { WhisperError, isWhisperError, WHISPER_ERROR_CODES, type WhisperErrorCode } from './errors/whisper-error';

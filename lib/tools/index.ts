@@ -9,11 +9,13 @@ export {
   writeSyntheticModel,
   planSyntheticModel,
   SYNTHETIC_WEIGHT_TYPES,
+  type CommonSyntheticOptions,
   type SyntheticModelOptions,
   type SyntheticModelPlan,
   type SyntheticWeightType,
 } from './synthetic-model';
-export { inspectModelFile, type ModelFileInfo, type TensorInfo } from '../model-files/inspect';
+export { inspectModelFile, type ModelDescription, type ModelFileInfo, type TensorInfo } from '../model-files/inspect';
+export type { AudioOptions } from '../audio/pcm';
 export type { WhisperHparams } from '../model-files/hparams';
 export type { ModelType } from '../model-files/tensors';
 export { readModelInfo, type ModelSummary } from '../model-files/summary';

@@ -49,7 +49,7 @@ import { isQuantizationType, isQuantizedTensor, quantizeRows } from './quantize'
 export type SyntheticWeightType = 'f16' | 'f32' | QuantizationType;
 export const SYNTHETIC_WEIGHT_TYPES: readonly SyntheticWeightType[] = Object.freeze(['f16', 'f32', ...QUANTIZATION_TYPES] as const);
 
-interface CommonSyntheticOptions {
+export interface CommonSyntheticOptions {
   outPath: string;
   /** PRNG seed (an integer; used modulo 2^32). Default 1. */
   seed?: number;
