@@ -4,6 +4,8 @@
  * scoring and the planner's building blocks. A name added to or dropped from either is a
  * change to the public API, made here on purpose (and in api/, by `npm run api:report`).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as runtime from '../../lib';
 import * as tools from '../../lib/tools';
@@ -89,5 +91,13 @@ describe('the package entries', () => {
     expect(runtime.GPU_PREFERENCES).toEqual(['auto', 'cuda', 'cpu']);
     expect(new runtime.WhisperError('INVALID_ARGUMENT', 'x')).toBeInstanceOf(Error);
     expect(runtime.isWhisperError(new runtime.WhisperError('INVALID_ARGUMENT', 'x'), 'INVALID_ARGUMENT')).toBe(true);
+  });
+
+  it('uses no type that its entry does not export (the API reports list none)', () => {
+    // test/native/package-surface.test.ts checks that the reports are those of the current build
+    for (const report of ['whisper-napi.api.md', 'whisper-napi-tools.api.md']) {
+      const text = fs.readFileSync(path.join(__dirname, '..', '..', 'api', report), 'utf8');
+      expect(text.match(/ae-forgotten-export.*/g) ?? [], report).toEqual([]);
+    }
   });
 });
