@@ -168,7 +168,7 @@ export function parseHeader(bytes: Uint8Array, layout: RiffLayout): WaveFmt {
   }
   if (layout.container === 'RF64' && !layout.ds64) throw invalidAudio('RF64 WAV has no ds64 chunk');
   const le = layout.container !== 'RIFX';
-  const header = concatBytes([
+  const header = Buffer.concat([
     bytes.subarray(0, 12),
     ...(layout.ds64 ? riffChunkBytes('ds64', bytes.subarray(layout.ds64.start, layout.ds64.start + layout.ds64.available), le) : []),
     ...riffChunkBytes('fmt ', bytes.subarray(fmt.start, fmt.start + fmt.declared), le),
@@ -240,14 +240,4 @@ export function riffChunkBytes(id: string, body: Uint8Array, littleEndian: boole
   for (let i = 0; i < 4; i++) head[i] = id.charCodeAt(i);
   new DataView(head.buffer).setUint32(4, declared, littleEndian);
   return [head, body, new Uint8Array(body.length % 2)];
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

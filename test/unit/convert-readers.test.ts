@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { readCt2ModelFile, readCt2Scalar } from '../../lib/tools/convert/ctranslate2';
 import { readSafetensorsFile } from '../../lib/tools/convert/safetensors';
 import { whisperTensorOrder } from '../../lib/tools/convert';
+import { ARCHITECTURES } from '../../lib/model-files/architectures';
 import { expectedTensors } from '../../lib/model-files/tensors';
 import { rejectedWhisperError } from '../support/errors';
 import { writeCt2ModelBin } from '../support/ct2-writer';
@@ -121,20 +122,7 @@ describe('readSafetensorsFile', () => {
 
 describe('whisperTensorOrder', () => {
   it('names exactly the tensors whisper.cpp expects, in PyTorch state-dict order', () => {
-    const hp = {
-      nVocab: 51865,
-      nAudioCtx: 1500,
-      nAudioState: 512,
-      nAudioHead: 8,
-      nAudioLayer: 6,
-      nTextCtx: 448,
-      nTextState: 512,
-      nTextHead: 8,
-      nTextLayer: 6,
-      nMels: 80,
-      ftype: 1,
-      quantizationVersion: 0,
-    };
+    const hp = { ...ARCHITECTURES.base.hparams, ftype: 1, quantizationVersion: 0 };
     const order = whisperTensorOrder(6, 6);
     expect(order.length).toBe(245);
     expect([...order].sort()).toEqual(
