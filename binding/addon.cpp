@@ -3,6 +3,7 @@
 
 #include "addon_data.h"
 #include "arguments.h"
+#include "audio_decoder.h"
 #include "backends.h"
 #include "log_bridge.h"
 #include "model.h"
@@ -48,6 +49,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getLanguages", Napi::Function::New<GetLanguages>(env, "getLanguages"));
   exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
+  exports.Set("openAudioDecoder", Napi::Function::New<OpenAudioDecoder>(env, "openAudioDecoder"));
   exports.Set("vadSpeechProbabilities", Napi::Function::New<VadSpeechProbabilities>(env, "vadSpeechProbabilities"));
   exports.Set("NativeModel", model);
   exports.Set("NativeState", state);

@@ -188,6 +188,38 @@ export interface NativeLanguage {
   name: string;
 }
 
+/** A format the addon decodes itself (miniaudio's dr_wav, dr_flac, dr_mp3 and stb_vorbis). */
+export type NativeAudioFormat = 'wav' | 'flac' | 'mp3' | 'vorbis';
+
+export interface NativeAudioDecoderInfo {
+  format: NativeAudioFormat;
+  /** The stream's own sample rate and channel count. */
+  sourceSampleRate: number;
+  sourceChannels: number;
+  /**
+   * Output (16 kHz) frames as the container states them, or -1 when it does not. Never used to
+   * allocate. An MP3 without a Xing/Info or VBRI header states none (finding it would read the whole file).
+   */
+  statedFrames: number;
+}
+
+/** An open native decoder: 16 kHz mono float32 PCM, a piece at a time. */
+export interface NativeAudioDecoder {
+  /** What was opened; still answers after close(). */
+  info(): NativeAudioDecoderInfo;
+  /**
+   * Up to maxFrames (1..16000*60) samples of 16 kHz mono float32, decoded on a libuv worker thread;
+   * an empty Float32Array at the end. Reads are serialised: concurrent reads get consecutive pieces
+   * in call order. A damaged stream rejects with INVALID_AUDIO, and so does every later read.
+   */
+  read(maxFrames: number): Promise<Float32Array>;
+  /**
+   * Frees the decoder once no read is in flight (shared ownership): reads asked for before close()
+   * still finish. Safe to call twice; a read after close rejects with INVALID_ARGUMENT 'decoder: closed'.
+   */
+  close(): void;
+}
+
 export type NativeLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface NativeAddon {
@@ -210,4 +242,12 @@ export interface NativeAddon {
    * zero-padded), on a worker thread. The model is loaded for the call; `pcm` is copied first.
    */
   vadSpeechProbabilities(modelPath: string, pcm: Float32Array, threads: number): Promise<Float32Array>;
+  /**
+   * Opens `source` (a file path, or bytes, which are copied) as `format`, decoding on a worker thread.
+   * channel: -1 mixes all channels (miniaudio's downmix, as whisper-cli), n picks channel n.
+   * Rejects with INVALID_AUDIO (not that format, or empty), AUDIO_NOT_FOUND, FILE_UNREADABLE, or
+   * INVALID_ARGUMENT for a path that is not a regular file or a channel the audio does not have;
+   * badly typed arguments throw INVALID_ARGUMENT.
+   */
+  openAudioDecoder(source: string | Uint8Array, options: { format: NativeAudioFormat; channel: number }): Promise<NativeAudioDecoder>;
 }
