@@ -162,6 +162,16 @@ class OpenWorker : public PromiseWorker {
   OpenWorker(Napi::Env env, OpenRequest request)
       : PromiseWorker(env, "whisper-napi:openAudioDecoder", "opening audio"), request_(std::move(request)) {}
 
+  // An open can complete while its environment is torn down (a worker_thread ending), when
+  // settling the promise throws (see ReadWorker::OnOK); escaping here, that would end the process.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    try {
+      PromiseWorker::OnWorkComplete(env, status);
+    } catch (const Napi::Error&) {
+      Destroy();
+    }
+  }
+
  private:
   void Run() override {
     auto handle = std::make_shared<DecoderHandle>();
@@ -302,26 +312,46 @@ class ReadWorker : public Napi::AsyncWorker {
     }
   }
 
+  // A read can complete while its environment is being torn down (a worker_thread ending), when
+  // nothing can reach JS any more: settling the promise then throws, and an exception escaping
+  // this callback would end the process. So a failure to settle is caught; if even rejecting
+  // fails, the environment is gone and no further read is started.
   void OnOK() override {
     Napi::Env env = Env();
-    if (failure_.failed()) {
-      read_.deferred.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
-    } else {
-      Napi::Float32Array samples = Napi::Float32Array::New(env, samples_.size());
-      if (!samples_.empty()) std::memcpy(samples.Data(), samples_.data(), samples_.size() * sizeof(float));
-      read_.deferred.Resolve(samples);
+    try {
+      if (failure_.failed()) {
+        read_.deferred.Reject(MakeError(env, failure_.code.c_str(), failure_.message).Value());
+      } else {
+        Napi::Float32Array samples = Napi::Float32Array::New(env, samples_.size());
+        if (!samples_.empty()) std::memcpy(samples.Data(), samples_.data(), samples_.size() * sizeof(float));
+        read_.deferred.Resolve(samples);
+      }
+    } catch (const Napi::Error& error) {
+      if (!RejectQuietly(error)) return;
     }
-    Settled(env);
+    StartNext(env);
   }
 
   void OnError(const Napi::Error& error) override {
-    read_.deferred.Reject(error.Value());
-    Settled(Env());
+    if (RejectQuietly(error)) StartNext(Env());
   }
 
-  void Settled(Napi::Env env) {
+  bool RejectQuietly(const Napi::Error& error) {
+    try {
+      read_.deferred.Reject(error.Value());
+      return true;
+    } catch (const Napi::Error&) {
+      return false;
+    }
+  }
+
+  void StartNext(Napi::Env env) {
     session_->reading = false;
-    StartNextRead(env, session_);
+    try {
+      StartNextRead(env, session_);
+    } catch (const Napi::Error&) {
+      // Only when the environment is going away: the reads still queued go with it.
+    }
   }
 
   std::shared_ptr<DecoderSession> session_;

@@ -1,0 +1,471 @@
+/**
+ * The addon's own decoders (openAudioDecoder: miniaudio's dr_flac, dr_mp3, dr_wav and
+ * stb_vorbis), called directly: the samples they give against decodeWav of the source WAV
+ * (exactly, where the codec is lossless and nothing is resampled), the channel mix and pick,
+ * reads in order, close(), and every bad input as a typed error rather than a crash. Files are
+ * made with ffmpeg at test time.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeWav } from '../../lib/audio/wav';
+import { native } from '../../lib/native/addon';
+import type { NativeAudioDecoder, NativeAudioFormat } from '../../lib/native/native-api';
+import { REPO_ROOT } from '../support/paths';
+
+const JFK_MP3 = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'samples', 'jfk.mp3');
+const JFK_WAV = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'bindings', 'go', 'samples', 'jfk.wav');
+const JFK_FRAMES = 176000; // 11 s at 16 kHz
+const BINARY = path.resolve(process.env.WHISPER_NAPI_BINARY ?? path.join(REPO_ROOT, 'build', 'Release', 'whisper_napi.node'));
+
+function ffmpeg(...args: string[]): void {
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function open(source: string | Uint8Array, format: NativeAudioFormat, channel = -1): Promise<NativeAudioDecoder> {
+  return native().openAudioDecoder(source, { format, channel });
+}
+
+/** Reads to the end in pieces of `maxFrames`, checking each piece's size on the way. */
+async function readAll(decoder: NativeAudioDecoder, maxFrames = 16000): Promise<Float32Array> {
+  const pieces: Float32Array[] = [];
+  for (;;) {
+    const piece = await decoder.read(maxFrames);
+    expect(piece).toBeInstanceOf(Float32Array);
+    expect(piece.length).toBeLessThanOrEqual(maxFrames);
+    if (piece.length === 0) break;
+    pieces.push(piece);
+  }
+  const out = new Float32Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}
+
+async function decodeAll(source: string | Uint8Array, format: NativeAudioFormat, channel = -1): Promise<Float32Array> {
+  const decoder = await open(source, format, channel);
+  try {
+    return await readAll(decoder);
+  } finally {
+    decoder.close();
+  }
+}
+
+/** The first index where the two differ (bit for bit), or -1 when they are equal. */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (!Object.is(a[i], b[i])) return i;
+  return a.length === b.length ? -1 : n;
+}
+
+/** The best normalised correlation of `a` against `b` shifted by -maxLag..maxLag samples. */
+function bestCorrelation(a: Float32Array, b: Float32Array, maxLag: number): { correlation: number; lag: number } {
+  let best = { correlation: -Infinity, lag: 0 };
+  for (let lag = -maxLag; lag <= maxLag; lag += 1) {
+    let dot = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let i = Math.max(0, lag); i < Math.min(a.length, b.length + lag); i++) {
+      const x = a[i]!;
+      const y = b[i - lag]!;
+      dot += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    const correlation = dot / Math.sqrt(aa * bb);
+    if (correlation > best.correlation) best = { correlation, lag };
+  }
+  return best;
+}
+
+function zeroCrossings(samples: Float32Array, from: number, to: number): number {
+  let count = 0;
+  for (let i = from + 1; i < to; i++) if (samples[i - 1]! < 0 !== samples[i]! < 0) count++;
+  return count;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<{ code?: string; message?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { code?: string; message?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+function thrown(call: () => unknown): { code?: string; message?: string } {
+  try {
+    call();
+  } catch (error) {
+    return error as { code?: string; message?: string };
+  }
+  throw new Error('expected a throw');
+}
+
+describe('native audio decoder', () => {
+  const dir = path.join(inject('workDir'), 'audio-decoder');
+  const file = (name: string): string => path.join(dir, name);
+  let jfk: Float32Array;
+
+  beforeAll(() => {
+    fs.mkdirSync(dir, { recursive: true });
+    jfk = decodeWav(fs.readFileSync(JFK_WAV));
+    expect(jfk.length).toBe(JFK_FRAMES);
+    ffmpeg('-i', JFK_WAV, '-c:a', 'flac', file('jfk16.flac'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('decodes whisper.cpp jfk.mp3 from a path and from bytes, close to jfk.wav', async () => {
+    const decoder = await open(JFK_MP3, 'mp3');
+    // LAME writes an Info header, so the length is stated without a scan.
+    expect(decoder.info()).toEqual({ format: 'mp3', sourceSampleRate: 16000, sourceChannels: 1, statedFrames: JFK_FRAMES });
+    const fromPath = await readAll(decoder, 7000);
+    decoder.close();
+    // whisper-cli reads exactly the stated frames; reading to the end gives the same count.
+    expect(fromPath.length).toBe(JFK_FRAMES);
+    const fromBytes = await decodeAll(new Uint8Array(fs.readFileSync(JFK_MP3)), 'mp3');
+    expect(firstDifference(fromPath, fromBytes)).toBe(-1);
+    // dr_mp3 drops the encoder delay, so the decoded audio lines up with the WAV.
+    const { correlation, lag } = bestCorrelation(fromPath, jfk, 200);
+    expect(correlation).toBeGreaterThan(0.9);
+    expect(Math.abs(lag)).toBeLessThanOrEqual(2);
+  });
+
+  it('decodes 16-bit FLAC to exactly the samples of the WAV it was made from', async () => {
+    const decoder = await open(file('jfk16.flac'), 'flac');
+    expect(decoder.info()).toEqual({ format: 'flac', sourceSampleRate: 16000, sourceChannels: 1, statedFrames: JFK_FRAMES });
+    const samples = await readAll(decoder);
+    decoder.close();
+    expect(firstDifference(samples, jfk)).toBe(-1);
+  });
+
+  it('decodes 24-bit FLAC exactly too', async () => {
+    // The gain makes full use of the 24 bits (the low byte is not just zeros).
+    ffmpeg('-i', JFK_WAV, '-af', 'volume=0.731', '-c:a', 'pcm_s24le', file('jfk24.wav'));
+    ffmpeg('-i', file('jfk24.wav'), '-c:a', 'flac', '-sample_fmt', 's32', '-bits_per_raw_sample', '24', file('jfk24.flac'));
+    const expected = decodeWav(fs.readFileSync(file('jfk24.wav')));
+    expect(expected.some((sample) => !Number.isInteger(sample * 32768))).toBe(true);
+    const decoder = await open(new Uint8Array(fs.readFileSync(file('jfk24.flac'))), 'flac');
+    expect(decoder.info().statedFrames).toBe(JFK_FRAMES);
+    const samples = await readAll(decoder);
+    decoder.close();
+    expect(firstDifference(samples, expected)).toBe(-1);
+  });
+
+  it("mixes and picks channels of a 16 kHz stereo FLAC exactly as decodeWav (miniaudio's downmix)", async () => {
+    // right = jfk reversed in time, so the two channels differ everywhere
+    ffmpeg('-i', JFK_WAV, '-filter_complex', '[0:a]asplit[l][r0];[r0]areverse[r];[l][r]join=inputs=2:channel_layout=stereo', '-c:a', 'pcm_s16le', file('stereo.wav'));
+    ffmpeg('-i', file('stereo.wav'), '-c:a', 'flac', file('stereo.flac'));
+    const wav = fs.readFileSync(file('stereo.wav'));
+    const mixed = await decodeAll(file('stereo.flac'), 'flac', -1);
+    expect(firstDifference(mixed, decodeWav(wav))).toBe(-1);
+    const right = await decodeAll(file('stereo.flac'), 'flac', 1);
+    expect(firstDifference(right, decodeWav(wav, { channel: 1 }))).toBe(-1);
+    expect(firstDifference(right, mixed)).not.toBe(-1);
+  });
+
+  it('decodes Ogg Vorbis', async () => {
+    ffmpeg('-i', JFK_WAV, '-c:a', 'libvorbis', '-q:a', '4', file('jfk.ogg'));
+    const decoder = await open(file('jfk.ogg'), 'vorbis');
+    const info = decoder.info();
+    expect(info).toMatchObject({ format: 'vorbis', sourceSampleRate: 16000, sourceChannels: 1 });
+    const samples = await readAll(decoder);
+    decoder.close();
+    expect(info.statedFrames).toBe(samples.length);
+    expect(Math.abs(samples.length - JFK_FRAMES)).toBeLessThan(160);
+    expect(bestCorrelation(samples, jfk, 200).correlation).toBeGreaterThan(0.9);
+    const fromBytes = await decodeAll(new Uint8Array(fs.readFileSync(file('jfk.ogg'))), 'vorbis');
+    expect(firstDifference(samples, fromBytes)).toBe(-1);
+  });
+
+  describe('a 44.1 kHz stereo MP3 (left: speech, right: a 440 Hz tone)', () => {
+    beforeAll(() => {
+      ffmpeg(
+        '-i',
+        JFK_WAV,
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:duration=11:sample_rate=16000',
+        '-filter_complex',
+        '[0:a][1:a]join=inputs=2:channel_layout=stereo,aresample=44100',
+        '-c:a',
+        'libmp3lame',
+        '-b:a',
+        '128k',
+        file('stereo44k.mp3'),
+      );
+    });
+
+    it('resamples to 16 kHz; channel 0 is the speech and channel 1 the tone', async () => {
+      const decoder = await open(file('stereo44k.mp3'), 'mp3', 0);
+      const info = decoder.info();
+      expect(info).toMatchObject({ format: 'mp3', sourceSampleRate: 44100, sourceChannels: 2 });
+      const left = await readAll(decoder);
+      decoder.close();
+      expect(Math.abs(left.length - JFK_FRAMES)).toBeLessThan(16);
+      // What whisper-cli reads (the stated length) and what reading to the end gives are within a frame or two.
+      expect(Math.abs(left.length - info.statedFrames)).toBeLessThanOrEqual(2);
+      expect(bestCorrelation(left, jfk, 200).correlation).toBeGreaterThan(0.9);
+      const right = await decodeAll(file('stereo44k.mp3'), 'mp3', 1);
+      expect(right.length).toBe(left.length);
+      // 440 Hz crosses zero 880 times a second
+      expect(Math.abs(zeroCrossings(right, 16000, 32000) - 880)).toBeLessThanOrEqual(4);
+      expect(Math.abs(zeroCrossings(right, 16000 * 9, 16000 * 10) - 880)).toBeLessThanOrEqual(4);
+    });
+
+    it('channel -1 is the average of the two channels', async () => {
+      const mixed = await decodeAll(file('stereo44k.mp3'), 'mp3', -1);
+      const left = await decodeAll(file('stereo44k.mp3'), 'mp3', 0);
+      const right = await decodeAll(file('stereo44k.mp3'), 'mp3', 1);
+      expect(mixed.length).toBe(left.length);
+      let worst = 0;
+      for (let i = 0; i < mixed.length; i++) worst = Math.max(worst, Math.abs(mixed[i]! - (left[i]! + right[i]!) / 2));
+      expect(worst).toBeLessThan(1e-5);
+    });
+
+    it('channel 2 is INVALID_ARGUMENT naming the channel count', async () => {
+      expect(await rejection(open(file('stereo44k.mp3'), 'mp3', 2))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: 'options.audio.channel: expected a channel index below 2 (the audio has 2 channels), got 2',
+      });
+    });
+  });
+
+  describe('reads and close', () => {
+    it('concurrent reads get consecutive pieces in call order', async () => {
+      const sequential = await decodeAll(JFK_MP3, 'mp3');
+      const decoder = await open(JFK_MP3, 'mp3');
+      const sizes = Array.from({ length: 40 }, (_, i) => 3000 + 97 * i);
+      const pieces = await Promise.all(sizes.map((size) => decoder.read(size)));
+      decoder.close();
+      pieces.forEach((piece, i) => expect(piece.length).toBeLessThanOrEqual(sizes[i]!));
+      const joined = new Float32Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
+      let at = 0;
+      for (const piece of pieces) {
+        joined.set(piece, at);
+        at += piece.length;
+      }
+      expect(joined.length).toBe(JFK_FRAMES);
+      expect(firstDifference(joined, sequential)).toBe(-1);
+    });
+
+    it('a read asked for before close() finishes; reads after it are refused; close twice is fine', async () => {
+      const decoder = await open(JFK_MP3, 'mp3');
+      const pending = decoder.read(16000);
+      decoder.close();
+      decoder.close();
+      expect((await pending).length).toBe(16000);
+      expect(await rejection(decoder.read(16000))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'decoder: closed' });
+      expect(decoder.info().format).toBe('mp3');
+    });
+
+    it('keeps returning empty after the end', async () => {
+      const decoder = await open(JFK_MP3, 'mp3');
+      expect((await readAll(decoder, 960000)).length).toBe(JFK_FRAMES);
+      expect((await decoder.read(100)).length).toBe(0);
+      decoder.close();
+    });
+
+    it('survives its environment ending with reads in flight (worker_threads, process exit)', () => {
+      // about 9 minutes of FLAC, so the queued reads are still running when the worker ends
+      ffmpeg('-stream_loop', '48', '-i', JFK_WAV, '-c:a', 'flac', file('long.flac'));
+      const script = `
+        const { Worker } = require('node:worker_threads');
+        const binary = process.env.DECODER_BINARY, file = process.env.DECODER_FILE;
+        const workerCode = \`
+          const { parentPort, workerData } = require('node:worker_threads');
+          const addon = require(workerData.binary);
+          addon.openAudioDecoder(workerData.file, { format: 'flac', channel: -1 }).then((decoder) => {
+            for (let i = 0; i < 12; i++) decoder.read(960000);
+            decoder.close();
+            // opens in flight too, each scanning 20 MB of bytes that are no MP3
+            const junk = Buffer.alloc(20e6, 0xff);
+            for (let i = 0; i < 4; i++) addon.openAudioDecoder(junk, { format: 'mp3', channel: -1 }).catch(() => {});
+            parentPort.postMessage('reading');
+            if (workerData.exit) process.exit(0);
+          });
+        \`;
+        function runWorker(exit) {
+          return new Promise((resolve, reject) => {
+            const worker = new Worker(workerCode, { eval: true, workerData: { binary, file, exit } });
+            worker.on('error', reject);
+            worker.on('message', () => { if (!exit) worker.terminate(); });
+            worker.on('exit', resolve);
+          });
+        }
+        (async () => {
+          await runWorker(false);
+          await runWorker(true);
+          const addon = require(binary);
+          const decoder = await addon.openAudioDecoder(file, { format: 'flac', channel: -1 });
+          let total = 0;
+          for (;;) { const piece = await decoder.read(960000); if (piece.length === 0) break; total += piece.length; }
+          console.log('total ' + total);
+          decoder.read(960000);
+          process.exit(0);
+        })();
+      `;
+      const child = spawnSync(process.execPath, ['-e', script], {
+        encoding: 'utf8',
+        env: { ...process.env, DECODER_BINARY: BINARY, DECODER_FILE: file('long.flac') },
+        timeout: 120_000,
+      });
+      expect(child.stderr).toBe('');
+      expect(child.signal).toBeNull();
+      expect(child.status).toBe(0);
+      expect(child.stdout.trim()).toBe(`total ${49 * JFK_FRAMES}`);
+    });
+  });
+
+  describe('bad input is a typed error, never a crash', () => {
+    const random = (length: number, seed: number): Uint8Array => {
+      const out = new Uint8Array(length);
+      let state = seed;
+      for (let i = 0; i < length; i++) {
+        state = (state * 1103515245 + 12345) >>> 0;
+        out[i] = state >>> 24;
+      }
+      return out;
+    };
+
+    it('empty bytes and an empty file', async () => {
+      fs.writeFileSync(file('empty.flac'), '');
+      for (const source of [new Uint8Array(0), file('empty.flac')]) {
+        expect(await rejection(open(source, 'flac'))).toMatchObject({ code: 'INVALID_AUDIO', message: 'audio: empty' });
+      }
+    });
+
+    it.each([
+      ['mp3', 'MP3'],
+      ['flac', 'FLAC'],
+      ['vorbis', 'Ogg Vorbis'],
+      ['wav', 'WAV'],
+    ] as const)('random bytes as %s', async (format, name) => {
+      for (const seed of [1, 2, 3]) {
+        expect(await rejection(open(random(64 * 1024, seed), format))).toMatchObject({
+          code: 'INVALID_AUDIO',
+          message: `audio: not a valid ${name} stream (miniaudio: its ${name} decoder could not read it)`,
+        });
+      }
+    });
+
+    it('one format asked for as another is refused, not guessed', async () => {
+      expect(await rejection(open(JFK_MP3, 'flac'))).toMatchObject({ code: 'INVALID_AUDIO', message: expect.stringMatching(/^audio: not a valid FLAC stream/) });
+      expect(await rejection(open(JFK_WAV, 'mp3'))).toMatchObject({ code: 'INVALID_AUDIO', message: expect.stringMatching(/^audio: not a valid MP3 stream/) });
+    });
+
+    it('a FLAC cut to its first 30 % decodes what is there and ends', async () => {
+      const whole = fs.readFileSync(file('jfk16.flac'));
+      const cut = whole.subarray(0, Math.floor(whole.length * 0.3));
+      fs.writeFileSync(file('cut.flac'), cut);
+      for (const source of [new Uint8Array(cut), file('cut.flac')]) {
+        const decoder = await open(source, 'flac');
+        expect(decoder.info().statedFrames).toBe(JFK_FRAMES); // the header still says 11 s
+        const samples = await readAll(decoder);
+        decoder.close();
+        expect(samples.length).toBeGreaterThan(0.2 * JFK_FRAMES);
+        expect(samples.length).toBeLessThan(0.35 * JFK_FRAMES);
+        expect(firstDifference(samples, jfk.subarray(0, samples.length))).toBe(-1);
+      }
+    });
+
+    it('garbage after a valid header, garbage inside, a huge stated length', async () => {
+      const flac = fs.readFileSync(file('jfk16.flac'));
+      const mp3 = fs.readFileSync(JFK_MP3);
+      // dr_flac skips a frame that fails its CRC; dr_mp3 skips junk until the next frame sync
+      const damagedFlac = new Uint8Array(flac);
+      damagedFlac.set(random(2000, 4), 80_000);
+      const damagedFlacLength = (await decodeAll(damagedFlac, 'flac')).length;
+      expect(damagedFlacLength).toBeGreaterThan(0.9 * JFK_FRAMES);
+      expect(damagedFlacLength).toBeLessThan(JFK_FRAMES);
+      const damagedMp3 = new Uint8Array(mp3);
+      damagedMp3.set(random(2000, 5), 30_000);
+      expect((await decodeAll(damagedMp3, 'mp3')).length).toBeGreaterThan(0.9 * JFK_FRAMES);
+      const mp3ThenJunk = Buffer.concat([mp3.subarray(0, 20_000), random(50_000, 6)]);
+      const kept = (await decodeAll(mp3ThenJunk, 'mp3')).length;
+      expect(kept).toBeGreaterThan(0.2 * JFK_FRAMES);
+      expect(kept).toBeLessThan(0.35 * JFK_FRAMES);
+      // Junk before the first frame hides the Info header: no stated length, and the encoder delay stays in.
+      const junkThenMp3 = await open(Buffer.concat([random(5000, 7), mp3]), 'mp3');
+      expect(junkThenMp3.info().statedFrames).toBe(-1);
+      expect((await readAll(junkThenMp3)).length).toBeGreaterThan(JFK_FRAMES);
+      junkThenMp3.close();
+      // STREAMINFO's 36-bit sample count set to its maximum: stated, never allocated.
+      const huge = new Uint8Array(flac);
+      huge[8 + 13] = huge[8 + 13]! | 0x0f;
+      huge.fill(0xff, 8 + 14, 8 + 18);
+      const hugeDecoder = await open(huge, 'flac');
+      expect(hugeDecoder.info().statedFrames).toBe(2 ** 36 - 1);
+      expect((await readAll(hugeDecoder, 960000)).length).toBe(JFK_FRAMES);
+      hugeDecoder.close();
+      // A WAV whose data chunk claims 4 GB
+      const wav = new Uint8Array(fs.readFileSync(JFK_WAV));
+      const dataAt = Buffer.from(wav).indexOf('data', 12, 'latin1');
+      expect(dataAt).toBeGreaterThan(0);
+      new DataView(wav.buffer, wav.byteOffset, wav.byteLength).setUint32(dataAt + 4, 0xfffffff0, true);
+      expect((await decodeAll(wav, 'wav')).length).toBe(JFK_FRAMES);
+    });
+
+    it('a missing path, a directory, a FIFO', async () => {
+      expect(await rejection(open(file('missing.mp3'), 'mp3'))).toMatchObject({
+        code: 'AUDIO_NOT_FOUND',
+        message: `audio: audio file not found: ${file('missing.mp3')}`,
+      });
+      expect(await rejection(open(dir, 'mp3'))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: `audio: expected a file (audio file), got a directory: ${dir}`,
+      });
+      // opening a FIFO for reading would block until a writer appears
+      execFileSync('mkfifo', [file('fifo.mp3')]);
+      expect(await rejection(open(file('fifo.mp3'), 'mp3'))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: `audio: expected a file (audio file), got a FIFO: ${file('fifo.mp3')}`,
+      });
+    });
+
+    it('bad arguments throw INVALID_ARGUMENT naming the parameter', async () => {
+      const addon = native() as unknown as Record<string, (...args: unknown[]) => unknown>;
+      const openAudioDecoder = (...args: unknown[]): unknown => addon.openAudioDecoder!(...args);
+      expect(thrown(() => openAudioDecoder(42, { format: 'mp3', channel: -1 }))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: 'openAudioDecoder.source: expected a file path or a Uint8Array, got 42',
+      });
+      expect(thrown(() => openAudioDecoder('', { format: 'mp3', channel: -1 }))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^openAudioDecoder\.source:/),
+      });
+      expect(thrown(() => openAudioDecoder(new Int16Array(4), { format: 'mp3', channel: -1 }))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^openAudioDecoder\.source:/),
+      });
+      expect(thrown(() => openAudioDecoder(JFK_MP3))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^openAudioDecoder\.options: expected an object/),
+      });
+      expect(thrown(() => openAudioDecoder(JFK_MP3, { format: 'ogg', channel: -1 }))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: `openAudioDecoder.options.format: expected one of 'wav', 'flac', 'mp3', 'vorbis', got "ogg"`,
+      });
+      for (const channel of [-2, 1.5, 254, undefined, '0']) {
+        expect(thrown(() => openAudioDecoder(JFK_MP3, { format: 'mp3', channel }))).toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          message: expect.stringMatching(/^openAudioDecoder\.options\.channel: expected an integer from -1 to 253, got /),
+        });
+      }
+      const decoder = await open(JFK_MP3, 'mp3');
+      for (const maxFrames of [0, -1, 960001, 1.5, Number.NaN, undefined, '100']) {
+        expect(thrown(() => decoder.read(maxFrames as number))).toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          message: expect.stringMatching(/^decoder\.read\.maxFrames: expected an integer from 1 to 960000, got /),
+        });
+      }
+      expect((await decoder.read(960000)).length).toBe(JFK_FRAMES);
+      decoder.close();
+    });
+  });
+});
