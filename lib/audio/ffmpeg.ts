@@ -349,6 +349,8 @@ class FfmpegSource implements AudioSource {
           this.fail(invalidArgument('audio', 'a stream of Uint8Array chunks', chunk));
           return;
         }
+        // A stdin closed under us (ffmpeg exited, EPIPE) emits nothing more: stop writing; the exit status says why.
+        if (stdin.destroyed) return;
         if (chunk.length > 0 && !stdin.write(chunk)) await this.drained(stdin);
       }
       ended = true;
@@ -372,6 +374,10 @@ class FfmpegSource implements AudioSource {
   /** Resolves when stdin can take more, or can take nothing ever again (closed, failed). */
   private drained(stdin: Writable): Promise<void> {
     return new Promise((resolve) => {
+      if (stdin.destroyed) {
+        resolve();
+        return;
+      }
       const done = () => {
         stdin.off('drain', done).off('close', done).off('error', done);
         // ffmpeg took the input it was given: that is progress too.
