@@ -18,10 +18,10 @@ export async function openAudioFile(path: string): Promise<FileHandle> {
   return fh;
 }
 
-/** @internal Adds the file's path to an INVALID_AUDIO message (once), so decode errors say which file. */
+/** @internal Adds the file's path to an INVALID_AUDIO or UNSUPPORTED_AUDIO message (once), so decode errors say which file. */
 export function withFileName(error: unknown, path: string): unknown {
-  if (error instanceof WhisperError && error.code === 'INVALID_AUDIO' && !error.message.endsWith(`(file: ${path})`)) {
-    return new WhisperError('INVALID_AUDIO', `${error.message} (file: ${path})`, { cause: error.cause });
+  if (error instanceof WhisperError && (error.code === 'INVALID_AUDIO' || error.code === 'UNSUPPORTED_AUDIO') && !error.message.endsWith(`(file: ${path})`)) {
+    return new WhisperError(error.code, `${error.message} (file: ${path})`, { cause: error.cause });
   }
   return error;
 }

@@ -2,6 +2,7 @@
  * The PCM the library works in, and the checks every audio path shares: whisper.cpp's
  * whisper_full() takes 16 kHz mono float32 samples in [-1, 1], and nothing else.
  */
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
 
 /** The one sample rate whisper.cpp accepts. */
@@ -11,14 +12,39 @@ export const WHISPER_SAMPLE_RATE = 16000;
 export const SAMPLES_PER_MS = WHISPER_SAMPLE_RATE / 1000;
 
 /**
- * Float32Array: 16 kHz mono PCM, used as is. string: path of a WAV file.
- * Buffer / Uint8Array: the bytes of a WAV file.
+ * Bytes arriving over time: a Node `Readable`, a web `ReadableStream`, or any async iterable
+ * of `Buffer` / `Uint8Array` chunks (an upload still arriving).
  */
-export type AudioInput = Float32Array | string | Buffer | Uint8Array;
+export type AudioByteStream = AsyncIterable<Uint8Array> | WebReadableStream<Uint8Array>;
+
+/**
+ * What transcribe() and loadAudio() take:
+ * - `Float32Array`: 16 kHz mono PCM, used as is;
+ * - `string`: the path of an audio file;
+ * - `Buffer` / `Uint8Array`: the bytes of an audio file;
+ * - an `AudioByteStream`: the bytes of an audio file as they arrive.
+ *
+ * The format is found from the content, never from a file name: WAV, FLAC, MP3 and Ogg Vorbis
+ * are decoded here; anything else (Opus, AAC/M4A, WebM, video files, ...) through ffmpeg.
+ */
+export type AudioInput = Float32Array | string | Buffer | Uint8Array | AudioByteStream;
 
 export interface AudioOptions {
-  /** Which channel of a multi-channel WAV to use: 'mix' (average all channels, the default) or a 0-based index. */
+  /** Which channel to use: 'mix' (average all channels, the default) or a 0-based index. */
   channel?: 'mix' | number;
+  /**
+   * The ffmpeg executable for formats not decoded here. Default: $WHISPER_NAPI_FFMPEG, else
+   * `ffmpeg` on PATH. ffmpeg is never needed for WAV, FLAC, MP3 or Ogg Vorbis.
+   */
+  ffmpegPath?: string;
+  /** ffmpeg is stopped when it gives no audio for this long once it has all the input, in ms. Default 30000. */
+  ffmpegTimeoutMs?: number;
+  /**
+   * A stream of WAV, FLAC, MP3 or Ogg Vorbis bytes is held in memory (compressed) while it is
+   * decoded; a longer stream is refused with INVALID_AUDIO. Default 1 GiB. Paths and ffmpeg
+   * input are never held whole.
+   */
+  maxInputBytes?: number;
 }
 
 /** @internal AudioOptions.channel checked: 'mix' or a non-negative channel index. */

@@ -697,11 +697,29 @@ describe('loadAudio', () => {
     expect((error.cause as NodeJS.ErrnoException).code).toBe('EIO');
   });
 
-  it('a file that is not a WAV is INVALID_AUDIO naming the file', async () => {
+  it('a file in no format we know is left to ffmpeg, or is UNSUPPORTED_AUDIO without it, naming the file', async () => {
     const file = path.join(tmp, 'notes.txt');
     fs.writeFileSync(file, 'hello, this is not audio at all');
-    const err = await rejectedWhisperError(loadAudio(file));
-    expectError(err, 'INVALID_AUDIO', /^audio: not a WAV file.*notes\.txt/);
+    const savedPath = process.env.PATH;
+    const savedFfmpeg = process.env.WHISPER_NAPI_FFMPEG;
+    try {
+      process.env.PATH = '';
+      delete process.env.WHISPER_NAPI_FFMPEG;
+      const err = await rejectedWhisperError(loadAudio(file));
+      expectError(
+        err,
+        'UNSUPPORTED_AUDIO',
+        /^audio: audio that is not WAV, FLAC, MP3 or Ogg Vorbis \(its first bytes are 68 65 6c 6c 6f 2c 20 74\) needs ffmpeg, which was not found: install it .*notes\.txt\)$/,
+      );
+      // A stand-in ffmpeg that fails as ffmpeg fails on such bytes: its exit status and stderr make the error.
+      const fake = path.join(tmp, 'fake-ffmpeg');
+      fs.writeFileSync(fake, '#!/bin/sh\necho "pipe:0: Invalid data found when processing input" >&2\nexit 1\n', { mode: 0o755 });
+      const viaFfmpeg = await rejectedWhisperError(loadAudio(file, { ffmpegPath: fake }));
+      expectError(viaFfmpeg, 'INVALID_AUDIO', /^audio: ffmpeg could not decode .*Invalid data found when processing input.*notes\.txt\)$/);
+    } finally {
+      process.env.PATH = savedPath;
+      if (savedFfmpeg !== undefined) process.env.WHISPER_NAPI_FFMPEG = savedFfmpeg;
+    }
   });
 
   it('rejects (never throws synchronously) unsupported input types with INVALID_ARGUMENT naming `audio`', async () => {
