@@ -1,10 +1,14 @@
 /**
  * One transcription job's life in a model's pool: its options resolved, its place in the
  * queue (priority), its deadline (timeoutMs) and the caller's abort joined into one signal,
- * the audio decoded while it waits, then a state, the native call, and the transcript.
+ * the audio decoded while it waits, then a state, the native call (or one per window of long
+ * audio), and the transcript.
  */
-import { loadAudio } from '../audio/load';
+import { resolveAudioOptions, type ResolvedAudioOptions } from '../audio/audio-options';
+import { openAudioSource } from '../audio/open-source';
 import { WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/pcm';
+import { readHead, readRemainingPcm } from '../audio/pcm-source';
+import type { AudioSource } from '../audio/source';
 import { abortError } from '../errors/abort';
 import { WhisperError } from '../errors/whisper-error';
 import { checkVadModelFile } from '../model-files/vad-file';
@@ -12,6 +16,9 @@ import { fromNativeError } from '../native/addon';
 import type { NativeSegment, NativeState, NativeTranscribeParams, NativeTranscript } from '../native/native-api';
 import { resolveJobOptions, resolveTranscribeOptions, type ModelLimits, type TranscribeOptions } from '../transcription/options';
 import { toSegment, toTranscript, type Transcript } from '../transcription/transcript';
+import { sourcePieces, transcribeWindowed } from '../stream/long-file';
+import type { StreamTranscriber } from '../stream/windows';
+import { LONG_FILE_SAMPLES, mayWindow } from './long-file-routing';
 import type { StatePool } from './state-pool';
 import { clampDuration } from './upstream-quirks';
 
@@ -30,17 +37,20 @@ const disposedWhile = (what: 'waited' | 'ran', cause?: unknown) =>
 
 /**
  * Runs one transcription through the pool. `admitted` is called once the options are valid,
- * before anything else can fail: from then on the job counts in the model's stats.
+ * before anything else can fail: from then on the job counts in the model's stats. Long audio
+ * is windowed here, under the pool: one job, one state, one deadline for all its windows.
  */
 export async function runJob(host: JobHost, audio: AudioInput, options: TranscribeOptions, admitted: () => void): Promise<Transcript> {
   if (host.isDisposed()) throw new WhisperError('DISPOSED', 'the model has been disposed');
   const params = resolveTranscribeOptions(options, host.limits);
   const { priority, timeoutMs } = resolveJobOptions(options);
+  const audioOptions = resolveAudioOptions(options.audio);
   const { signal: callerSignal, onProgress, onSegment } = options;
   admitted();
   if (callerSignal?.aborted) throw abortError(callerSignal);
 
   const job = jobSignal(callerSignal, timeoutMs);
+  let prepared: PreparedAudio | undefined;
   try {
     const queueStart = performance.now();
     // Queued before the audio is decoded, so call order (not decode time) sets the order,
@@ -48,12 +58,11 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
     const permit = host.pool.reserve({ priority, signal: job.signal });
     // It may reject while the audio decodes; it is awaited below, so that is no crash.
     permit.catch(() => undefined);
-    let pcm: Float32Array;
     let audioMs: number;
     try {
       if (params.vad) await checkVadModelFile(params.vadModelPath, 'options.vad.modelPath');
       const audioStart = performance.now();
-      pcm = await loadAudio(audio, options.audio);
+      prepared = await prepareAudio(audio, audioOptions, mayWindow(options), job.signal);
       audioMs = performance.now() - audioStart;
     } catch (error) {
       // Give up the place in the queue, or the permit if it came meanwhile.
@@ -69,8 +78,18 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
     try {
       // Checked before a state is created: a disposing model drains its queue this way.
       if (host.isDisposed()) throw disposedWhile('waited');
-      params.durationMs = clampDuration(params.offsetMs, params.durationMs, pcm.length);
+      const audioToRun = prepared;
       return await host.pool.withState(async (state) => {
+        if (audioToRun.kind === 'windows') {
+          const decodeStart = performance.now();
+          const transcript = await transcribeWindowsOnState(host, state, audioToRun, options, job.signal);
+          const whisperMs = transcript.timings.inferenceMs;
+          transcript.timings.audioMs = audioMs + Math.max(0, performance.now() - decodeStart - whisperMs);
+          transcript.timings.queueMs = queueMs;
+          return transcript;
+        }
+        const pcm = audioToRun.pcm;
+        params.durationMs = clampDuration(params.offsetMs, params.durationMs, pcm.length);
         const result = await transcribeOnState(host, state, pcm, params, { onProgress, onSegment }, job.signal);
         return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs, queueMs });
       });
@@ -79,7 +98,60 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
     }
   } finally {
     job.end();
+    if (prepared?.kind === 'windows') await prepared.source.close();
   }
+}
+
+/** The audio as the job runs it: whole, or a source to window with what was read of it so far. */
+type PreparedAudio = { kind: 'whole'; pcm: Float32Array } | { kind: 'windows'; source: AudioSource; head: Float32Array };
+
+/**
+ * Decodes the audio while the job waits in the queue. PCM in memory (a Float32Array, or WAV
+ * bytes, decoded at once) runs in one whisper_full call, as whisper-cli would. Anything else
+ * is read up to one window: audio that ends within it runs in one call too, longer audio in
+ * windows (LONG_FILE_SAMPLES), decoded as the windows go.
+ */
+async function prepareAudio(audio: AudioInput, options: ResolvedAudioOptions, mayWindow: boolean, signal: AbortSignal): Promise<PreparedAudio> {
+  const source = await openAudioSource(audio, options, signal);
+  let keepOpen = false;
+  try {
+    if (audio instanceof Float32Array) return { kind: 'whole', pcm: audio };
+    const inMemory = audio instanceof Uint8Array && source.format === 'wav';
+    if (inMemory || !mayWindow) return { kind: 'whole', pcm: await readRemainingPcm(source) };
+    const { head, ended } = await readHead(source, LONG_FILE_SAMPLES + 1);
+    if (ended) return { kind: 'whole', pcm: await readRemainingPcm(source, head) };
+    keepOpen = true;
+    return { kind: 'windows', source, head };
+  } finally {
+    if (!keepOpen) await source.close();
+  }
+}
+
+/**
+ * Long audio on the one state this job holds: each window is a native call on it, so the
+ * job's signal (abort, timeoutMs, dispose) covers all of them, and stats() counts one job.
+ */
+async function transcribeWindowsOnState(
+  host: JobHost,
+  state: NativeState,
+  audio: Extract<PreparedAudio, { kind: 'windows' }>,
+  options: TranscribeOptions,
+  signal: AbortSignal,
+): Promise<Transcript> {
+  const onState: StreamTranscriber = {
+    transcribe: async (pcm, windowOptions) => {
+      const params = resolveTranscribeOptions(windowOptions ?? {}, host.limits);
+      const result = await transcribeOnState(host, state, pcm, params, {}, signal);
+      return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 });
+    },
+  };
+  // What only the job uses; the rest are each window's transcribe options.
+  const { audio: _audio, signal: _signal, timeoutMs: _timeoutMs, priority: _priority, ...windowOptions } = options;
+  return transcribeWindowed(
+    onState,
+    { pieces: sourcePieces(audio.source, audio.head), statedSamples: audio.source.statedSamples, format: audio.source.format },
+    { ...windowOptions, signal },
+  );
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * WhisperModel: one loaded model serving concurrent transcriptions from a pool of states. The
  * class wires the parts: the device choice (devices.ts), the state pool (state-pool.ts), each
- * job's life (job.ts), the counts (stats.ts), long WAV files (long-file-routing.ts) and the
+ * job's life (job.ts, long audio included), the counts (stats.ts) and the
  * guards against upstream behaviour (upstream-quirks.ts).
  */
 import type { AudioInput } from '../audio/pcm';
@@ -12,13 +12,11 @@ import type { NativeModel } from '../native/native-api';
 import { defaultThreads, resolveLoadOptions, type LoadModelOptions, type ModelLimits, type TranscribeOptions } from '../transcription/options';
 import type { Segment, Transcript } from '../transcription/transcript';
 import type { PcmChunk } from '../stream/chunks';
-import { transcribeLongFile } from '../stream/long-file';
 import type { StreamOptions } from '../stream/options';
 import { transcribeStream } from '../stream/transcribe-stream';
 import { planConcurrency, type AutoConcurrency } from './concurrency';
 import { selectDevice } from './devices';
 import { runJob, type JobHost } from './job';
-import { isLongWavFile, mayRouteAsLongFile } from './long-file-routing';
 import { modelMemory, type ModelMemory } from './memory';
 import { StatePool } from './state-pool';
 import { JobCounts, type ModelStats } from './stats';
@@ -126,15 +124,14 @@ export class WhisperModel implements AsyncDisposable {
   }
 
   /**
-   * Transcribes 16 kHz mono PCM, WAV bytes or a WAV path. A WAV file longer than one window
-   * (LONG_FILE_SAMPLES) is read from disk window by window through the streaming transcriber,
-   * unless offsetMs, durationMs or detectLanguage ask for the one-shot path; each window is then
-   * a job of its own in the pool (its timeoutMs and priority apply per window).
+   * Transcribes audio: 16 kHz mono PCM, or an audio file as a path, bytes or a stream of bytes
+   * (WAV, FLAC, MP3 and Ogg Vorbis decoded here, anything else through ffmpeg). Audio longer
+   * than one window (LONG_FILE_SAMPLES) that is not already in memory is decoded and
+   * transcribed window by window on one state, unless offsetMs, durationMs or detectLanguage
+   * ask for it whole. Either way it is one job: its priority, timeoutMs and signal cover the
+   * whole call, and stats() counts it once.
    */
   async transcribe(audio: AudioInput, options: TranscribeOptions = {}): Promise<Transcript> {
-    if (mayRouteAsLongFile(audio, options) && (await isLongWavFile(audio, options.audio))) {
-      return transcribeLongFile(this, audio, options);
-    }
     const callSite = new Error();
     let counted = false;
     try {

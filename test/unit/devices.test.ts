@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { NativeDevice } from '../../lib/native/native-api';
 import { gpuDevices, selectDevice } from '../../lib/model/devices';
 import { assertRunnable, clampDuration } from '../../lib/model/upstream-quirks';
-import { mayRouteAsLongFile } from '../../lib/model/long-file-routing';
+import { mayWindow } from '../../lib/model/long-file-routing';
 import { JobCounts } from '../../lib/model/stats';
 import { WhisperError } from '../../lib/errors/whisper-error';
 import { thrownWhisperError } from '../support/errors';
@@ -109,14 +109,13 @@ describe('clampDuration (decoding past the end of the audio)', () => {
   });
 });
 
-describe('mayRouteAsLongFile', () => {
-  it('considers only paths, and only without offsetMs, durationMs or detectLanguage', () => {
-    expect(mayRouteAsLongFile('/a.wav', {})).toBe(true);
-    expect(mayRouteAsLongFile(new Float32Array(1), {})).toBe(false);
-    expect(mayRouteAsLongFile('/a.wav', { offsetMs: 0 })).toBe(false);
-    expect(mayRouteAsLongFile('/a.wav', { durationMs: 1000 })).toBe(false);
-    expect(mayRouteAsLongFile('/a.wav', { detectLanguage: true })).toBe(false);
-    expect(mayRouteAsLongFile('/a.wav', null as never)).toBe(false);
+describe('mayWindow', () => {
+  it('windows only without offsetMs, durationMs or detectLanguage', () => {
+    expect(mayWindow({})).toBe(true);
+    expect(mayWindow({ offsetMs: 0 })).toBe(false);
+    expect(mayWindow({ durationMs: 1000 })).toBe(false);
+    expect(mayWindow({ detectLanguage: true })).toBe(false);
+    expect(mayWindow(null as never)).toBe(false);
   });
 });
 
