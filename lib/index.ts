@@ -13,7 +13,7 @@ export type { Transcript, Segment, Token } from './transcription/transcript';
 export { loadAudio } from './audio/load';
 export { decodeWav } from './audio/wav';
 export { resample } from './audio/resample';
-export { WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions } from './audio/pcm';
+export { WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions, type AudioByteStream } from './audio/pcm';
 export { transcribeStream } from './stream/transcribe-stream';
 export { transcribeLongFile, type LongFileOptions } from './stream/long-file';
 export type { StreamOptions, StreamCutVadOptions } from './stream/options';
