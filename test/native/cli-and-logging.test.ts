@@ -1,5 +1,6 @@
 /** What a host process sees: a silent library by default, an opt-in logger, and the CLI. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -71,6 +72,23 @@ describe('CLI', () => {
     expect(transcript.segments.length).toBeGreaterThan(0);
   });
 
+  it('transcribe - reads an MP3 from stdin, as the same file by path', async () => {
+    const mp3 = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'samples', 'jfk.mp3');
+    const args = ['--model', modelPath, '--json', '--language', 'en'];
+    const byPath = JSON.parse((await execFileAsync(process.execPath, [CLI, 'transcribe', mp3, ...args])).stdout) as { text: string; audioDurationMs: number };
+    const viaStdin = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, 'transcribe', '-', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
+      fs.createReadStream(mp3).pipe(child.stdin);
+    });
+    const transcript = JSON.parse(viaStdin) as { text: string; audioDurationMs: number };
+    expect(transcript.audioDurationMs).toBe(byPath.audioDurationMs);
+    expect(transcript.text).toBe(byPath.text);
+  });
+
   it('exits non-zero with the error code on a bad model', async () => {
     const bad = path.join(SHARED, 'models', 'header-only-ggml-tiny.en.bin');
     const failure = await execFileAsync(process.execPath, [CLI, 'transcribe', JFK_WAV, '--model', bad]).catch((e: unknown) => e);
@@ -84,10 +102,10 @@ describe('CLI', () => {
 });
 
 describe('the README demo', () => {
-  it("transcribes whisper.cpp's own sample from the clone alone, with the default base model", async () => {
+  it("transcribes whisper.cpp's own MP3 sample from the clone alone, with the default base model", async () => {
     // The default audio is the sample in the pinned source (deps/), never ../shared.
     const { stdout, stderr } = await execFileAsync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'demo.mjs')], { cwd: os.tmpdir() });
-    const sample = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'bindings', 'go', 'samples', 'jfk.wav');
+    const sample = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'samples', 'jfk.mp3');
     expect(stderr).toContain(`audio: ${sample}`);
     expect(stderr).toContain('Whisper base');
     expect(stdout).toMatch(/ask not what your country can do for you,? ask what you can do for your country/);

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadModel, type WhisperModel } from '../../lib';
 import type { TranscribeOptions } from '../../lib/transcription/options';
-import { JFK_WAV, SHARED } from '../support/paths';
+import { audioFixtures } from '../support/audio-fixtures';
+import { JFK_WAV, REPO_ROOT, SHARED } from '../support/paths';
 import { cliParityOptions, runWhisperCli, toOracleShape } from '../support/whisper-cli';
 import { readVocabBytes } from '../support/vocab';
 
@@ -74,6 +75,26 @@ describe('parity with whisper-cli on a synthetic tiny.en model', () => {
         expect(toOracleShape(ours, tokenBytes)).toEqual(oracle.segments);
       });
     }
+  }
+
+  // whisper-cli decodes these with the same miniaudio (dr_mp3, dr_flac) and its resampler, so the
+  // addon's decoder, fed to whisper piece by piece, must give its tokens exactly.
+  const fixtures = audioFixtures();
+  const COMPRESSED = [
+    path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'samples', 'jfk.mp3'),
+    fixtures.file('jfk-44k-stereo-cbr.mp3'),
+    fixtures.file('librivox.flac'),
+    fixtures.file('jfk.ogg'),
+  ];
+  for (const clip of COMPRESSED) {
+    it(`${path.basename(clip)} decoded natively, as whisper-cli decodes it`, async () => {
+      const ours = await model.transcribe(clip, BASE_OPTIONS);
+      const oracle = await runWhisperCli(cli, { model: modelPath, audio: clip, threads: THREADS, language: 'en', flashAttention: true });
+      const specialText = new Map(ours.segments.flatMap((s) => s.tokens).map((t) => [t.id, t.text]));
+      const tokenBytes = (id: number) => vocab[id] ?? Buffer.from(specialText.get(id) ?? '', 'utf8');
+      expect(oracle.segments.length).toBeGreaterThan(0);
+      expect(toOracleShape(ours, tokenBytes)).toEqual(oracle.segments);
+    });
   }
 
   it('decodes a long token sequence in the no-timestamps mode (the oracle is not trivially short)', async () => {

@@ -1,4 +1,4 @@
-/** `whisper-napi transcribe`: one audio file to text, or to the whole transcript as JSON. */
+/** `whisper-napi transcribe`: one audio file (or stdin) to text, or to the whole transcript as JSON. */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../../model/whisper-model';
 import { setLogger } from '../../native/system';
@@ -7,7 +7,10 @@ import { intOption, usageError, type Command } from '../command';
 
 export const transcribeCommand: Command = {
   name: 'transcribe',
-  usage: `  whisper-napi transcribe <audio.wav> --model <model.bin> [options]
+  usage: `  whisper-napi transcribe <audio file | -> --model <model.bin> [options]
+      <audio file>         WAV, FLAC, MP3, Ogg Vorbis; anything else ffmpeg reads (Opus,
+                           M4A, WebM, video, ...) when ffmpeg is installed. - reads stdin.
+      --ffmpeg <path>      the ffmpeg executable (default: $WHISPER_NAPI_FFMPEG, or PATH)
       --json               print the whole transcript as JSON
       --language <code>    e.g. en, de, or auto (default)
       --translate          translate to English
@@ -30,6 +33,7 @@ export const transcribeCommand: Command = {
         'token-timestamps': { type: 'boolean' },
         cpu: { type: 'boolean' },
         verbose: { type: 'boolean' },
+        ffmpeg: { type: 'string' },
       },
     });
     if (positionals.length !== 1) usageError('transcribe needs exactly one audio file');
@@ -42,10 +46,13 @@ export const transcribeCommand: Command = {
       threads: intOption('threads', values.threads),
       tokenTimestamps: values['token-timestamps'],
       ...(beamSize !== undefined ? { strategy: 'beam' as const, beamSize } : {}),
+      ...(values.ffmpeg !== undefined ? { audio: { ffmpegPath: values.ffmpeg } } : {}),
     };
+    // '-' is the audio on stdin, decoded as it arrives (e.g. `curl … | whisper-napi transcribe -`).
+    const audio = positionals[0] === '-' ? process.stdin : positionals[0]!;
     const model = await loadModel(values.model, { gpu: !values.cpu });
     try {
-      const transcript = await model.transcribe(positionals[0], options);
+      const transcript = await model.transcribe(audio, options);
       process.stdout.write(values.json ? `${JSON.stringify(transcript, null, 2)}\n` : `${transcript.text}\n`);
     } finally {
       await model.dispose();
