@@ -106,7 +106,9 @@ async function openStream(stream: unknown, options: ResolvedAudioOptions, signal
       return openFfmpegSource({ chunks: bytes.rest() }, ffmpegOptions(detected, head, options, signal));
     }
   } catch (error) {
-    await bytes.close();
+    // Not awaited: a source stuck in next() (the reason an abort came) settles its return() only
+    // when that next() does, which may be never.
+    void bytes.close();
     throw error;
   }
 }

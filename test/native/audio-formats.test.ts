@@ -210,9 +210,18 @@ describe('long compressed audio', () => {
   });
 });
 
-describe('bad input', () => {
+describe('bad input gets a typed error, or the audio that is really there', () => {
+  const make = (name: string, args: string[]) => {
+    const file = path.join(workDir, name);
+    execFileSync('ffmpeg', ['-v', 'error', '-y', ...args, file]);
+    return file;
+  };
+
   it('names what it is and what to do', async () => {
     await expectWhisperError(model.transcribe(Buffer.alloc(0), OPTIONS), 'INVALID_AUDIO', /empty/);
+    const emptyFile = path.join(workDir, 'empty.mp3');
+    fs.writeFileSync(emptyFile, '');
+    await expectWhisperError(model.transcribe(emptyFile, OPTIONS), 'INVALID_AUDIO', /the file is empty.*empty\.mp3/);
     await expectWhisperError(model.transcribe(Buffer.from('not audio at all, just some text\n'), { ...OPTIONS, audio: { ffmpegPath: '/bin/false' } }), 'INVALID_AUDIO');
     const empty = (async function* () {})();
     await expectWhisperError(model.transcribe(empty, OPTIONS), 'INVALID_AUDIO', /ended before any audio/);
@@ -221,5 +230,65 @@ describe('bad input', () => {
       throw new Error('connection reset');
     })();
     await expectWhisperError(model.transcribe(failing, OPTIONS), 'INVALID_AUDIO', /connection reset/);
+  });
+
+  it('containers with no audio stream', async () => {
+    const theora = make('video-only.ogg', ['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5', '-t', '1', '-c:v', 'libtheora']);
+    await expectWhisperError(model.transcribe(theora, OPTIONS), 'INVALID_AUDIO', /Ogg with no audio stream/);
+    const webm = make('video-only.webm', ['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5', '-t', '1', '-c:v', 'libvpx']);
+    await expectWhisperError(model.transcribe(fs.readFileSync(webm), OPTIONS), 'INVALID_AUDIO', /WebM with no audio stream/);
+    const mp4 = make('video-only.mp4', ['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5', '-t', '1', '-c:v', 'mpeg4']);
+    await expectWhisperError(model.transcribe(mp4, OPTIONS), 'INVALID_AUDIO', /has no audio stream/);
+  });
+
+  it('truncated files give the audio before the cut; a header that claims gigabytes gives what is there', async () => {
+    const mp3 = fs.readFileSync(fixtures.file('jfk-44k-stereo-cbr.mp3'));
+    const half = await model.transcribe(mp3.subarray(0, mp3.length >> 1), OPTIONS);
+    expect(Math.abs(half.audioDurationMs - wavDurationMs(JFK_WAV) / 2)).toBeLessThan(700);
+    expect(wavText.get(JFK_WAV)!.startsWith(half.text.split(' ').slice(0, 3).join(' '))).toBe(true);
+    await expectWhisperError(model.transcribe(mp3.subarray(0, 300), OPTIONS), 'INVALID_AUDIO');
+
+    const flac = Buffer.from(fs.readFileSync(fixtures.file('jfk.flac')));
+    // STREAMINFO (right after "fLaC" and its 4-byte block header): the low 36 bits of bytes 21..25 of the file are the total samples.
+    flac[21] = (flac[21]! & 0xf0) | 0x0f;
+    flac.fill(0xff, 22, 26);
+    const claimed = await model.transcribe(flac, OPTIONS);
+    expect(claimed.text).toBe(wavText.get(JFK_WAV));
+    expect(claimed.audioDurationMs).toBe(wavDurationMs(JFK_WAV));
+  });
+
+  it('a valid header followed by garbage is refused or decoded, never a crash', async () => {
+    for (const name of ['jfk.flac', 'jfk-44k-stereo-cbr.mp3', 'jfk.ogg'] as const) {
+      const bytes = Buffer.from(fs.readFileSync(fixtures.file(name)));
+      let seed = 7;
+      for (let i = 512; i < bytes.length; i++) bytes[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+      const outcome = await model.transcribe(bytes, OPTIONS).then(
+        (t) => ({ ok: t.audioDurationMs }),
+        (error: unknown) => ({ code: (error as { code?: string }).code }),
+      );
+      if ('code' in outcome) expect(outcome.code).toBe('INVALID_AUDIO');
+      else expect(outcome.ok).toBeLessThanOrEqual(12_000);
+    }
+  });
+
+  it('ffmpeg that never answers is stopped by ffmpegTimeoutMs, and an abort stops a stream that never ends', async () => {
+    const hang = path.join(workDir, 'hanging-ffmpeg');
+    fs.writeFileSync(hang, '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+    const started = performance.now();
+    await expectWhisperError(
+      model.transcribe(fixtures.file('jfk.m4a'), { ...OPTIONS, audio: { ffmpegPath: hang, ffmpegTimeoutMs: 500 } }),
+      'INVALID_AUDIO',
+      /ffmpeg produced no audio for 500 ms/,
+    );
+    expect(performance.now() - started).toBeLessThan(10_000);
+
+    const controller = new AbortController();
+    const head = fs.readFileSync(fixtures.file('jfk-opus.webm')).subarray(0, 2000);
+    const never = (async function* () {
+      yield head;
+      await new Promise(() => undefined);
+    })();
+    setTimeout(() => controller.abort(), 300);
+    await expectWhisperError(model.transcribe(never, { ...OPTIONS, signal: controller.signal }), 'ABORTED');
   });
 });
