@@ -18,10 +18,14 @@
 #include "arguments.h"
 #include "errors.h"
 #include "promise_worker.h"
+#include "vorbis_guard.h"
 
 // The decoders are compiled as whisper-cli compiles them (examples/common-whisper.cpp): decoding
 // only. stb_vorbis's declarations come before miniaudio so that miniaudio enables its Vorbis
 // backend; stb_vorbis's implementation is included at the end of this file, as there.
+// stb_vorbis's default, set here because its implementation (at the end) defines it too late for
+// the header check (vorbis_guard.h), which must know it.
+#define STB_VORBIS_MAX_CHANNELS 16
 #define STB_VORBIS_HEADER_ONLY
 #include "stb_vorbis.c"
 
@@ -185,6 +189,13 @@ class OpenWorker : public PromiseWorker {
     if (size == 0) {
       failure_ = {"INVALID_AUDIO", "audio: empty"};
       return;
+    }
+    // stb_vorbis 1.22 ends the process on some malformed headers (see vorbis_guard.h).
+    if (request_.format->encoding == ma_encoding_format_vorbis) {
+      failure_ = request_.from_path
+                     ? CheckVorbisHeadersInFile(request_.path, STB_VORBIS_MAX_CHANNELS)
+                     : CheckVorbisHeaders(request_.bytes.data(), request_.bytes.size(), STB_VORBIS_MAX_CHANNELS);
+      if (failure_.failed()) return;
     }
     // whisper-cli's configuration (ma_decoder_config_init(ma_format_f32, 1, 16000)): miniaudio's
     // default linear resampler and channel mix. 0 channels keeps the stream's own, to pick one.

@@ -106,6 +106,141 @@ function thrown(call: () => unknown): { code?: string; message?: string } {
   throw new Error('expected a throw');
 }
 
+/** The Ogg page checksum: CRC-32, polynomial 0x04c11db7, not reflected, over the page with its CRC field zeroed. */
+function oggCrc(page: Uint8Array): number {
+  let crc = 0;
+  for (const byte of page) {
+    crc ^= byte << 24;
+    for (let k = 0; k < 8; k++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
+  }
+  return crc >>> 0;
+}
+
+/** Where each Ogg page starts and how long it is (header, segment table and body). */
+function oggPages(ogg: Buffer): Array<{ at: number; length: number }> {
+  const pages: Array<{ at: number; length: number }> = [];
+  for (let at = 0; at + 27 <= ogg.length && ogg.toString('latin1', at, at + 4) === 'OggS';) {
+    const segments = ogg[at + 26]!;
+    let length = 27 + segments;
+    for (let i = 0; i < segments; i++) length += ogg[at + 27 + i]!;
+    pages.push({ at, length });
+    at += length;
+  }
+  return pages;
+}
+
+/** A copy of `ogg` changed by `edit`, its page CRCs made right again (so only the edit is wrong). */
+function editOgg(ogg: Buffer, edit: (out: Buffer) => void): Buffer {
+  const out = Buffer.from(ogg);
+  edit(out);
+  for (const { at, length } of oggPages(out)) {
+    out.writeUInt32LE(0, at + 22);
+    out.writeUInt32LE(oggCrc(out.subarray(at, at + length)), at + 22);
+  }
+  return out;
+}
+
+/** Bits least significant first, as Vorbis packs them. */
+class BitWriter {
+  private readonly bits: number[] = [];
+  put(value: number, count: number): this {
+    for (let i = 0; i < count; i++) this.bits.push(Math.floor(value / 2 ** i) % 2);
+    return this;
+  }
+  bytes(): Buffer {
+    const out = Buffer.alloc(Math.ceil(this.bits.length / 8));
+    this.bits.forEach((bit, i) => (out[i >> 3]! |= bit << (i & 7)));
+    return out;
+  }
+}
+
+const bitsFor = (n: number): number => (n === 0 ? 0 : Math.floor(Math.log2(n)) + 1);
+
+interface SyntheticCodebook {
+  entries: number;
+  dimensions: number;
+  /** 'ordered': every entry one codeword length; 'sparse': the entries with `used` set get length 1. */
+  lengths: { kind: 'ordered'; length: number } | { kind: 'sparse'; used: (entry: number) => boolean };
+  lookupType: 0 | 1 | 2;
+}
+
+/**
+ * A Vorbis setup header written field by field (Vorbis I spec, section 4.2.4): the codebooks
+ * given, one time transform, one floor 1 without partitions, one residue whose classbook is
+ * codebook 0, one mapping of `submaps` submaps, one mode, the framing bit.
+ */
+function setupHeader(codebooks: SyntheticCodebook[], submaps = 1, framing = 1): Buffer {
+  const w = new BitWriter();
+  for (const byte of Buffer.from('\x05vorbis', 'latin1')) w.put(byte, 8);
+  w.put(codebooks.length - 1, 8);
+  for (const book of codebooks) {
+    w.put(0x564342, 24).put(book.dimensions, 16).put(book.entries, 24);
+    if (book.lengths.kind === 'ordered') {
+      w.put(1, 1)
+        .put(book.lengths.length - 1, 5)
+        .put(book.entries, bitsFor(book.entries));
+    } else {
+      w.put(0, 1).put(1, 1);
+      for (let entry = 0; entry < book.entries; entry++) {
+        if (book.lengths.used(entry)) w.put(1, 1).put(0, 5);
+        else w.put(0, 1);
+      }
+    }
+    w.put(book.lookupType, 4);
+    if (book.lookupType !== 0) {
+      w.put(0, 32).put(0, 32).put(0, 4).put(0, 1); // minimum and delta 0, 1-bit values, not sequential
+      const values = book.lookupType === 1 ? Math.floor(book.entries ** (1 / book.dimensions) + 1e-9) : book.entries * book.dimensions;
+      w.put(0, values);
+    }
+  }
+  w.put(0, 6).put(0, 16); // one time transform, type 0
+  w.put(0, 6).put(1, 16).put(0, 5).put(0, 2).put(0, 4); // one floor: type 1, no partitions
+  w.put(0, 6).put(0, 16).put(0, 24).put(0, 24).put(0, 24).put(0, 6).put(0, 8).put(0, 3).put(0, 1); // one residue, classbook 0
+  w.put(0, 6).put(0, 16);
+  if (submaps > 1) w.put(1, 1).put(submaps - 1, 4);
+  else w.put(0, 1);
+  w.put(0, 1).put(0, 2); // no coupling, reserved
+  if (submaps > 1) w.put(0, 4); // the one channel's submap
+  for (let i = 0; i < submaps; i++) w.put(0, 8).put(0, 8).put(0, 8);
+  w.put(0, 6).put(0, 1).put(0, 16).put(0, 16).put(0, 8); // one mode
+  w.put(framing, 1);
+  return w.bytes();
+}
+
+/** An Ogg page holding `packets` whole (each under 64 KB), as libogg lays them out. */
+function oggPage(flags: number, sequence: number, granule: bigint, packets: Buffer[]): Buffer {
+  const lacing: number[] = [];
+  for (const packet of packets) {
+    for (let left = packet.length; ; left -= 255) {
+      lacing.push(Math.min(left, 255));
+      if (left < 255) break;
+    }
+  }
+  if (lacing.length > 255) throw new Error('packets too long for one page');
+  const header = Buffer.alloc(27);
+  header.write('OggS', 0, 'latin1');
+  header[5] = flags;
+  header.writeBigUInt64LE(granule, 6);
+  header.writeUInt32LE(0x5eed, 14);
+  header.writeUInt32LE(sequence, 18);
+  header[26] = lacing.length;
+  const page = Buffer.concat([header, Buffer.from(lacing), ...packets]);
+  page.writeUInt32LE(oggCrc(page), 22);
+  return page;
+}
+
+/** A one-channel 16 kHz Ogg Vorbis stream with the given setup header and no audio. */
+function syntheticVorbis(setup: Buffer): Buffer {
+  const identification = Buffer.alloc(30);
+  identification.write('\x01vorbis', 0, 'latin1');
+  identification[11] = 1;
+  identification.writeUInt32LE(16000, 12);
+  identification[28] = 0xb8; // block sizes 256 and 2048
+  identification[29] = 1;
+  const comment = Buffer.concat([Buffer.from('\x03vorbis', 'latin1'), Buffer.from([4, 0, 0, 0]), Buffer.from('test'), Buffer.from([0, 0, 0, 0, 1])]);
+  return Buffer.concat([oggPage(2, 0, 0n, [identification]), oggPage(4, 1, 0n, [comment, setup])]);
+}
+
 describe('native audio decoder', () => {
   const dir = path.join(inject('workDir'), 'audio-decoder');
   const file = (name: string): string => path.join(dir, name);
@@ -349,7 +484,11 @@ describe('native audio decoder', () => {
       for (const seed of [1, 2, 3]) {
         expect(await rejection(open(random(64 * 1024, seed), format))).toMatchObject({
           code: 'INVALID_AUDIO',
-          message: `audio: not a valid ${name} stream (miniaudio: its ${name} decoder could not read it)`,
+          // Ogg Vorbis headers are checked before stb_vorbis sees them.
+          message:
+            format === 'vorbis'
+              ? 'audio: not a valid Ogg Vorbis stream (page 1 does not start with the capture pattern OggS)'
+              : `audio: not a valid ${name} stream (miniaudio: its ${name} decoder could not read it)`,
         });
       }
     });
@@ -357,6 +496,139 @@ describe('native audio decoder', () => {
     it('one format asked for as another is refused, not guessed', async () => {
       expect(await rejection(open(JFK_MP3, 'flac'))).toMatchObject({ code: 'INVALID_AUDIO', message: expect.stringMatching(/^audio: not a valid FLAC stream/) });
       expect(await rejection(open(JFK_WAV, 'mp3'))).toMatchObject({ code: 'INVALID_AUDIO', message: expect.stringMatching(/^audio: not a valid MP3 stream/) });
+    });
+
+    describe('Ogg Vorbis headers are checked before stb_vorbis 1.22 reads them (CVE-2023-45675..45682)', () => {
+      const bothWays = async (bytes: Buffer, name: string): Promise<Array<{ code?: string; message?: string }>> => {
+        fs.writeFileSync(file(name), bytes);
+        return [await rejection(open(file(name), 'vorbis')), await rejection(open(new Uint8Array(bytes), 'vorbis'))];
+      };
+      const refusal = (why: string | RegExp) => ({
+        code: 'INVALID_AUDIO',
+        message: typeof why === 'string' ? `audio: not a valid Ogg Vorbis stream (${why})` : expect.stringMatching(why),
+      });
+      let plain: Buffer;
+      beforeAll(() => {
+        ffmpeg('-i', JFK_WAV, '-c:a', 'libvorbis', file('headers.ogg'));
+        plain = fs.readFileSync(file('headers.ogg'));
+      });
+      const commentAt = (ogg: Buffer): number => ogg.indexOf('\x03vorbis', 0, 'latin1');
+
+      it("the fuzzer's two crashes are INVALID_AUDIO from a path and from bytes, in this process", async () => {
+        // Seed 1's crash minimised to 131 bytes: a comment header whose vendor string and comment count run
+        // past the end of the input; stb_vorbis wrote comment_list[i][-1] and freed entries it never set (SIGABRT).
+        const minimised = Buffer.from(
+          '4f676753000200000000000000003ddfe683000000005ff76f97011e01766f72626973000000000244ac00000000000000f4010000000000b801' +
+            '4f676753000000000000000000003ddfe68301000000e0487a081240ffffffffffffffffffffffffffffffff3c03766f726269730d0000004c61766635392e32020040082184145248',
+          'hex',
+        );
+        expect(await bothWays(minimised, 'minimised.ogg')).toEqual(Array(2).fill(expect.objectContaining(refusal('the stream ends inside page 2'))));
+        // Seed 2's: a whole valid file but for 2^31 - 1 comments; the list's allocation failed and stb_vorbis's
+        // cleanup walked the null list (SIGSEGV).
+        const counted = editOgg(plain, (out) => out.writeUInt32LE(0x7fffffff, commentAt(out) + 11 + out.readUInt32LE(commentAt(out) + 7)));
+        for (const error of await bothWays(counted, 'comment-count.ogg')) {
+          expect(error).toMatchObject(refusal(/^audio: not a valid Ogg Vorbis stream \(the comment header claims 2147483647 comments, but only \d+ bytes follow\)$/));
+        }
+      });
+
+      it('a vendor string or a comment whose length runs past the comment header', async () => {
+        const vendor = editOgg(plain, (out) => out.writeUInt32LE(0xffffffff, commentAt(out) + 7));
+        for (const error of await bothWays(vendor, 'vendor-length.ogg')) {
+          expect(error).toMatchObject(refusal(/\(the comment header's vendor string \(4294967295 bytes\) runs past the end of its packet \(\d+ bytes left\)\)$/));
+        }
+        const comment = editOgg(plain, (out) => {
+          const count = commentAt(out) + 11 + out.readUInt32LE(commentAt(out) + 7);
+          expect(out.readUInt32LE(count)).toBeGreaterThan(0); // ffmpeg writes an encoder comment
+          out.writeUInt32LE(0xfffffff0, count + 4);
+        });
+        for (const error of await bothWays(comment, 'comment-length.ogg')) {
+          expect(error).toMatchObject(refusal(/\(comment 1 of \d+ \(4294967280 bytes\) runs past the end of the comment header \(\d+ bytes left\)\)$/));
+        }
+      });
+
+      it('a page of another logical stream among the headers, and a setup header cut short', async () => {
+        const pages = oggPages(plain);
+        const serial = plain.readUInt32LE(14);
+        const other = (serial ^ 1) >>> 0;
+        const mixed = editOgg(plain, (out) => out.writeUInt32LE(other, pages[1]!.at + 14));
+        expect(await bothWays(mixed, 'other-serial.ogg')).toEqual(
+          Array(2).fill(expect.objectContaining(refusal(`page 2 belongs to another logical stream (serial ${other}, not ${serial}) before the headers end`))),
+        );
+        const setup = plain.indexOf('\x05vorbis', 0, 'latin1');
+        const page = pages.findIndex(({ at, length }) => at <= setup && setup < at + length);
+        expect(await bothWays(plain.subarray(0, setup + 200), 'cut-setup.ogg')).toEqual(
+          Array(2).fill(expect.objectContaining(refusal(`the stream ends inside page ${page + 1}`))),
+        );
+      });
+
+      describe('setup headers written field by field', () => {
+        const ordered16: SyntheticCodebook = { entries: 16, dimensions: 2, lengths: { kind: 'ordered', length: 4 }, lookupType: 1 };
+
+        it('a well-formed one passes the check and opens (no audio)', async () => {
+          for (const source of [syntheticVorbis(setupHeader([ordered16], 15)), syntheticVorbis(setupHeader([ordered16]))]) {
+            const decoder = await open(new Uint8Array(source), 'vorbis');
+            expect(decoder.info()).toMatchObject({ format: 'vorbis', sourceSampleRate: 16000, sourceChannels: 1 });
+            expect((await decoder.read(1000)).length).toBe(0);
+            decoder.close();
+          }
+        });
+
+        it('16 submaps: stb_vorbis has room for 15 (CVE-2023-45678)', async () => {
+          expect(await bothWays(syntheticVorbis(setupHeader([ordered16], 16)), 'submaps.ogg')).toEqual(
+            Array(2).fill(expect.objectContaining(refusal('mapping 0 has 16 submaps; stb_vorbis 1.22 overflows its tables above 15'))),
+          );
+        });
+
+        it("a codebook whose multiplicand table overflows stb_vorbis's int size (upstream issue #1947)", async () => {
+          // 4 bytes x 16519105 entries x 65 dimensions = 2^32 + 4, which stb_vorbis would allocate as 4 bytes.
+          const book: SyntheticCodebook = { entries: 16519105, dimensions: 65, lengths: { kind: 'ordered', length: 24 }, lookupType: 1 };
+          expect(await bothWays(syntheticVorbis(setupHeader([book])), 'multiplicands.ogg')).toEqual(
+            Array(2).fill(expect.objectContaining(refusal("codebook 0's 16519105 entries of 65 dimensions overflow stb_vorbis's int sizes"))),
+          );
+        });
+
+        it('a sparse codebook with no entry in use, used by the residue (CVE-2023-45682)', async () => {
+          const none: SyntheticCodebook = { entries: 100, dimensions: 1, lengths: { kind: 'sparse', used: () => false }, lookupType: 0 };
+          expect(await bothWays(syntheticVorbis(setupHeader([none])), 'empty-codebook.ogg')).toEqual(
+            Array(2).fill(expect.objectContaining(refusal('codebook 0 is used for decoding but has no entry in use'))),
+          );
+          const two: SyntheticCodebook = { ...none, lengths: { kind: 'sparse', used: (entry) => entry < 2 } };
+          const decoder = await open(new Uint8Array(syntheticVorbis(setupHeader([two]))), 'vorbis');
+          decoder.close();
+        });
+
+        it('a setup header without its framing bit, or ending inside a field', async () => {
+          const setup = setupHeader([ordered16]);
+          const unframed = setupHeader([ordered16], 1, 0);
+          expect(await rejection(open(new Uint8Array(syntheticVorbis(unframed)), 'vorbis'))).toMatchObject(refusal("the setup header's framing bit is not set"));
+          expect(await rejection(open(new Uint8Array(syntheticVorbis(setup.subarray(0, 12))), 'vorbis'))).toMatchObject(
+            refusal('the setup header ends inside codebook 0'),
+          );
+        });
+      });
+
+      it('ffmpeg libvorbis files of other qualities, rates and channel counts pass, and a 100 KB comment across pages', async () => {
+        const made: Array<[string, string[], number, number]> = [
+          ['q-1.ogg', ['-q:a', '-1'], 16000, 1],
+          ['q10.ogg', ['-q:a', '10'], 16000, 1],
+          ['48k-stereo.ogg', ['-ar', '48000', '-ac', '2'], 48000, 2],
+          ['8k.ogg', ['-ar', '8000'], 8000, 1],
+          ['6-channels.ogg', ['-ac', '6'], 16000, 6],
+          ['44k-comment.ogg', ['-ar', '44100', '-metadata', `comment=${'x'.repeat(100_000)}`], 44100, 1],
+        ];
+        for (const [name, args, rate, channels] of made) {
+          ffmpeg('-i', JFK_WAV, '-c:a', 'libvorbis', ...args, file(name));
+          const decoder = await open(file(name), 'vorbis');
+          expect(decoder.info(), name).toMatchObject({ sourceSampleRate: rate, sourceChannels: channels });
+          const samples = await readAll(decoder, 160000);
+          decoder.close();
+          expect(Math.abs(samples.length - JFK_FRAMES), name).toBeLessThan(160);
+          expect(firstDifference(samples, await decodeAll(new Uint8Array(fs.readFileSync(file(name))), 'vorbis')), name).toBe(-1);
+        }
+        // The comment header alone is longer than the largest Ogg page (65307 bytes).
+        const big = fs.readFileSync(file('44k-comment.ogg'));
+        expect(big.indexOf('\x05vorbis', 0, 'latin1') - commentAt(big)).toBeGreaterThan(100_000);
+      });
     });
 
     it('a FLAC cut to its first 30 % decodes what is there and ends', async () => {
