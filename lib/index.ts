@@ -10,6 +10,7 @@ export type { ModelType } from './model-files/tensors';
 export type { AutoConcurrency } from './model/concurrency';
 export type { LoadModelOptions, TranscribeOptions, VadOptions } from './transcription/options';
 export type { Transcript, Segment, Token } from './transcription/transcript';
+export { formatTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat, type SubtitleOptions } from './transcription/formats';
 export { loadAudio } from './audio/load';
 export { decodeWav } from './audio/wav';
 export { resample } from './audio/resample';

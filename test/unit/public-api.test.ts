@@ -13,6 +13,7 @@ import * as tools from '../../lib/tools';
 const RUNTIME_VALUES = [
   'ARCHITECTURE_NAMES',
   'GPU_PREFERENCES',
+  'TRANSCRIPT_FORMATS',
   'WHISPER_ERROR_CODES',
   'WHISPER_SAMPLE_RATE',
   'WhisperError',
@@ -20,6 +21,7 @@ const RUNTIME_VALUES = [
   'backendInfo',
   'decodeWav',
   'estimateMemory',
+  'formatTranscript',
   'getDevices',
   'getLanguages',
   'getSystemInfo',
@@ -88,6 +90,7 @@ describe('the package entries', () => {
   it('exports every value of the runtime API as the module that defines it has it', () => {
     expect(runtime.WHISPER_ERROR_CODES).toContain('FILE_UNREADABLE');
     expect(runtime.WHISPER_ERROR_CODES).toContain('STATE_BUSY');
+    expect(runtime.WHISPER_ERROR_CODES).toContain('UNSUPPORTED_AUDIO');
     expect(runtime.GPU_PREFERENCES).toEqual(['auto', 'cuda', 'cpu']);
     expect(new runtime.WhisperError('INVALID_ARGUMENT', 'x')).toBeInstanceOf(Error);
     expect(runtime.isWhisperError(new runtime.WhisperError('INVALID_ARGUMENT', 'x'), 'INVALID_ARGUMENT')).toBe(true);
