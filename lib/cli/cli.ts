@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** whisper-napi command line: transcribe a file, inspect a model, list devices, diagnose the install. */
 import { WhisperError } from '../errors/whisper-error';
+import { packageManifest } from '../native/package';
 import { UsageError, type Command } from './command';
 import { convertCommand } from './commands/convert';
 import { devicesCommand } from './commands/devices';
@@ -13,12 +14,16 @@ import { transcribeCommand } from './commands/transcribe';
 /** In the order --help lists them. */
 const COMMANDS: readonly Command[] = [transcribeCommand, infoCommand, devicesCommand, doctorCommand, convertCommand, quantizeCommand, synthesizeCommand];
 
-const USAGE = `Usage:\n${COMMANDS.map((command) => command.usage).join('\n')}`;
+const USAGE = `Usage:\n${COMMANDS.map((command) => command.usage).join('\n')}\n  whisper-napi --version`;
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help') {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (name === '-v' || name === '--version') {
+    process.stdout.write(`${packageManifest.version}\n`);
     return;
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { getDevices, getSystemInfo, loadModel, setLogger } from '../../lib';
+import { formatTranscript, getDevices, getSystemInfo, loadModel, setLogger, type Transcript } from '../../lib';
 import { JFK_WAV, REPO_ROOT, SHARED } from '../support/paths';
 
 const execFileAsync = promisify(execFile);
@@ -87,6 +87,47 @@ describe('CLI', () => {
     const transcript = JSON.parse(viaStdin) as { text: string; audioDurationMs: number };
     expect(transcript.audioDurationMs).toBe(byPath.audioDurationMs);
     expect(transcript.text).toBe(byPath.text);
+  });
+
+  it('transcribe -o writes each format of each file into --output-dir; a failed file is reported and the others still run', async () => {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-napi-cli-out-'));
+    try {
+      const mp3 = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'samples', 'jfk.mp3');
+      const missing = path.join(outDir, 'missing.wav');
+      const failure = (await execFileAsync(process.execPath, [
+        CLI,
+        'transcribe',
+        JFK_WAV,
+        missing,
+        mp3,
+        '--model',
+        modelPath,
+        '--language',
+        'en',
+        '-o',
+        'srt,vtt,json',
+        '--output-dir',
+        outDir,
+      ]).catch((e: unknown) => e)) as { code: number; stderr: string };
+      expect(failure.code).toBe(1);
+      expect(failure.stderr.trim()).toBe(`whisper-napi: ${missing}: AUDIO_NOT_FOUND: audio: audio file not found: ${missing}`);
+      expect(fs.readdirSync(outDir).sort()).toEqual(['jfk.json', 'jfk.srt', 'jfk.vtt']);
+      // The last file of that name wins: jfk.mp3 after jfk.wav. Its subtitles are its transcript's.
+      const transcript = JSON.parse(fs.readFileSync(path.join(outDir, 'jfk.json'), 'utf8')) as Transcript;
+      expect(transcript.audioDurationMs).toBeGreaterThan(10_000);
+      expect(fs.readFileSync(path.join(outDir, 'jfk.srt'), 'utf8')).toBe(formatTranscript(transcript, 'srt'));
+      expect(fs.readFileSync(path.join(outDir, 'jfk.vtt'), 'utf8')).toBe(formatTranscript(transcript, 'vtt'));
+    } finally {
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+
+  it('--version prints the package version; a bad -o is a usage error (exit 2)', async () => {
+    const { stdout } = await execFileAsync(process.execPath, [CLI, '--version']);
+    const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(stdout.trim()).toBe(manifest.version);
+    const usage = await execFileAsync(process.execPath, [CLI, 'transcribe', JFK_WAV, '--model', modelPath, '-o', 'docx']).catch((e: unknown) => e);
+    expect(usage).toMatchObject({ code: 2, stderr: expect.stringContaining('--output-format: "docx" is not one of txt, srt, vtt, json, tsv, lrc') });
   });
 
   it('exits non-zero with the error code on a bad model', async () => {
