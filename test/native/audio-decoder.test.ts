@@ -13,6 +13,7 @@ import { decodeWav } from '../../lib/audio/wav';
 import { native } from '../../lib/native/addon';
 import type { NativeAudioDecoder, NativeAudioFormat } from '../../lib/native/native-api';
 import { REPO_ROOT } from '../support/paths';
+import { oggCrc, readAllPieces } from '../support/pcm-pieces';
 
 const JFK_MP3 = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'samples', 'jfk.mp3');
 const JFK_WAV = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'bindings', 'go', 'samples', 'jfk.wav');
@@ -27,23 +28,8 @@ function open(source: string | Uint8Array, format: NativeAudioFormat, channel = 
   return native().openAudioDecoder(source, { format, channel });
 }
 
-/** Reads to the end in pieces of `maxFrames`, checking each piece's size on the way. */
-async function readAll(decoder: NativeAudioDecoder, maxFrames = 16000): Promise<Float32Array> {
-  const pieces: Float32Array[] = [];
-  for (;;) {
-    const piece = await decoder.read(maxFrames);
-    expect(piece).toBeInstanceOf(Float32Array);
-    expect(piece.length).toBeLessThanOrEqual(maxFrames);
-    if (piece.length === 0) break;
-    pieces.push(piece);
-  }
-  const out = new Float32Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
+function readAll(decoder: NativeAudioDecoder, maxFrames = 16000): Promise<Float32Array> {
+  return readAllPieces(decoder, maxFrames);
 }
 
 async function decodeAll(source: string | Uint8Array, format: NativeAudioFormat, channel = -1): Promise<Float32Array> {
@@ -104,16 +90,6 @@ function thrown(call: () => unknown): { code?: string; message?: string } {
     return error as { code?: string; message?: string };
   }
   throw new Error('expected a throw');
-}
-
-/** The Ogg page checksum: CRC-32, polynomial 0x04c11db7, not reflected, over the page with its CRC field zeroed. */
-function oggCrc(page: Uint8Array): number {
-  let crc = 0;
-  for (const byte of page) {
-    crc ^= byte << 24;
-    for (let k = 0; k < 8; k++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
-  }
-  return crc >>> 0;
 }
 
 /** Where each Ogg page starts and how long it is (header, segment table and body). */

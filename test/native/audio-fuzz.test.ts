@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { audioFixtures } from '../support/audio-fixtures';
 import { REPO_ROOT } from '../support/paths';
+import { oggCrc } from '../support/pcm-pieces';
 
 const execFileAsync = promisify(execFile);
 const FUZZ = path.join(REPO_ROOT, 'scripts', 'fuzz-audio.mjs');
@@ -66,16 +67,6 @@ async function fuzz(args: string[]): Promise<{ status: number; summary: FuzzSumm
   );
   const last = result.stdout.trimEnd().split('\n').at(-1) ?? '';
   return { status: result.status, summary: JSON.parse(last) as FuzzSummary, stdout: result.stdout };
-}
-
-/** The Ogg page checksum: CRC-32, polynomial 0x04c11db7, not reflected, over the page with its CRC field zeroed. */
-function oggCrc(page: Uint8Array): number {
-  let crc = 0;
-  for (const byte of page) {
-    crc ^= byte << 24;
-    for (let k = 0; k < 8; k++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
-  }
-  return crc >>> 0;
 }
 
 /** An Ogg Vorbis file whose comment header claims `count` comments, its page CRCs made right again (ffprobe reads it). */

@@ -18,6 +18,7 @@ import { WhisperError } from '../../lib/errors/whisper-error';
 import { rejectedWhisperError, thrownWhisperError } from '../support/errors';
 import { mulberry32 } from '../support/prng';
 import { JFK_WAV } from '../support/paths';
+import { readAllPieces } from '../support/pcm-pieces';
 
 const RATE = 16000;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ffmpeg-source-'));
@@ -101,21 +102,8 @@ function options(overrides: Partial<FfmpegSourceOptions> = {}): FfmpegSourceOpti
   return { ffmpegPath: ffmpeg, channel: 'mix', idleTimeoutMs: 30_000, what: 'test audio', ...overrides };
 }
 
-async function readAll(source: AudioSource, maxSamples = 5 * RATE): Promise<Float32Array> {
-  const pieces: Float32Array[] = [];
-  for (;;) {
-    const piece = await source.read(maxSamples);
-    expect(piece.length).toBeLessThanOrEqual(maxSamples);
-    if (piece.length === 0) break;
-    pieces.push(piece);
-  }
-  const all = new Float32Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return all;
+function readAll(source: AudioSource, maxSamples = 5 * RATE): Promise<Float32Array> {
+  return readAllPieces(source, maxSamples);
 }
 
 async function decodeAll(input: Parameters<typeof openFfmpegSource>[0], overrides: Partial<FfmpegSourceOptions> = {}): Promise<Float32Array> {
