@@ -14,7 +14,15 @@ import { WhisperError } from '../errors/whisper-error';
 import { checkVadModelFile } from '../model-files/vad-file';
 import { fromNativeError } from '../native/addon';
 import type { NativeSegment, NativeState, NativeTranscribeParams, NativeTranscript } from '../native/native-api';
-import { resolveJobOptions, resolveTranscribeOptions, type ModelLimits, type TranscribeOptions } from '../transcription/options';
+import {
+  resolveJobOptions,
+  resolveResultShaping,
+  resolveTranscribeOptions,
+  type ModelLimits,
+  type ResultShaping,
+  type TranscribeOptions,
+} from '../transcription/options';
+import { isNonSpeechSegment } from '../transcription/silence';
 import { toSegment, toTranscript, type Transcript } from '../transcription/transcript';
 import { sourcePieces, transcribeWindowed } from '../stream/long-file';
 import type { StreamTranscriber } from '../stream/windows';
@@ -43,6 +51,7 @@ const disposedWhile = (what: 'waited' | 'ran', cause?: unknown) =>
 export async function runJob(host: JobHost, audio: AudioInput, options: TranscribeOptions, admitted: () => void): Promise<Transcript> {
   if (host.isDisposed()) throw new WhisperError('DISPOSED', 'the model has been disposed');
   const params = resolveTranscribeOptions(options, host.limits);
+  const shaping = resolveResultShaping(options, host.limits);
   const { priority, timeoutMs } = resolveJobOptions(options);
   const audioOptions = resolveAudioOptions(options.audio);
   const { signal: callerSignal, onProgress, onSegment } = options;
@@ -90,8 +99,8 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
         }
         const pcm = audioToRun.pcm;
         params.durationMs = clampDuration(params.offsetMs, params.durationMs, pcm.length);
-        const result = await transcribeOnState(host, state, pcm, params, { onProgress, onSegment }, job.signal);
-        return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs, queueMs });
+        const result = await transcribeOnState(host, state, pcm, params, shaping, { onProgress, onSegment }, job.signal);
+        return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs, queueMs }, shaping);
       });
     } finally {
       release();
@@ -141,8 +150,9 @@ async function transcribeWindowsOnState(
   const onState: StreamTranscriber = {
     transcribe: async (pcm, windowOptions) => {
       const params = resolveTranscribeOptions(windowOptions ?? {}, host.limits);
-      const result = await transcribeOnState(host, state, pcm, params, {}, signal);
-      return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 });
+      const shaping = resolveResultShaping(windowOptions ?? {}, host.limits);
+      const result = await transcribeOnState(host, state, pcm, params, shaping, {}, signal);
+      return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 }, shaping);
     },
   };
   // What only the job uses; the rest are each window's transcribe options.
@@ -185,6 +195,7 @@ async function transcribeOnState(
   state: NativeState,
   pcm: Float32Array,
   params: NativeTranscribeParams,
+  shaping: ResultShaping,
   listeners: Listeners,
   signal: AbortSignal,
 ): Promise<NativeTranscript> {
@@ -205,7 +216,10 @@ async function transcribeOnState(
             if (listenerError !== undefined) return;
             try {
               if (kind === 'progress') onProgress?.(payload as number);
-              else onSegment?.(toSegment(payload as NativeSegment));
+              else {
+                const segment = toSegment(payload as NativeSegment, shaping);
+                if (shaping.keepNonSpeech || !isNonSpeechSegment(segment)) onSegment?.(segment);
+              }
             } catch (error) {
               listenerError = error;
               state.abort();

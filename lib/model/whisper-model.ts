@@ -62,6 +62,7 @@ export class WhisperModel implements AsyncDisposable {
           .map((l) => l.code),
       ),
       defaultThreads: defaultThreads(options.concurrency),
+      wordTimestamps: false,
     };
     this.#host = { pool: this.#pool, limits, isDisposed: () => this.#disposed };
   }

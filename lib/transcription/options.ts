@@ -99,7 +99,18 @@ export interface TranscribeOptions {
   onProgress?: (percent: number) => void;
   /** Called for each segment as soon as whisper.cpp finalizes it. */
   onSegment?: (segment: Segment) => void;
-  /** How WAV input is decoded. */
+  /**
+   * Every segment gets `words[]` (text, startMs, endMs, probability) from whisper.cpp's DTW
+   * token alignment. Needs a model loaded with `wordTimestamps: true`. Default false.
+   */
+  wordTimestamps?: boolean;
+  /**
+   * Keep what whisper writes for audio without speech: segments that are only a non-speech
+   * marker (`[BLANK_AUDIO]`, `(music)`, `[ Silence ]` ...). Default false: they are dropped,
+   * so silence gives an empty transcript.
+   */
+  keepNonSpeech?: boolean;
+  /** How audio input is decoded. */
   audio?: AudioOptions;
   /**
    * Queue priority: when all of the model's states are busy, higher priorities start first;
@@ -139,6 +150,56 @@ export interface LoadModelOptions {
   maxQueue?: number;
   /** Bytes that concurrency 'auto' may plan for, instead of the device's free memory. */
   memoryBudget?: number;
+  /**
+   * Prepare the model for `transcribe(..., { wordTimestamps: true })`: whisper.cpp's DTW
+   * token alignment with the alignment heads of the model's architecture (true), or of the
+   * named preset. Each state then needs more memory (the planner counts it), and flash
+   * attention is off (whisper.cpp cannot align with it). Default false.
+   */
+  wordTimestamps?: boolean | AlignmentHeadsPreset;
+  /**
+   * When `loadModel` is given a model name (see MODEL_CATALOGUE) that is not in the model
+   * cache: false (default) fails with MODEL_NOT_FOUND, 'auto' downloads it, true downloads
+   * it and checks a file already cached against its SHA-256 first. Ignored for a path.
+   */
+  download?: boolean | 'auto';
+  /** The model cache for names. Default: WHISPER_NAPI_MODELS, or ~/.cache/whisper-napi/models. */
+  modelsDir?: string;
+  /** Called as a download advances. */
+  onDownloadProgress?: (progress: DownloadProgress) => void;
+  /** Aborts a download (ABORTED); loading itself is not interrupted. */
+  signal?: AbortSignal;
+}
+
+/** whisper.cpp's alignment-head presets for DTW, by the model they were found for. */
+export const ALIGNMENT_HEADS_PRESETS = [
+  'tiny.en',
+  'tiny',
+  'base.en',
+  'base',
+  'small.en',
+  'small',
+  'medium.en',
+  'medium',
+  'large.v1',
+  'large.v2',
+  'large.v3',
+  'large.v3.turbo',
+] as const;
+export type AlignmentHeadsPreset = (typeof ALIGNMENT_HEADS_PRESETS)[number];
+
+/** How far a model download has come. */
+export interface DownloadProgress {
+  /** The catalogue name. */
+  name: string;
+  /** Bytes on disk so far, a resumed part included. */
+  receivedBytes: number;
+  /** Undefined while the size is unknown. */
+  totalBytes: number | undefined;
+  /** Over the last seconds of this attempt. */
+  bytesPerSecond: number;
+  /** Undefined while the size or the rate is unknown. */
+  etaSeconds: number | undefined;
 }
 
 export interface ResolvedLoadOptions {
@@ -151,6 +212,13 @@ export interface ResolvedLoadOptions {
   maxQueue: number;
   /** 0: use the device's free memory. */
   memoryBudget: number;
+  /** '' when off; 'auto' picks the preset from the model's architecture at load. */
+  alignmentHeads: AlignmentHeadsPreset | 'auto' | '';
+  download: boolean | 'auto';
+  /** '' for the default cache. */
+  modelsDir: string;
+  onDownloadProgress: ((progress: DownloadProgress) => void) | undefined;
+  signal: AbortSignal | undefined;
 }
 
 /**
@@ -223,6 +291,8 @@ const TRANSCRIBE_KEYS = new Set([
   'signal',
   'onProgress',
   'onSegment',
+  'wordTimestamps',
+  'keepNonSpeech',
   'audio',
   'priority',
   'timeoutMs',
@@ -235,6 +305,24 @@ export interface ModelLimits {
   languages: ReadonlySet<string>;
   /** Threads for a job that names none. */
   defaultThreads: number;
+  /** The model was loaded with word timestamps (whisper.cpp's DTW alignment heads). */
+  wordTimestamps: boolean;
+}
+
+/** How the addon's result becomes the public Transcript: decided here, not by whisper.cpp. */
+export interface ResultShaping {
+  wordTimestamps: boolean;
+  keepNonSpeech: boolean;
+}
+
+/** The options that shape the result rather than the decoding (checked with the rest by resolveTranscribeOptions). */
+export function resolveResultShaping(input: unknown, limits: ModelLimits): ResultShaping {
+  const o = optionsObject('options', input);
+  const wordTimestamps = pick(o, 'wordTimestamps', isBoolean, false);
+  if (wordTimestamps && !limits.wordTimestamps) {
+    throw invalidArgument('options.wordTimestamps', 'false, or a model loaded with loadModel(path, { wordTimestamps: true })', wordTimestamps);
+  }
+  return { wordTimestamps, keepNonSpeech: pick(o, 'keepNonSpeech', isBoolean, false) };
 }
 
 /** Validates options against the model and fills every default. */
@@ -365,7 +453,11 @@ export const MAX_CONCURRENCY = 64;
 
 export function resolveLoadOptions(input: unknown): ResolvedLoadOptions {
   const o = optionsObject('options', input);
-  rejectUnknownKeys('options', o, new Set(['gpu', 'gpuDevice', 'flashAttention', 'concurrency', 'maxQueue', 'memoryBudget']));
+  rejectUnknownKeys(
+    'options',
+    o,
+    new Set(['gpu', 'gpuDevice', 'flashAttention', 'concurrency', 'maxQueue', 'memoryBudget', 'wordTimestamps', 'download', 'modelsDir', 'onDownloadProgress', 'signal']),
+  );
   const concurrency = pick<number | 'auto'>(
     o,
     'concurrency',
@@ -382,10 +474,47 @@ export function resolveLoadOptions(input: unknown): ResolvedLoadOptions {
   if (memoryBudget > 0 && concurrency !== 'auto') {
     throw invalidArgument('options.memoryBudget', `to be given only with concurrency 'auto' (concurrency is ${concurrency})`, memoryBudget);
   }
+  const alignmentHeads = pick<AlignmentHeadsPreset | 'auto' | ''>(
+    o,
+    'wordTimestamps',
+    (name, v) => {
+      if (v === true) return 'auto';
+      if (v === false) return '';
+      if (typeof v === 'string' && (ALIGNMENT_HEADS_PRESETS as readonly string[]).includes(v)) return v as AlignmentHeadsPreset;
+      throw invalidArgument(name, `a boolean or an alignment-heads preset (${ALIGNMENT_HEADS_PRESETS.map((p) => `'${p}'`).join(', ')})`, v);
+    },
+    '',
+  );
+  if (alignmentHeads !== '' && o.flashAttention === true) {
+    throw invalidArgument(
+      'options.flashAttention',
+      'false or unset with options.wordTimestamps (whisper.cpp cannot align tokens with flash attention)',
+      o.flashAttention,
+    );
+  }
+  const modelsDir = pick(o, 'modelsDir', isString, '');
+  if (o.modelsDir !== undefined && modelsDir === '') throw invalidArgument('options.modelsDir', 'a directory path', o.modelsDir);
+  if (o.onDownloadProgress !== undefined && typeof o.onDownloadProgress !== 'function') {
+    throw invalidArgument('options.onDownloadProgress', 'a function', o.onDownloadProgress);
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgument('options.signal', 'an AbortSignal', o.signal);
   return {
     gpu: pick(o, 'gpu', isBoolean, true),
     gpuDevice: pick(o, 'gpuDevice', integerIn(0, 64), 0),
-    flashAttention: pick(o, 'flashAttention', isBoolean, true),
+    flashAttention: alignmentHeads === '' && pick(o, 'flashAttention', isBoolean, true),
+    alignmentHeads,
+    download: pick<boolean | 'auto'>(
+      o,
+      'download',
+      (name, v) => {
+        if (v === true || v === false || v === 'auto') return v;
+        throw invalidArgument(name, `true, false or 'auto'`, v);
+      },
+      false,
+    ),
+    modelsDir,
+    onDownloadProgress: o.onDownloadProgress as ((progress: DownloadProgress) => void) | undefined,
+    signal: o.signal as AbortSignal | undefined,
     concurrency,
     maxQueue: pick(
       o,

@@ -1,5 +1,7 @@
 /** The public result types, and their shaping from what the addon returns. */
 import type { NativeSegment, NativeTranscript } from '../native/native-api';
+import type { ResultShaping } from './options';
+import { dropNonSpeech } from './silence';
 
 export interface Token {
   id: number;
@@ -57,7 +59,7 @@ export interface Transcript {
   };
 }
 
-export function toSegment(native: NativeSegment): Segment {
+export function toSegment(native: NativeSegment, _shaping: ResultShaping): Segment {
   return {
     index: native.index,
     startMs: native.startMs,
@@ -86,8 +88,13 @@ export function transcriptText(segments: readonly Segment[]): string {
     .trim();
 }
 
-export function toTranscript(native: NativeTranscript, context: { audioSamples: number; sampleRate: number; audioMs: number; queueMs: number }): Transcript {
-  const segments = native.segments.map(toSegment);
+export function toTranscript(
+  native: NativeTranscript,
+  context: { audioSamples: number; sampleRate: number; audioMs: number; queueMs: number },
+  shaping: ResultShaping,
+): Transcript {
+  const all = native.segments.map((segment) => toSegment(segment, shaping));
+  const segments = shaping.keepNonSpeech ? all : dropNonSpeech(all);
   return {
     text: transcriptText(segments),
     segments,

@@ -115,7 +115,7 @@ describe('self-attention KV growth after a job', () => {
     const info = model.info();
     const state = await model.createState();
     const before = stateMemory(state);
-    const limits = { multilingual: info.multilingual, nAudioCtx: info.nAudioCtx, languages: new Set(['en']), defaultThreads: 2 };
+    const limits = { multilingual: info.multilingual, nAudioCtx: info.nAudioCtx, languages: new Set(['en']), defaultThreads: 2, wordTimestamps: false };
     const params = resolveTranscribeOptions({ strategy: 'beam', beamSize: 3, temperatureIncrement: 0, language: 'en', maxTokensPerSegment: 4, threads: 2 }, limits);
     // One second of a quiet tone: the synthetic model decodes garbage, but it decodes.
     const pcm = new Float32Array(16_000).map((_, i) => 0.1 * Math.sin((2 * Math.PI * 440 * i) / 16_000));
@@ -134,7 +134,7 @@ describe('self-attention KV growth after a job', () => {
   it('counts best-of decoders only when a temperature above zero can occur', async () => {
     const info = model.info();
     const state = await model.createState();
-    const limits = { multilingual: info.multilingual, nAudioCtx: info.nAudioCtx, languages: new Set(['en']), defaultThreads: 2 };
+    const limits = { multilingual: info.multilingual, nAudioCtx: info.nAudioCtx, languages: new Set(['en']), defaultThreads: 2, wordTimestamps: false };
     const pcm = new Float32Array(8_000).map((_, i) => 0.1 * Math.sin((2 * Math.PI * 300 * i) / 16_000));
     const base = { language: 'en', maxTokensPerSegment: 4, threads: 2, bestOf: 4 };
     await state.transcribe(pcm, resolveTranscribeOptions({ ...base, temperatureIncrement: 0 }, limits));

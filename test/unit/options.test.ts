@@ -7,6 +7,7 @@ const multilingual: ModelLimits = {
   nAudioCtx: 1500,
   languages: new Set(['en', 'de', 'ja']),
   defaultThreads: 3,
+  wordTimestamps: false,
 };
 const englishOnly: ModelLimits = { ...multilingual, multilingual: false };
 
@@ -126,7 +127,39 @@ describe('resolveLoadOptions', () => {
       concurrency: 1,
       maxQueue: Number.POSITIVE_INFINITY,
       memoryBudget: 0,
+      alignmentHeads: '',
+      download: false,
+      modelsDir: '',
+      onDownloadProgress: undefined,
+      signal: undefined,
     });
+  });
+
+  it('takes word timestamps as true or a preset, and turns flash attention off for them', () => {
+    expect(resolveLoadOptions({ wordTimestamps: true })).toMatchObject({ alignmentHeads: 'auto', flashAttention: false });
+    expect(resolveLoadOptions({ wordTimestamps: 'large.v1' })).toMatchObject({ alignmentHeads: 'large.v1', flashAttention: false });
+    expect(resolveLoadOptions({ wordTimestamps: false, flashAttention: true })).toMatchObject({ alignmentHeads: '', flashAttention: true });
+    expect(thrownWhisperError(() => resolveLoadOptions({ wordTimestamps: 'huge' })).message).toMatch(
+      /^options\.wordTimestamps: expected a boolean or an alignment-heads preset \('tiny\.en', .*'large\.v3\.turbo'\), got "huge"$/,
+    );
+    expect(thrownWhisperError(() => resolveLoadOptions({ wordTimestamps: true, flashAttention: true })).message).toMatch(
+      /^options\.flashAttention: expected false or unset with options\.wordTimestamps/,
+    );
+  });
+
+  it('takes download true, false or auto, a models directory, a progress function and a signal', () => {
+    const signal = new AbortController().signal;
+    const onDownloadProgress = () => undefined;
+    expect(resolveLoadOptions({ download: 'auto', modelsDir: '/m', onDownloadProgress, signal })).toMatchObject({
+      download: 'auto',
+      modelsDir: '/m',
+      onDownloadProgress,
+      signal,
+    });
+    expect(thrownWhisperError(() => resolveLoadOptions({ download: 'yes' })).message).toBe(`options.download: expected true, false or 'auto', got "yes"`);
+    expect(thrownWhisperError(() => resolveLoadOptions({ modelsDir: '' })).message).toMatch(/^options\.modelsDir: expected a directory path/);
+    expect(thrownWhisperError(() => resolveLoadOptions({ onDownloadProgress: 1 })).message).toBe('options.onDownloadProgress: expected a function, got 1');
+    expect(thrownWhisperError(() => resolveLoadOptions({ signal: {} })).code).toBe('INVALID_ARGUMENT');
   });
 
   it('takes concurrency auto, a queue limit and a memory budget for auto', () => {
