@@ -79,6 +79,8 @@ export interface NativeToken {
   /** -1 unless token timestamps were requested. */
   startMs: number;
   endMs: number;
+  /** The DTW alignment time; -1 unless the model was loaded with alignment heads. */
+  dtwMs: number;
   special: boolean;
 }
 
@@ -89,6 +91,10 @@ export interface NativeSegment {
   text: string;
   noSpeechProbability: number;
   speakerTurnNext: boolean;
+  /** The temperature of the decoding attempt whisper_full kept for this segment's window. */
+  temperature: number;
+  /** Where the 30 s window this segment was decoded from starts. */
+  windowStartMs: number;
   tokens: NativeToken[];
 }
 

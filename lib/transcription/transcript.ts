@@ -2,6 +2,7 @@
 import type { NativeSegment, NativeTranscript } from '../native/native-api';
 import type { ResultShaping } from './options';
 import { dropNonSpeech } from './silence';
+import type { Word } from './words';
 
 export interface Token {
   id: number;
@@ -20,6 +21,8 @@ export interface Token {
   /** Present when `tokenTimestamps` (or `maxSegmentLength`) was set. */
   startMs?: number;
   endMs?: number;
+  /** Where DTW aligned this token; present when the model was loaded with `wordTimestamps`. */
+  dtwMs?: number;
   /** End-of-text, timestamp and other control tokens. */
   special: boolean;
 }
@@ -33,7 +36,13 @@ export interface Segment {
   noSpeechProbability: number;
   /** tinydiarize: the speaker changes after this segment. */
   speakerTurnNext: boolean;
+  /** The sampling temperature that produced this segment: 0, or higher after whisper's fallback. */
+  temperature: number;
+  /** Start of the 30 s window this segment was decoded in (OpenAI's `seek`, in ms). */
+  windowStartMs: number;
   tokens: Token[];
+  /** Present with `wordTimestamps: true`. */
+  words?: Word[];
 }
 
 export interface Transcript {
@@ -67,6 +76,8 @@ export function toSegment(native: NativeSegment, _shaping: ResultShaping): Segme
     text: native.text,
     noSpeechProbability: native.noSpeechProbability,
     speakerTurnNext: native.speakerTurnNext,
+    temperature: native.temperature,
+    windowStartMs: native.windowStartMs,
     tokens: native.tokens.map((t) => ({
       id: t.id,
       text: t.text,
@@ -75,6 +86,7 @@ export function toSegment(native: NativeSegment, _shaping: ResultShaping): Segme
       timestampProbability: t.timestampProbability,
       timestampProbabilitySum: t.timestampProbabilitySum,
       ...(t.startMs >= 0 && t.endMs >= 0 ? { startMs: t.startMs, endMs: t.endMs } : {}),
+      ...(t.dtwMs >= 0 ? { dtwMs: t.dtwMs } : {}),
       special: t.special,
     })),
   };

@@ -4,7 +4,7 @@ import type { Segment, Token, Transcript } from '../../lib/transcription/transcr
 import { thrownWhisperError } from '../support/errors';
 
 function segment(index: number, startMs: number, endMs: number, text: string, tokens: Token[] = []): Segment {
-  return { index, startMs, endMs, text, noSpeechProbability: 0.01, speakerTurnNext: false, tokens };
+  return { index, startMs, endMs, text, noSpeechProbability: 0.01, speakerTurnNext: false, temperature: 0, windowStartMs: 0, tokens };
 }
 
 function transcriptOf(segments: Segment[]): Transcript {

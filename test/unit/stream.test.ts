@@ -116,6 +116,8 @@ class FakeWhisper implements StreamTranscriber {
         text: current.map((w) => w.text).join(''),
         noSpeechProbability: 0,
         speakerTurnNext: false,
+        temperature: 0,
+        windowStartMs: 0,
         tokens: [],
       });
       current = [];
@@ -408,7 +410,17 @@ describe('cut points', () => {
   });
 
   it('stablePart holds back the last segment at an unclean cut, and carries audio whisper skipped', () => {
-    const seg = (startMs: number, endMs: number): Segment => ({ index: 0, startMs, endMs, text: 'x', noSpeechProbability: 0, speakerTurnNext: false, tokens: [] });
+    const seg = (startMs: number, endMs: number): Segment => ({
+      index: 0,
+      startMs,
+      endMs,
+      text: 'x',
+      noSpeechProbability: 0,
+      speakerTurnNext: false,
+      temperature: 0,
+      windowStartMs: 0,
+      tokens: [],
+    });
     const w = new Float32Array(20 * RATE).fill(0.2);
     const cut = { sample: 18 * RATE, clean: false };
     expect(stablePart([seg(0, 8000), seg(8000, 17_900)], w, cut, false, 0.001)).toEqual({ stable: 1, carryFrom: 8 * RATE });
