@@ -20,6 +20,9 @@ export const WHISPER_ERROR_CODES = [
   'TIMEOUT',
   'BACKEND_UNAVAILABLE',
   'STATE_BUSY',
+  'DOWNLOAD_FAILED',
+  'CHECKSUM_MISMATCH',
+  'OFFLINE',
 ] as const;
 
 export type WhisperErrorCode = (typeof WHISPER_ERROR_CODES)[number];
