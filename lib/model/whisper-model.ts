@@ -7,6 +7,7 @@
 import type { AudioInput } from '../audio/pcm';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
 import { describeModel, inspectModelFile, type ModelDescription, type ModelFileInfo } from '../model-files/inspect';
+import { resolveModelPath } from '../model-files/resolve-model';
 import { fromNativeError, native } from '../native/addon';
 import type { NativeModel } from '../native/native-api';
 import { defaultThreads, resolveLoadOptions, type LoadModelOptions, type ModelLimits, type TranscribeOptions } from '../transcription/options';
@@ -14,7 +15,7 @@ import type { Segment, Transcript } from '../transcription/transcript';
 import type { PcmChunk } from '../stream/chunks';
 import type { StreamOptions } from '../stream/options';
 import { transcribeStream } from '../stream/transcribe-stream';
-import { planConcurrency, type AutoConcurrency } from './concurrency';
+import { alignmentLoadOptions, planConcurrency, type AutoConcurrency } from './concurrency';
 import { selectDevice } from './devices';
 import { runJob, type JobHost } from './job';
 import { modelMemory, type ModelMemory } from './memory';
@@ -46,7 +47,7 @@ export class WhisperModel implements AsyncDisposable {
   #disposed = false;
   #disposing: Promise<void> | undefined;
 
-  private constructor(nativeModel: NativeModel, file: ModelFileInfo, options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined }) {
+  private constructor(nativeModel: NativeModel, file: ModelFileInfo, options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined; wordTimestamps: boolean }) {
     const nativeInfo = nativeModel.info();
     this.info = describeModel(file);
     this.#native = nativeModel;
@@ -62,16 +63,19 @@ export class WhisperModel implements AsyncDisposable {
           .map((l) => l.code),
       ),
       defaultThreads: defaultThreads(options.concurrency),
-      wordTimestamps: false,
+      wordTimestamps: options.wordTimestamps,
     };
     this.#host = { pool: this.#pool, limits, isDisposed: () => this.#disposed };
   }
 
   /** Checks the file and the device, then loads it off the JS thread. */
-  static async load(path: string, options?: LoadModelOptions): Promise<WhisperModel> {
+  static async load(pathOrName: string, options?: LoadModelOptions): Promise<WhisperModel> {
     const callSite = new Error();
-    if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a path to a ggml model file', path);
+    if (typeof pathOrName !== 'string' || pathOrName.length === 0) {
+      throw invalidArgument('path', 'a path to a ggml model file or a model name (see MODEL_CATALOGUE)', pathOrName);
+    }
     const resolved = resolveLoadOptions(options);
+    const path = await resolveModelPath(pathOrName, resolved);
     const file = await inspectModelFile(path);
     const device = selectDevice(native().getDevices(), resolved);
     assertRunnable(file, device, native().getSystemInfo().whisperVersion);
@@ -84,11 +88,12 @@ export class WhisperModel implements AsyncDisposable {
         useGpu: resolved.gpu,
         gpuDevice: resolved.gpuDevice,
         flashAttn: resolved.flashAttention,
+        ...alignmentLoadOptions(resolved.alignmentHeads, file),
       });
     } catch (error) {
       throw withCallerStack(fromNativeError(error), callSite);
     }
-    return new WhisperModel(nativeModel, file, { concurrency, maxQueue: resolved.maxQueue, auto });
+    return new WhisperModel(nativeModel, file, { concurrency, maxQueue: resolved.maxQueue, auto, wordTimestamps: resolved.alignmentHeads !== '' });
   }
 
   get disposed(): boolean {
@@ -181,6 +186,6 @@ export class WhisperModel implements AsyncDisposable {
   }
 }
 
-export function loadModel(path: string, options?: LoadModelOptions): Promise<WhisperModel> {
-  return WhisperModel.load(path, options);
+export function loadModel(pathOrName: string, options?: LoadModelOptions): Promise<WhisperModel> {
+  return WhisperModel.load(pathOrName, options);
 }

@@ -6,6 +6,7 @@ import os from 'node:os';
 import { invalidArgument } from '../errors/whisper-error';
 import { INT32_MAX, integerIn, isBoolean, isString, numberIn, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
 import type { NativeTranscribeParams } from '../native/native-api';
+import type { DownloadProgress } from '../model-files/download';
 import { WHISPER_SAMPLE_RATE, type AudioOptions } from '../audio/pcm';
 import type { Segment } from './transcript';
 
@@ -187,20 +188,6 @@ export const ALIGNMENT_HEADS_PRESETS = [
   'large.v3.turbo',
 ] as const;
 export type AlignmentHeadsPreset = (typeof ALIGNMENT_HEADS_PRESETS)[number];
-
-/** How far a model download has come. */
-export interface DownloadProgress {
-  /** The catalogue name. */
-  name: string;
-  /** Bytes on disk so far, a resumed part included. */
-  receivedBytes: number;
-  /** Undefined while the size is unknown. */
-  totalBytes: number | undefined;
-  /** Over the last seconds of this attempt. */
-  bytesPerSecond: number;
-  /** Undefined while the size or the rate is unknown. */
-  etaSeconds: number | undefined;
-}
 
 export interface ResolvedLoadOptions {
   gpu: boolean;
