@@ -15,7 +15,7 @@ import type { Segment, Transcript } from '../transcription/transcript';
 import type { PcmChunk } from '../stream/chunks';
 import type { StreamOptions } from '../stream/options';
 import { transcribeStream } from '../stream/transcribe-stream';
-import { alignmentLoadOptions, planConcurrency, type AutoConcurrency } from './concurrency';
+import { planConcurrency, type AutoConcurrency } from './concurrency';
 import { selectDevice } from './devices';
 import { runJob, type JobHost } from './job';
 import { modelMemory, type ModelMemory } from './memory';
@@ -47,7 +47,7 @@ export class WhisperModel implements AsyncDisposable {
   #disposed = false;
   #disposing: Promise<void> | undefined;
 
-  private constructor(nativeModel: NativeModel, file: ModelFileInfo, options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined; wordTimestamps: boolean }) {
+  private constructor(nativeModel: NativeModel, file: ModelFileInfo, options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined }) {
     const nativeInfo = nativeModel.info();
     this.info = describeModel(file);
     this.#native = nativeModel;
@@ -63,7 +63,7 @@ export class WhisperModel implements AsyncDisposable {
           .map((l) => l.code),
       ),
       defaultThreads: defaultThreads(options.concurrency),
-      wordTimestamps: options.wordTimestamps,
+      wordTimestamps: false,
     };
     this.#host = { pool: this.#pool, limits, isDisposed: () => this.#disposed };
   }
@@ -88,12 +88,11 @@ export class WhisperModel implements AsyncDisposable {
         useGpu: resolved.gpu,
         gpuDevice: resolved.gpuDevice,
         flashAttn: resolved.flashAttention,
-        ...alignmentLoadOptions(resolved.alignmentHeads, file),
       });
     } catch (error) {
       throw withCallerStack(fromNativeError(error), callSite);
     }
-    return new WhisperModel(nativeModel, file, { concurrency, maxQueue: resolved.maxQueue, auto, wordTimestamps: resolved.alignmentHeads !== '' });
+    return new WhisperModel(nativeModel, file, { concurrency, maxQueue: resolved.maxQueue, auto });
   }
 
   get disposed(): boolean {
