@@ -1,14 +1,15 @@
 /**
  * Transcript writers: txt, srt, vtt and lrc as whisper-cli writes them (-otxt, -osrt, -ovtt,
- * -olrc), tsv as OpenAI's whisper writes it, and json.
+ * -olrc), tsv as OpenAI's whisper writes it, json, and OpenAI's verbose_json.
  */
 import { integerIn, optionsObject, pick, rejectUnknownKeys } from '../errors/validate';
 import { invalidArgument } from '../errors/whisper-error';
 import type { Segment, Transcript } from './transcript';
+import { resolveTask, verboseJson, type VerboseJsonOptions } from './verbose-json';
 
-export type TranscriptFormat = 'txt' | 'srt' | 'vtt' | 'json' | 'tsv' | 'lrc';
+export type TranscriptFormat = 'txt' | 'srt' | 'vtt' | 'json' | 'verbose_json' | 'tsv' | 'lrc';
 
-export const TRANSCRIPT_FORMATS: readonly TranscriptFormat[] = Object.freeze(['txt', 'srt', 'vtt', 'json', 'tsv', 'lrc'] as const);
+export const TRANSCRIPT_FORMATS: readonly TranscriptFormat[] = Object.freeze(['txt', 'srt', 'vtt', 'json', 'verbose_json', 'tsv', 'lrc'] as const);
 
 export interface SubtitleOptions {
   /** srt/vtt only: wrap a cue's text at this many characters, splitting on words (a word longer than it stays whole). Default: no wrapping (as whisper-cli). */
@@ -17,7 +18,10 @@ export interface SubtitleOptions {
   maxLineCount?: number;
 }
 
-const SUBTITLE_OPTION_KEYS: ReadonlySet<string> = new Set(['maxLineLength', 'maxLineCount']);
+/** formatTranscript's options: the subtitle layout for srt and vtt, the task for verbose_json. */
+export interface FormatOptions extends SubtitleOptions, VerboseJsonOptions {}
+
+const FORMAT_OPTION_KEYS: ReadonlySet<string> = new Set(['maxLineLength', 'maxLineCount', 'task']);
 const LINE_LIMIT = integerIn(1, 1000);
 
 interface Cue {
@@ -32,14 +36,19 @@ interface Cue {
  * space included), except that vtt writes a `-->` inside a text as `--&gt;`, since WebVTT reads
  * that arrow as the start of a new cue. tsv is OpenAI whisper's: a `start\tend\ttext` header,
  * integer milliseconds, the text trimmed with tabs and line breaks made spaces (the same rows as
- * whisper-cli's -ocsv, in another notation). json is the Transcript itself, indented by two.
- * The options shape srt and vtt cues; the other formats accept and ignore them.
+ * whisper-cli's -ocsv, in another notation). json is the Transcript itself, indented by two;
+ * verbose_json is toVerboseJson's object (OpenAI's shape), indented by two. `maxLineLength` and
+ * `maxLineCount` shape srt and vtt cues, `task` is verbose_json's; each format accepts and
+ * ignores the others' options.
  */
-export function formatTranscript(transcript: Transcript, format: TranscriptFormat, options?: SubtitleOptions): string {
+export function formatTranscript(transcript: Transcript, format: TranscriptFormat, options?: FormatOptions): string {
   if (typeof format !== 'string' || !(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
     throw invalidArgument('format', `one of ${TRANSCRIPT_FORMATS.join(', ')}`, format);
   }
-  const layout = resolveSubtitleOptions(options);
+  const o = optionsObject('options', options);
+  rejectUnknownKeys('options', o, FORMAT_OPTION_KEYS);
+  const layout = resolveSubtitleOptions(o);
+  const task = resolveTask(o);
   const segments = checkedSegments(transcript);
   switch (format) {
     case 'txt':
@@ -58,6 +67,8 @@ export function formatTranscript(transcript: Transcript, format: TranscriptForma
       return `start\tend\ttext\n${segments.map((segment) => `${Math.round(segment.startMs)}\t${Math.round(segment.endMs)}\t${segment.text.replace(/[\t\r\n]/g, ' ').trim()}\n`).join('')}`;
     case 'json':
       return `${JSON.stringify(transcript, null, 2)}\n`;
+    case 'verbose_json':
+      return `${JSON.stringify(verboseJson(transcript, task), null, 2)}\n`;
   }
 }
 
@@ -66,9 +77,7 @@ interface SubtitleLayout {
   maxLineCount: number | undefined;
 }
 
-function resolveSubtitleOptions(options: unknown): SubtitleLayout {
-  const o = optionsObject('options', options);
-  rejectUnknownKeys('options', o, SUBTITLE_OPTION_KEYS);
+function resolveSubtitleOptions(o: Record<string, unknown>): SubtitleLayout {
   return {
     maxLineLength: pick<number | undefined>(o, 'maxLineLength', LINE_LIMIT, undefined),
     maxLineCount: pick<number | undefined>(o, 'maxLineCount', LINE_LIMIT, undefined),

@@ -111,7 +111,7 @@ describe('formatTranscript without options (as whisper-cli writes)', () => {
 
   it('an empty transcript is the format frame alone', () => {
     const empty = transcriptOf([]);
-    expect(TRANSCRIPT_FORMATS.filter((f) => f !== 'json').map((f) => formatTranscript(empty, f))).toEqual([
+    expect(TRANSCRIPT_FORMATS.filter((f) => f !== 'json' && f !== 'verbose_json').map((f) => formatTranscript(empty, f))).toEqual([
       '',
       '',
       'WEBVTT\n\n',
@@ -120,8 +120,8 @@ describe('formatTranscript without options (as whisper-cli writes)', () => {
     ]);
   });
 
-  it('lists exactly the six formats, and no csv', () => {
-    expect([...TRANSCRIPT_FORMATS]).toEqual(['txt', 'srt', 'vtt', 'json', 'tsv', 'lrc']);
+  it('lists exactly the seven formats, and no csv', () => {
+    expect([...TRANSCRIPT_FORMATS]).toEqual(['txt', 'srt', 'vtt', 'json', 'verbose_json', 'tsv', 'lrc']);
     expect(Object.isFrozen(TRANSCRIPT_FORMATS)).toBe(true);
   });
 });
@@ -242,8 +242,12 @@ describe('formatTranscript with subtitle options', () => {
 
 describe('formatTranscript refuses bad input with INVALID_ARGUMENT', () => {
   const cases: [string, () => unknown, string][] = [
-    ['an unknown format', () => formatTranscript(SAMPLE, 'csv' as TranscriptFormat), 'format: expected one of txt, srt, vtt, json, tsv, lrc, got "csv"'],
-    ['a format of another type', () => formatTranscript(SAMPLE, 3 as unknown as TranscriptFormat), 'format: expected one of txt, srt, vtt, json, tsv, lrc, got 3'],
+    ['an unknown format', () => formatTranscript(SAMPLE, 'csv' as TranscriptFormat), 'format: expected one of txt, srt, vtt, json, verbose_json, tsv, lrc, got "csv"'],
+    [
+      'a format of another type',
+      () => formatTranscript(SAMPLE, 3 as unknown as TranscriptFormat),
+      'format: expected one of txt, srt, vtt, json, verbose_json, tsv, lrc, got 3',
+    ],
     [
       'no transcript',
       () => formatTranscript(undefined as unknown as Transcript, 'srt'),
@@ -282,7 +286,18 @@ describe('formatTranscript refuses bad input with INVALID_ARGUMENT', () => {
     [
       'a misspelt option',
       () => formatTranscript(SAMPLE, 'srt', { maxLineLenght: 40 } as SubtitleOptions),
-      'options.maxLineLenght: expected one of the known options (maxLineLength, maxLineCount), got "maxLineLenght"',
+      'options.maxLineLenght: expected one of the known options (maxLineLength, maxLineCount, task), got "maxLineLenght"',
+    ],
+    [
+      'an unknown task',
+      () => formatTranscript(SAMPLE, 'verbose_json', { task: 'translation' as 'translate' }),
+      "options.task: expected one of 'transcribe', 'translate', got \"translation\"",
+    ],
+    // every format reads every option, so a bad task is refused even where it would be ignored
+    [
+      'a task of another type',
+      () => formatTranscript(SAMPLE, 'srt', { task: true as unknown as 'translate' }),
+      "options.task: expected one of 'transcribe', 'translate', got true",
     ],
   ];
   for (const [name, call, message] of cases) {
