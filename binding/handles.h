@@ -24,6 +24,8 @@ struct ModelHandle {
   whisper_context* const ctx;
   // Written by the loading thread before the handle is shared; read-only afterwards.
   WeightsMemory weights;
+  // Loaded with DTW alignment heads: whisper_full then times every token (t_dtw).
+  bool dtw = false;
 };
 
 struct StateHandle {

@@ -36,7 +36,33 @@ struct LoadOptions {
   bool use_gpu = true;
   int gpu_device = 0;
   bool flash_attn = true;
+  // WHISPER_AHEADS_NONE: no DTW.
+  whisper_alignment_heads_preset aheads = WHISPER_AHEADS_NONE;
+  int dtw_n_top = 0;
+  size_t dtw_mem_size = 0;
 };
+
+struct AlignmentHeadsName {
+  const char* name;
+  whisper_alignment_heads_preset preset;
+};
+
+// lib/'s names for whisper.cpp's presets (ALIGNMENT_HEADS_PRESETS), and 'top-most' for the
+// heads of the last alignmentTopLayers text layers.
+constexpr AlignmentHeadsName kAlignmentHeads[] = {
+    {"tiny.en", WHISPER_AHEADS_TINY_EN},     {"tiny", WHISPER_AHEADS_TINY},
+    {"base.en", WHISPER_AHEADS_BASE_EN},     {"base", WHISPER_AHEADS_BASE},
+    {"small.en", WHISPER_AHEADS_SMALL_EN},   {"small", WHISPER_AHEADS_SMALL},
+    {"medium.en", WHISPER_AHEADS_MEDIUM_EN}, {"medium", WHISPER_AHEADS_MEDIUM},
+    {"large.v1", WHISPER_AHEADS_LARGE_V1},   {"large.v2", WHISPER_AHEADS_LARGE_V2},
+    {"large.v3", WHISPER_AHEADS_LARGE_V3},   {"large.v3.turbo", WHISPER_AHEADS_LARGE_V3_TURBO},
+    {"top-most", WHISPER_AHEADS_N_TOP_MOST},
+};
+
+// whisper.cpp's DTW context must hold at least a few tensors and its graph; below this it cannot run at all.
+constexpr int64_t kMinDtwMemory = 1 << 20;
+// Twice a large-v3 worst case (see lib/model/planner.ts dtwMemoryBytes): a larger request is a mistake.
+constexpr int64_t kMaxDtwMemory = int64_t{1} << 34;
 
 class LoadModelWorker : public PromiseWorker {
  public:
@@ -52,6 +78,12 @@ class LoadModelWorker : public PromiseWorker {
     params.use_gpu = options_.use_gpu;
     params.gpu_device = options_.gpu_device;
     params.flash_attn = options_.flash_attn;
+    if (options_.aheads != WHISPER_AHEADS_NONE) {
+      params.dtw_token_timestamps = true;
+      params.dtw_aheads_preset = options_.aheads;
+      params.dtw_n_top = options_.dtw_n_top;
+      params.dtw_mem_size = options_.dtw_mem_size;
+    }
     whisper_context* ctx = nullptr;
     ThreadLogCapture capture;
     try {
@@ -67,6 +99,7 @@ class LoadModelWorker : public PromiseWorker {
       return;
     }
     handle_ = std::make_shared<ModelHandle>(ctx);
+    handle_->dtw = params.dtw_token_timestamps;
     handle_->weights = ParseModelLoadLog(capture.lines);
   }
 
@@ -160,6 +193,33 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
     Napi::Value device = object.Get("gpuDevice");
     if (!device.IsUndefined()) {
       options.gpu_device = static_cast<int>(ReadInteger(device, "loadModel.options.gpuDevice", 0, INT32_MAX));
+    }
+    Napi::Value heads = object.Get("alignmentHeads");
+    const std::string heads_name = heads.IsUndefined() ? "" : ReadString(heads, "loadModel.options.alignmentHeads");
+    if (!heads_name.empty()) {
+      bool known = false;
+      for (const AlignmentHeadsName& entry : kAlignmentHeads) {
+        if (heads_name == entry.name) {
+          options.aheads = entry.preset;
+          known = true;
+        }
+      }
+      if (!known) {
+        throw InvalidArgument(env, "loadModel.options.alignmentHeads", "'', 'top-most' or a whisper.cpp preset name",
+                              heads);
+      }
+      if (options.flash_attn) {
+        // whisper.cpp would silently drop DTW.
+        throw InvalidArgument(env, "loadModel.options.flashAttn", "false with alignment heads",
+                              object.Get("flashAttn"));
+      }
+      if (options.aheads == WHISPER_AHEADS_N_TOP_MOST) {
+        // whisper_init_state checks the upper bound against the model's text layers.
+        options.dtw_n_top = static_cast<int>(
+            ReadInteger(object.Get("alignmentTopLayers"), "loadModel.options.alignmentTopLayers", 1, 1024));
+      }
+      options.dtw_mem_size = static_cast<size_t>(
+          ReadInteger(object.Get("dtwMemoryBytes"), "loadModel.options.dtwMemoryBytes", kMinDtwMemory, kMaxDtwMemory));
     }
   }
   auto* worker = new LoadModelWorker(env, std::move(options));

@@ -89,6 +89,13 @@ TranscribeParams ReadTranscribeParams(const Napi::Object& object, const ModelLim
                               std::to_string(kMinAudioContext) + " to " + std::to_string(limits.n_audio_ctx),
                           r.Raw("audioContext"));
   }
+  if (limits.dtw && p.audio_ctx != 0 && p.audio_ctx != limits.n_audio_ctx) {
+    // DTW asserts (and aborts the process) when a window has more frames than twice the encoder context.
+    throw InvalidArgument(env, "options.audioContext",
+                          "0 (the model's " + std::to_string(limits.n_audio_ctx) +
+                              ") for a model loaded with wordTimestamps (whisper.cpp's DTW needs the full context)",
+                          r.Raw("audioContext"));
+  }
   p.tdrz_enable = r.Bool("tinydiarize", "options.tinydiarize");
   p.suppress_regex = r.String("suppressRegex", "options.suppressRegex");
   if (!p.suppress_regex.empty()) {
@@ -149,6 +156,16 @@ TranscribeParams ReadTranscribeParams(const Napi::Object& object, const ModelLim
   p.vad_params.samples_overlap = r.Float("vadSamplesOverlap", "options.vad.samplesOverlap", 0, 10);
   return p;
 }
+std::vector<float> TemperatureLadder(float temperature, float increment) {
+  std::vector<float> ladder;
+  if (increment > 0.0f) {
+    for (float t = temperature; t < 1.0f + 1e-6f; t += increment) ladder.push_back(t);
+  } else {
+    ladder.push_back(temperature);
+  }
+  return ladder;
+}
+
 whisper_full_params ToWhisperParams(const TranscribeParams& p) {
   whisper_full_params w =
       whisper_full_default_params(p.beam_search ? WHISPER_SAMPLING_BEAM_SEARCH : WHISPER_SAMPLING_GREEDY);

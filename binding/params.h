@@ -8,6 +8,7 @@
 #include <whisper.h>
 
 #include <string>
+#include <vector>
 
 namespace whisper_napi {
 
@@ -55,6 +56,8 @@ struct TranscribeParams {
 // What the checks need to know about the model the job runs on.
 struct ModelLimits {
   int n_audio_ctx = 0;
+  // Loaded with DTW alignment heads.
+  bool dtw = false;
 };
 
 // whisper.cpp's WHISPER_MAX_DECODERS (private to whisper.cpp): the most decoders whisper_full runs.
@@ -66,5 +69,9 @@ TranscribeParams ReadTranscribeParams(const Napi::Object& object, const ModelLim
 
 // The returned struct points into `params`' strings: keep `params` alive while it is used.
 whisper_full_params ToWhisperParams(const TranscribeParams& params);
+
+// whisper_full_with_state's temperature ladder, built with its own float loop: the temperature
+// of each decoding attempt of a window, in order.
+std::vector<float> TemperatureLadder(float temperature, float increment);
 
 }  // namespace whisper_napi

@@ -65,6 +65,7 @@ Napi::Value State::Transcribe(const Napi::CallbackInfo& info) {
   }
   ModelLimits limits;
   limits.n_audio_ctx = whisper_model_n_audio_ctx(handle_->model->ctx);
+  limits.dtw = handle_->model->dtw;
   TranscribeParams params = ReadTranscribeParams(params_value.As<Napi::Object>(), limits);
   params.want_progress = params.want_segments = on_event.IsFunction();
 

@@ -1,5 +1,6 @@
 #include "transcribe_worker.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <system_error>
@@ -163,12 +164,27 @@ void TranscribeWorker::Run() {
     return static_cast<StateHandle*>(user_data)->abort_requested.load();
   };
   wparams.abort_callback_user_data = state_.get();
-  wparams.encoder_begin_callback = [](whisper_context*, whisper_state*, void* user_data) {
+  temperature_ladder_ = TemperatureLadder(params_.temperature, params_.temperature_inc);
+  wparams.encoder_begin_callback = [](whisper_context*, whisper_state* s, void* user_data) {
     auto* self = static_cast<TranscribeWorker*>(user_data);
     self->result_.encoder_runs++;
+    // The previous window's segments are final now (DTW included): deliver them before this one runs.
+    if (self->params_.want_segments) self->SendNewSegments();
+    DecodedWindow window;
+    window.first_segment = whisper_full_n_segments_from_state(s);
+    self->windows_.push_back(window);
     return !self->state_->abort_requested.load();
   };
   wparams.encoder_begin_callback_user_data = this;
+  wparams.logits_filter_callback = [](whisper_context*, whisper_state*, const whisper_token_data*, int n_tokens, float*,
+                                      void* user_data) {
+    // Only the first step of an attempt has no tokens, and it runs on whisper_full's own thread;
+    // later steps may run on its sampling threads, so nothing is touched for them.
+    if (n_tokens != 0) return;
+    auto* self = static_cast<TranscribeWorker*>(user_data);
+    if (!self->windows_.empty()) self->windows_.back().attempts++;
+  };
+  wparams.logits_filter_callback_user_data = this;
   if (params_.want_progress) {
     wparams.progress_callback = [](whisper_context*, whisper_state*, int percent, void* user_data) {
       TranscribeEvent event;
@@ -179,15 +195,10 @@ void TranscribeWorker::Run() {
     wparams.progress_callback_user_data = this;
   }
   if (params_.want_segments) {
-    wparams.new_segment_callback = [](whisper_context* c, whisper_state* s, int n_new, void* user_data) {
-      auto* self = static_cast<TranscribeWorker*>(user_data);
-      const int n = whisper_full_n_segments_from_state(s);
-      for (int i = n - n_new; i < n; ++i) {
-        TranscribeEvent event;
-        event.kind = TranscribeEvent::Kind::Segment;
-        event.segment = ReadSegment(c, s, i, self->vad_map_);
-        self->Send(std::move(event));
-      }
+    // n_new is not trusted: with DTW, whisper_full calls this only from a loop with wrong bounds
+    // (most windows after the first call it not at all). Every call sends what is new instead.
+    wparams.new_segment_callback = [](whisper_context*, whisper_state*, int, void* user_data) {
+      static_cast<TranscribeWorker*>(user_data)->SendNewSegments();
     };
     wparams.new_segment_callback_user_data = this;
   }
@@ -240,9 +251,37 @@ void TranscribeWorker::Run() {
     failure_ = {"TRANSCRIPTION_FAILED", DescribeFailure(rc) + (why.empty() ? "" : " (" + why + ")")};
     return;
   }
+  if (params_.want_segments) SendNewSegments();
   const int n_segments = whisper_full_n_segments_from_state(state_->state);
   result_.segments.reserve(n_segments);
-  for (int i = 0; i < n_segments; ++i) result_.segments.push_back(ReadSegment(ctx, state_->state, i, vad_map_));
+  for (int i = 0; i < n_segments; ++i) result_.segments.push_back(ReadJobSegment(i));
+}
+
+SegmentResult TranscribeWorker::ReadJobSegment(int i) const {
+  whisper_state* state = state_->state;
+  SegmentResult segment = ReadSegment(state_->model->ctx, state, i, vad_map_, state_->model->dtw);
+  // The window whose segments include i: the last one marked with no more segments before it.
+  const DecodedWindow* window = nullptr;
+  for (const DecodedWindow& w : windows_) {
+    if (w.first_segment <= i) window = &w;
+  }
+  const int attempt = window == nullptr ? 1 : std::max(1, window->attempts);
+  segment.temperature = temperature_ladder_[std::min<size_t>(attempt, temperature_ladder_.size()) - 1];
+  // whisper_full's seek is not public: a window starts, at the latest, where its first segment does.
+  const int first = window == nullptr ? i : window->first_segment;
+  const int64_t t0 = whisper_full_get_segment_t0_from_state(state, first);
+  segment.window_start_ms = (vad_map_.empty() ? t0 : vad_map_.ToOriginal(t0)) * 10;
+  return segment;
+}
+
+void TranscribeWorker::SendNewSegments() {
+  const int n = whisper_full_n_segments_from_state(state_->state);
+  for (; delivered_segments_ < n; ++delivered_segments_) {
+    TranscribeEvent event;
+    event.kind = TranscribeEvent::Kind::Segment;
+    event.segment = ReadJobSegment(delivered_segments_);
+    Send(std::move(event));
+  }
 }
 
 void TranscribeWorker::Deliver(Napi::Env env, const TranscribeEvent& event) {

@@ -55,6 +55,19 @@ class TranscribeWorker {
   void Send(TranscribeEvent event);
   void Settle(Napi::Env env);
   void Deliver(Napi::Env env, const TranscribeEvent& event);
+  // Segment i of the running job, with the temperature and start of the window it came from.
+  SegmentResult ReadJobSegment(int i) const;
+  // Sends the segments whisper_full has finished since the last call, in order.
+  void SendNewSegments();
+
+  // One 30 s window of whisper_full: marked when its encoder starts (encoder_begin_callback).
+  struct DecodedWindow {
+    // Segments whisper_full had before this window; the window's own follow.
+    int first_segment = 0;
+    // Decoding attempts so far: the first step of each (decoders[0] with no tokens yet) passes
+    // through the logits filter. The last attempt is the one whisper_full kept.
+    int attempts = 0;
+  };
 
   Napi::Env env_;
   Napi::Promise::Deferred deferred_;
@@ -68,6 +81,11 @@ class TranscribeWorker {
   TranscriptResult result_;
   VadTimeMap vad_map_;
   WorkerFailure failure_;
+  // On the job's thread only (whisper_full's callbacks run there, and the logits filter's
+  // first step of an attempt does too).
+  std::vector<float> temperature_ladder_;
+  std::vector<DecodedWindow> windows_;
+  int delivered_segments_ = 0;
 
   // Node frees a thread-safe function at environment teardown even while threads still
   // hold it; the finalizer closes this gate first, so the job's thread never touches a

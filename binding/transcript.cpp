@@ -9,7 +9,7 @@ int64_t ToMs(int64_t centiseconds) { return centiseconds * 10; }
 int64_t TokenMs(int64_t centiseconds) { return centiseconds < 0 ? -1 : centiseconds * 10; }
 }  // namespace
 
-SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i, const VadTimeMap& vad_map) {
+SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i, const VadTimeMap& vad_map, bool dtw) {
   SegmentResult segment;
   segment.index = i;
   const int64_t t0 = whisper_full_get_segment_t0_from_state(state, i);
@@ -35,6 +35,7 @@ SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i, con
     token.ptsum = data.ptsum;
     token.t0_ms = TokenMs(data.t0);
     token.t1_ms = TokenMs(data.t1);
+    if (dtw && data.t_dtw >= 0) token.dtw_ms = ToMs(vad_map.empty() ? data.t_dtw : vad_map.ToOriginal(data.t_dtw));
     token.special = data.id >= eot;
     segment.tokens.push_back(std::move(token));
   }
@@ -49,6 +50,8 @@ Napi::Object SegmentToJs(Napi::Env env, const SegmentResult& segment) {
   out.Set("text", segment.text);
   out.Set("noSpeechProbability", segment.no_speech_prob);
   out.Set("speakerTurnNext", segment.speaker_turn_next);
+  out.Set("temperature", segment.temperature);
+  out.Set("windowStartMs", static_cast<double>(segment.window_start_ms));
   Napi::Array tokens = Napi::Array::New(env, segment.tokens.size());
   for (size_t j = 0; j < segment.tokens.size(); ++j) {
     const TokenResult& t = segment.tokens[j];
@@ -61,6 +64,7 @@ Napi::Object SegmentToJs(Napi::Env env, const SegmentResult& segment) {
     token.Set("timestampProbabilitySum", t.ptsum);
     token.Set("startMs", static_cast<double>(t.t0_ms));
     token.Set("endMs", static_cast<double>(t.t1_ms));
+    token.Set("dtwMs", static_cast<double>(t.dtw_ms));
     token.Set("special", t.special);
     tokens.Set(static_cast<uint32_t>(j), token);
   }

@@ -22,6 +22,7 @@ struct TokenResult {
   float ptsum = 0;
   int64_t t0_ms = -1;  // -1 unless token timestamps were computed
   int64_t t1_ms = -1;
+  int64_t dtw_ms = -1;  // -1 unless the model was loaded with DTW alignment heads
   bool special = false;
 };
 
@@ -32,6 +33,9 @@ struct SegmentResult {
   std::string text;
   float no_speech_prob = 0;
   bool speaker_turn_next = false;
+  // Set by the worker, which tracks whisper_full's windows and decoding attempts.
+  float temperature = 0;
+  int64_t window_start_ms = 0;
   std::vector<TokenResult> tokens;
 };
 
@@ -45,8 +49,9 @@ struct TranscriptResult {
 };
 
 // Reads segment i of the last whisper_full on `state`; call only from the thread running it.
-// With a VAD time map, segment times are mapped back to the input audio.
-SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i, const VadTimeMap& vad_map);
+// With a VAD time map, segment times are mapped back to the input audio. `dtw`: the model was
+// loaded with alignment heads, so t_dtw holds a time (whisper.cpp leaves it uninitialised otherwise).
+SegmentResult ReadSegment(whisper_context* ctx, whisper_state* state, int i, const VadTimeMap& vad_map, bool dtw);
 
 Napi::Object SegmentToJs(Napi::Env env, const SegmentResult& segment);
 Napi::Object TranscriptToJs(Napi::Env env, const TranscriptResult& result);

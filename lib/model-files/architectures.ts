@@ -114,3 +114,91 @@ export function identifyArchitecture(hparams: ArchitectureHparams): IdentifiedAr
   if (matches.includes('large-v1') || matches.includes('large-v2')) return 'large-v1/v2';
   return matches[0] as IdentifiedArchitecture;
 }
+
+/** whisper.cpp's alignment-head presets for DTW, by the model they were found for. */
+export const ALIGNMENT_HEADS_PRESETS = [
+  'tiny.en',
+  'tiny',
+  'base.en',
+  'base',
+  'small.en',
+  'small',
+  'medium.en',
+  'medium',
+  'large.v1',
+  'large.v2',
+  'large.v3',
+  'large.v3.turbo',
+] as const;
+export type AlignmentHeadsPreset = (typeof ALIGNMENT_HEADS_PRESETS)[number];
+
+/**
+ * What each of whisper.cpp 1.9.1's preset tables (g_aheads_*) holds: how many heads, and the highest
+ * text layer and head index it names (whisper_init_state fails when the model has fewer).
+ */
+const PRESET_HEADS: Readonly<Record<AlignmentHeadsPreset, { count: number; maxLayer: number; maxHead: number }>> = Object.freeze({
+  'tiny.en': { count: 8, maxLayer: 3, maxHead: 5 },
+  tiny: { count: 6, maxLayer: 3, maxHead: 5 },
+  'base.en': { count: 5, maxLayer: 5, maxHead: 7 },
+  base: { count: 8, maxLayer: 5, maxHead: 7 },
+  'small.en': { count: 19, maxLayer: 11, maxHead: 11 },
+  small: { count: 10, maxLayer: 10, maxHead: 9 },
+  'medium.en': { count: 18, maxLayer: 21, maxHead: 15 },
+  medium: { count: 6, maxLayer: 23, maxHead: 15 },
+  'large.v1': { count: 9, maxLayer: 23, maxHead: 19 },
+  'large.v2': { count: 23, maxLayer: 27, maxHead: 19 },
+  'large.v3': { count: 10, maxLayer: 25, maxHead: 18 },
+  'large.v3.turbo': { count: 6, maxLayer: 3, maxHead: 14 },
+});
+
+/** The alignment heads a model is loaded with for DTW token timestamps. */
+export interface AlignmentHeads {
+  /** A preset, or 'top-most': every head of the last `topLayers` text layers. */
+  heads: AlignmentHeadsPreset | 'top-most';
+  /** With 'top-most' (0 otherwise). */
+  topLayers: number;
+  /** Heads in all: the size of DTW's attention tensors. */
+  count: number;
+}
+
+type DecoderShape = Pick<ArchitectureHparams, 'nVocab' | 'nMels' | 'nTextState' | 'nTextHead' | 'nTextLayer'>;
+
+/** Whether a preset's heads all exist in a model of this shape. */
+export function presetFits(preset: AlignmentHeadsPreset, hparams: DecoderShape): boolean {
+  const table = PRESET_HEADS[preset];
+  return table.maxLayer < hparams.nTextLayer && table.maxHead < hparams.nTextHead;
+}
+
+/**
+ * The preset for a model's architecture, judged by its decoder and mel bins (not its weights):
+ * tiny … medium (English-only or not), large with 80 mels as large-v2 (large-v1 shares its shape
+ * and has its own preset), 128 mels with 32 text layers as large-v3, with 4 as large-v3-turbo.
+ * Undefined for any other shape.
+ */
+export function presetForArchitecture(hparams: DecoderShape): AlignmentHeadsPreset | undefined {
+  const english = hparams.nVocab < N_VOCAB_MULTI;
+  const decoder = (name: ArchitectureName) => {
+    const h = ARCHITECTURES[name].hparams;
+    return h.nTextState === hparams.nTextState && h.nTextHead === hparams.nTextHead && h.nTextLayer === hparams.nTextLayer && h.nMels === hparams.nMels;
+  };
+  for (const size of ['tiny', 'base', 'small', 'medium'] as const) {
+    if (decoder(size)) return english ? `${size}.en` : size;
+  }
+  if (decoder('large-v2')) return 'large.v2';
+  if (decoder('large-v3')) return 'large.v3';
+  if (decoder('large-v3-turbo')) return 'large.v3.turbo';
+  return undefined;
+}
+
+/**
+ * The alignment heads for `requested` ('auto' or a preset) on a model of this shape. 'auto' on a
+ * shape no preset was found for (a distilled or synthetic model) takes every head of the last half
+ * of the text layers, as OpenAI's reference decoder does for a model without alignment heads. A
+ * named preset must fit the model; undefined when it does not.
+ */
+export function alignmentHeadsFor(requested: AlignmentHeadsPreset | 'auto', hparams: DecoderShape): AlignmentHeads | undefined {
+  const preset = requested === 'auto' ? presetForArchitecture(hparams) : requested;
+  if (preset !== undefined) return presetFits(preset, hparams) ? { heads: preset, topLayers: 0, count: PRESET_HEADS[preset].count } : undefined;
+  const topLayers = hparams.nTextLayer - Math.floor(hparams.nTextLayer / 2);
+  return { heads: 'top-most', topLayers, count: topLayers * hparams.nTextHead };
+}

@@ -3,11 +3,34 @@
  * it runs on and the planner's estimate of one state.
  */
 import os from 'node:os';
-import { WhisperError } from '../errors/whisper-error';
+import { WhisperError, invalidArgument } from '../errors/whisper-error';
+import { alignmentHeadsFor, type AlignmentHeads } from '../model-files/architectures';
 import type { ModelFileInfo } from '../model-files/inspect';
+import type { NativeLoadOptions } from '../native/native-api';
 import { MAX_CONCURRENCY, type ResolvedLoadOptions } from '../transcription/options';
 import type { ModelDevice } from './devices';
-import { estimateMemory, maxConcurrencyForBudget, type MemoryEstimate } from './planner';
+import { dtwMemoryBytes, estimateMemory, maxConcurrencyForBudget, type MemoryEstimate } from './planner';
+
+/** The alignment heads a model file is loaded with for `wordTimestamps`; undefined when it is off. */
+export function resolveAlignmentHeads(requested: ResolvedLoadOptions['alignmentHeads'], file: Pick<ModelFileInfo, 'hparams'>): AlignmentHeads | undefined {
+  if (requested === '') return undefined;
+  const heads = alignmentHeadsFor(requested, file.hparams);
+  if (heads === undefined) {
+    const { nTextLayer, nTextHead } = file.hparams;
+    throw invalidArgument('options.wordTimestamps', `true or a preset whose heads this model has (${nTextLayer} text layers of ${nTextHead} heads)`, requested);
+  }
+  return heads;
+}
+
+/** The addon's load options for word timestamps (none when they are off). */
+export function alignmentLoadOptions(
+  requested: ResolvedLoadOptions['alignmentHeads'],
+  file: Pick<ModelFileInfo, 'hparams'>,
+): Pick<NativeLoadOptions, 'alignmentHeads' | 'alignmentTopLayers' | 'dtwMemoryBytes'> {
+  const heads = resolveAlignmentHeads(requested, file);
+  if (heads === undefined) return {};
+  return { alignmentHeads: heads.heads, alignmentTopLayers: heads.topLayers, dtwMemoryBytes: dtwMemoryBytes(file.hparams, heads.count) };
+}
 
 /**
  * Memory left alone for everything else: the larger of 512 MiB and 10 % of the device.

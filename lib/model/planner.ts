@@ -123,6 +123,30 @@ export function computeBufferBytes(
   };
 }
 
+/**
+ * whisper.cpp's dtw_mem_size for a model: the work context whisper_exp_compute_token_level_timestamps_dtw
+ * allocates in full for every window that produced text, sized for its worst case so ggml's pool
+ * can never overflow (an overflow aborts the process). A window's DTW runs over T = n_text_ctx / 2
+ * tokens at most (sot, language, no-timestamps, at most n_text_ctx / 2 - 4 decoded tokens, eot), A =
+ * n_audio_ctx audio positions (whisper asserts n_frames <= 2 n_audio_ctx) and H alignment heads. Its
+ * tensors: three f32 [T, A, H] (the copied attention, its norm, its median filter), two f32 [T, A]
+ * (the mean and its scale), the DTW cost and trace matrices ((T + 1) x (A + 1), f32 and i32), the
+ * backtrace and its copy (2 x (T + A) i32 each), ggml's default graph, and a tensor header and
+ * alignment for each; plus 1 MiB of slack.
+ */
+export function dtwMemoryBytes(hparams: Pick<ArchitectureHparams, 'nTextCtx' | 'nAudioCtx'>, heads: number): number {
+  const tokens = Math.floor(hparams.nTextCtx / 2);
+  const audio = hparams.nAudioCtx;
+  const tensors = 3 * F32 * tokens * audio * heads + 2 * F32 * tokens * audio + 2 * 4 * (tokens + 1) * (audio + 1) + 2 * 2 * 4 * (tokens + audio);
+  const headers = 24 * DTW_TENSOR_OVERHEAD_BYTES;
+  return tensors + headers + DTW_GRAPH_BYTES + DTW_SLACK_BYTES;
+}
+/** ggml_tensor_overhead() plus GGML_MEM_ALIGN padding, rounded up. */
+const DTW_TENSOR_OVERHEAD_BYTES = 512;
+/** ggml_graph_nbytes(GGML_DEFAULT_GRAPH_SIZE = 2048) is about 70 kB. */
+const DTW_GRAPH_BYTES = 128 * 1024;
+const DTW_SLACK_BYTES = 1024 * 1024;
+
 /** The most decoders whisper_full runs at once for these options (it mirrors whisper_full's temperature ladder). */
 export function decodersFor(options: { strategy: 'greedy' | 'beam'; bestOf: number; beamSize: number; temperatureFallback: boolean }): number {
   const cold = options.strategy === 'beam' ? options.beamSize : 1;

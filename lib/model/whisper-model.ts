@@ -15,7 +15,7 @@ import type { Segment, Transcript } from '../transcription/transcript';
 import type { PcmChunk } from '../stream/chunks';
 import type { StreamOptions } from '../stream/options';
 import { transcribeStream } from '../stream/transcribe-stream';
-import { planConcurrency, type AutoConcurrency } from './concurrency';
+import { alignmentLoadOptions, planConcurrency, type AutoConcurrency } from './concurrency';
 import { selectDevice } from './devices';
 import { runJob, type JobHost } from './job';
 import { modelMemory, type ModelMemory } from './memory';
@@ -47,7 +47,11 @@ export class WhisperModel implements AsyncDisposable {
   #disposed = false;
   #disposing: Promise<void> | undefined;
 
-  private constructor(nativeModel: NativeModel, file: ModelFileInfo, options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined }) {
+  private constructor(
+    nativeModel: NativeModel,
+    file: ModelFileInfo,
+    options: { concurrency: number; maxQueue: number; auto: AutoConcurrency | undefined; wordTimestamps: boolean },
+  ) {
     const nativeInfo = nativeModel.info();
     this.info = describeModel(file);
     this.#native = nativeModel;
@@ -63,7 +67,7 @@ export class WhisperModel implements AsyncDisposable {
           .map((l) => l.code),
       ),
       defaultThreads: defaultThreads(options.concurrency),
-      wordTimestamps: false,
+      wordTimestamps: options.wordTimestamps,
     };
     this.#host = { pool: this.#pool, limits, isDisposed: () => this.#disposed };
   }
@@ -79,6 +83,7 @@ export class WhisperModel implements AsyncDisposable {
     const file = await inspectModelFile(path);
     const device = selectDevice(native().getDevices(), resolved);
     assertRunnable(file, device, native().getSystemInfo().whisperVersion);
+    const alignment = alignmentLoadOptions(resolved.alignmentHeads, file);
     // Planned before loading: the device's free memory must still include the weights' share.
     const auto = resolved.concurrency === 'auto' ? await planConcurrency(file, resolved, device) : undefined;
     const concurrency = auto?.concurrency ?? (resolved.concurrency as number);
@@ -88,11 +93,12 @@ export class WhisperModel implements AsyncDisposable {
         useGpu: resolved.gpu,
         gpuDevice: resolved.gpuDevice,
         flashAttn: resolved.flashAttention,
+        ...alignment,
       });
     } catch (error) {
       throw withCallerStack(fromNativeError(error), callSite);
     }
-    return new WhisperModel(nativeModel, file, { concurrency, maxQueue: resolved.maxQueue, auto });
+    return new WhisperModel(nativeModel, file, { concurrency, maxQueue: resolved.maxQueue, auto, wordTimestamps: resolved.alignmentHeads !== '' });
   }
 
   get disposed(): boolean {

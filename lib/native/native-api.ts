@@ -7,6 +7,16 @@ export interface NativeLoadOptions {
   useGpu: boolean;
   gpuDevice: number;
   flashAttn: boolean;
+  /**
+   * DTW token timestamps with whisper.cpp's alignment heads: a preset name ('base', 'large.v3.turbo',
+   * ...) or 'top-most' (every head of the last `alignmentTopLayers` text layers). Absent or '': off.
+   * Needs flashAttn false (whisper.cpp would silently drop DTW).
+   */
+  alignmentHeads?: string;
+  /** With 'top-most': how many of the last text layers, 1 to the model's. */
+  alignmentTopLayers?: number;
+  /** With alignment heads: whisper.cpp's dtw_mem_size, the DTW work context (1 MiB to 16 GiB). */
+  dtwMemoryBytes?: number;
 }
 
 /** The hyperparameters whisper.cpp loaded, as it reports them. */

@@ -36,13 +36,23 @@ export function stablePart(segments: readonly Segment[], window: Float32Array, c
   return { stable: n, carryFrom: cut.sample };
 }
 
-/** @internal `segment` moved by `offsetMs` (its tokens too) and renumbered. */
+/** @internal `segment` moved by `offsetMs` (its window start, token times and words too) and renumbered. */
 export function shiftSegment(segment: Segment, offsetMs: number, index: number): Segment {
   return {
     ...segment,
     index,
     startMs: segment.startMs + offsetMs,
     endMs: segment.endMs + offsetMs,
-    tokens: segment.tokens.map((t) => (t.startMs === undefined || t.endMs === undefined ? t : { ...t, startMs: t.startMs + offsetMs, endMs: t.endMs + offsetMs })),
+    windowStartMs: segment.windowStartMs + offsetMs,
+    tokens: segment.tokens.map((t) => {
+      const shifted = { ...t };
+      if (t.startMs !== undefined && t.endMs !== undefined) {
+        shifted.startMs = t.startMs + offsetMs;
+        shifted.endMs = t.endMs + offsetMs;
+      }
+      if (t.dtwMs !== undefined) shifted.dtwMs = t.dtwMs + offsetMs;
+      return shifted;
+    }),
+    ...(segment.words ? { words: segment.words.map((w) => ({ ...w, startMs: w.startMs + offsetMs, endMs: w.endMs + offsetMs })) } : {}),
   };
 }

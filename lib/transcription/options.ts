@@ -8,6 +8,7 @@ import { INT32_MAX, integerIn, isBoolean, isString, numberIn, optionsObject, pic
 import type { NativeTranscribeParams } from '../native/native-api';
 import type { DownloadProgress } from '../model-files/download';
 import { WHISPER_SAMPLE_RATE, type AudioOptions } from '../audio/pcm';
+import { ALIGNMENT_HEADS_PRESETS, type AlignmentHeadsPreset } from '../model-files/architectures';
 import type { Segment } from './transcript';
 
 /** whisper.cpp's WHISPER_MAX_DECODERS: beam size and best-of above it fail inside whisper_full. */
@@ -154,8 +155,13 @@ export interface LoadModelOptions {
   /**
    * Prepare the model for `transcribe(..., { wordTimestamps: true })`: whisper.cpp's DTW
    * token alignment with the alignment heads of the model's architecture (true), or of the
-   * named preset. Each state then needs more memory (the planner counts it), and flash
-   * attention is off (whisper.cpp cannot align with it). Default false.
+   * named preset. true picks the preset from the model's shape: tiny … medium (.en or not),
+   * large-v3, large-v3-turbo, and 'large.v2' for every 80-mel large model (large-v1 has the
+   * same shape: pass 'large.v1' for it). A shape no preset was made for (distilled or custom
+   * models) aligns with every head of the last half of its text layers, as OpenAI's reference
+   * decoder does. A preset naming heads the model does not have is INVALID_ARGUMENT.
+   * Each state then needs more memory (the planner counts it), flash attention is off
+   * (whisper.cpp cannot align with it), and `audioContext` cannot be changed. Default false.
    */
   wordTimestamps?: boolean | AlignmentHeadsPreset;
   /**
@@ -172,22 +178,7 @@ export interface LoadModelOptions {
   signal?: AbortSignal;
 }
 
-/** whisper.cpp's alignment-head presets for DTW, by the model they were found for. */
-export const ALIGNMENT_HEADS_PRESETS = [
-  'tiny.en',
-  'tiny',
-  'base.en',
-  'base',
-  'small.en',
-  'small',
-  'medium.en',
-  'medium',
-  'large.v1',
-  'large.v2',
-  'large.v3',
-  'large.v3.turbo',
-] as const;
-export type AlignmentHeadsPreset = (typeof ALIGNMENT_HEADS_PRESETS)[number];
+export { ALIGNMENT_HEADS_PRESETS, type AlignmentHeadsPreset };
 
 export interface ResolvedLoadOptions {
   gpu: boolean;
@@ -355,6 +346,15 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
   if (audioContext !== 0 && audioContext < 64) {
     // Tiny encoder contexts break the conv/attention graph shapes.
     throw invalidArgument('options.audioContext', `0 (the model's ${limits.nAudioCtx}) or from 64 to ${limits.nAudioCtx}`, audioContext);
+  }
+  if (limits.wordTimestamps && audioContext !== 0 && audioContext !== limits.nAudioCtx) {
+    // With alignment heads whisper_full runs DTW on every window, and it aborts the process when a
+    // window has more frames than twice the encoder context.
+    throw invalidArgument(
+      'options.audioContext',
+      `0 (the model's ${limits.nAudioCtx}) for a model loaded with wordTimestamps (whisper.cpp's DTW needs the whole context)`,
+      audioContext,
+    );
   }
   const suppressRegex = pick(o, 'suppressRegex', isString, '');
   if (suppressRegex) {

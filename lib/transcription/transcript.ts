@@ -2,7 +2,7 @@
 import type { NativeSegment, NativeTranscript } from '../native/native-api';
 import type { ResultShaping } from './options';
 import { dropNonSpeech } from './silence';
-import type { Word } from './words';
+import { wordsFromTokens, type Word } from './words';
 
 export interface Token {
   id: number;
@@ -68,8 +68,8 @@ export interface Transcript {
   };
 }
 
-export function toSegment(native: NativeSegment, _shaping: ResultShaping): Segment {
-  return {
+export function toSegment(native: NativeSegment, shaping: ResultShaping): Segment {
+  const segment: Segment = {
     index: native.index,
     startMs: native.startMs,
     endMs: native.endMs,
@@ -90,6 +90,8 @@ export function toSegment(native: NativeSegment, _shaping: ResultShaping): Segme
       special: t.special,
     })),
   };
+  if (shaping.wordTimestamps) segment.words = wordsFromTokens(segment.tokens, segment);
+  return segment;
 }
 
 /** A transcript's text: its segments' texts joined, trimmed. */

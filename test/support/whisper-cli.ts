@@ -19,6 +19,8 @@ export interface OracleToken {
   p: number;
   startMs?: number;
   endMs?: number;
+  /** With `-dtw <preset>`: the token's DTW time (its "t_dtw", centiseconds, times 10); absent where whisper-cli wrote -1. */
+  dtwMs?: number;
 }
 
 export interface OracleSegment {
@@ -58,6 +60,7 @@ interface RawToken {
   id: number;
   p: number;
   offsets?: { from: number; to: number };
+  t_dtw?: number;
 }
 interface RawSegment {
   offsets: { from: number; to: number };
@@ -109,6 +112,7 @@ export async function runWhisperCli(cli: string, options: OracleOptions): Promis
           id: token.id,
           p: token.p,
           ...(token.offsets ? { startMs: token.offsets.from, endMs: token.offsets.to } : {}),
+          ...(token.t_dtw !== undefined && token.t_dtw > -1 ? { dtwMs: token.t_dtw * 10 } : {}),
         })),
       })),
     };
@@ -153,6 +157,8 @@ export function toOracleShape(transcript: Transcript, tokenTextBytes: (id: numbe
         // whisper-cli prints floats with six significant digits.
         p: Number(first.probability.toPrecision(6)),
         ...(first.startMs !== undefined && endMs !== undefined ? { startMs: first.startMs, endMs } : {}),
+        // whisper-cli keeps the first token's data for a merged character.
+        ...(first.dtwMs !== undefined ? { dtwMs: first.dtwMs } : {}),
       });
     }
     return { startMs: segment.startMs, endMs: segment.endMs, text: segment.text, tokens: merged };
