@@ -222,17 +222,27 @@ function contentRange(response: HttpResponse): { start: number | undefined; tota
   return { start: match[1] === undefined ? undefined : Number(match[1]), total: match[2] === '*' ? undefined : Number(match[2]) };
 }
 
-function expectedSha256(download: Download, response: HttpResponse): string | undefined {
-  const stated = response.linkedSha256;
+/** Throws when the server states another SHA-256 than the catalogue's, before a byte is fetched. */
+function checkStatedSha256(download: Download, stated: string): void {
   const known = download.entry.sha256;
-  if (known !== undefined && stated !== undefined && stated !== known) {
-    discard(response.body);
+  if (known !== undefined && stated !== known) {
     throw new WhisperError(
       'CHECKSUM_MISMATCH',
       `${download.what}: the server offers ${download.entry.file} with SHA-256 ${stated}, but the catalogue expects ${known}; nothing was downloaded (is the mirror serving another version?)`,
     );
   }
-  return known ?? stated;
+}
+
+function expectedSha256(download: Download, response: HttpResponse): string | undefined {
+  if (response.linkedSha256 !== undefined) {
+    try {
+      checkStatedSha256(download, response.linkedSha256);
+    } catch (error) {
+      discard(response.body);
+      throw error;
+    }
+  }
+  return download.entry.sha256 ?? response.linkedSha256;
 }
 
 type AttemptResult = { done: true; sha256: string; expected: string | undefined } | { done: false; receivedBytes: number };
@@ -245,7 +255,14 @@ async function attempt(download: Download): Promise<AttemptResult> {
     headers.range = `bytes=${offset}-`;
     headers['if-range'] = info.validator;
   }
-  const response = await httpGet(download.url, { headers, signal: download.signal, allowHttp: download.allowHttp, idleTimeoutMs: IDLE_TIMEOUT_MS, what: download.what });
+  const response = await httpGet(download.url, {
+    headers,
+    signal: download.signal,
+    allowHttp: download.allowHttp,
+    idleTimeoutMs: IDLE_TIMEOUT_MS,
+    what: download.what,
+    onLinkedSha256: (stated) => checkStatedSha256(download, stated),
+  });
   const { status } = response;
   if (status === 416) {
     discard(response.body);

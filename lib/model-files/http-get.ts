@@ -36,6 +36,8 @@ export interface HttpGetOptions {
   idleTimeoutMs: number;
   /** What the messages call the request, e.g. "model 'base.en'". */
   what: string;
+  /** Sees the SHA-256 a redirect states before it is followed; may throw to stop there. */
+  onLinkedSha256?: (sha256: string) => void;
 }
 
 const MAX_REDIRECTS = 8;
@@ -86,6 +88,7 @@ export async function httpGet(url: URL, options: HttpGetOptions): Promise<HttpRe
       return { status, headers: response.headers, body: response, url: current, linkedSha256, linkedSize };
     }
     response.resume();
+    if (linkedSha256 !== undefined) options.onLinkedSha256?.(linkedSha256);
     if (redirects >= MAX_REDIRECTS) {
       throw new WhisperError('DOWNLOAD_FAILED', `${options.what}: more than ${MAX_REDIRECTS} redirects from ${url.href}; check the base URL (HF_ENDPOINT)`);
     }
