@@ -1,20 +1,53 @@
 #!/usr/bin/env node
-/** whisper-napi command line: transcribe a file, inspect a model, list devices, diagnose the install. */
-import { WhisperError } from '../errors/whisper-error';
+/** whisper-napi command line: transcribe audio, manage models by name, inspect a model, list devices, diagnose the install. */
 import { packageManifest } from '../native/package';
+import { asksForHelp, asksForVerbose } from './args';
 import { UsageError, type Command } from './command';
 import { convertCommand } from './commands/convert';
 import { devicesCommand } from './commands/devices';
 import { doctorCommand } from './commands/doctor';
 import { infoCommand } from './commands/info';
+import { modelsCommand } from './commands/models';
 import { quantizeCommand } from './commands/quantize';
 import { synthesizeCommand } from './commands/synthesize';
 import { transcribeCommand } from './commands/transcribe';
+import { errorLine } from './errors';
 
 /** In the order --help lists them. */
-const COMMANDS: readonly Command[] = [transcribeCommand, infoCommand, devicesCommand, doctorCommand, convertCommand, quantizeCommand, synthesizeCommand];
+const COMMANDS: readonly Command[] = [transcribeCommand, modelsCommand, infoCommand, devicesCommand, doctorCommand, convertCommand, quantizeCommand, synthesizeCommand];
 
-const USAGE = `Usage:\n${COMMANDS.map((command) => command.usage).join('\n')}\n  whisper-napi --version`;
+function commandList(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.synopsis.length));
+  return COMMANDS.map((command) => `  ${command.synopsis.padEnd(width)}  ${command.summary}`).join('\n');
+}
+
+const USAGE = `Usage: whisper-napi <command> [options]
+
+Commands:
+${commandList()}
+
+Options:
+  -h, --help      this help; \`whisper-napi <command> --help\` shows a command's options
+  -v, --version   the package version
+
+Exit codes: 0 ok, 1 a file or command failed, 2 a usage mistake, 130 interrupted (Ctrl-C).`;
+
+/** Exit status after Ctrl-C, as shells report a process ended by SIGINT. */
+const INTERRUPTED_EXIT = 130;
+
+/**
+ * Ctrl-C fires the signal every command is given: a transcription or download stops at once
+ * and its files are left as the library leaves them (a download's part kept to resume). A
+ * second Ctrl-C exits without waiting.
+ */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.on('SIGINT', () => {
+    if (controller.signal.aborted) process.exit(INTERRUPTED_EXIT);
+    controller.abort();
+  });
+  return controller.signal;
+}
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
@@ -27,19 +60,31 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) throw new UsageError(`unknown command "${name}"`);
-  await command.run(rest);
+  if (!command) {
+    process.stderr.write(`whisper-napi: unknown command "${name}"\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (asksForHelp(rest)) {
+    process.stdout.write(`${command.usage}\n`);
+    return;
+  }
+  const signal = interruptSignal();
+  try {
+    await command.run(rest, { signal });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`whisper-napi ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(errorLine(error, asksForVerbose(rest)));
+    process.exitCode = 1;
+  }
+  if (signal.aborted) process.exitCode = INTERRUPTED_EXIT;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError) {
-    process.stderr.write(`whisper-napi: ${error.message}\n\n${USAGE}\n`);
-    process.exit(2);
-  }
-  if (error instanceof WhisperError) {
-    process.stderr.write(`whisper-napi: ${error.code}: ${error.message}\n`);
-  } else {
-    process.stderr.write(`whisper-napi: ${error instanceof Error ? error.message : String(error)}\n`);
-  }
+  process.stderr.write(errorLine(error, asksForVerbose(process.argv)));
   process.exitCode = 1;
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { formatTranscript, getDevices, getSystemInfo, loadModel, setLogger, type Transcript } from '../../lib';
+import { formatTranscript, getDevices, getSystemInfo, loadModel, setLogger, TRANSCRIPT_FORMATS, type Transcript } from '../../lib';
 import { JFK_WAV, REPO_ROOT, SHARED } from '../support/paths';
 
 const execFileAsync = promisify(execFile);
@@ -66,7 +66,8 @@ describe('CLI', () => {
 
   it('transcribe --json prints the transcript', async () => {
     const { stdout } = await execFileAsync(process.execPath, [CLI, 'transcribe', JFK_WAV, '--model', modelPath, '--json', '--language', 'en']);
-    const transcript = JSON.parse(stdout) as { segments: unknown[]; language: string; audioDurationMs: number };
+    const { file, transcript } = JSON.parse(stdout) as { file: string; transcript: { segments: unknown[]; language: string; audioDurationMs: number } };
+    expect(file).toBe(JFK_WAV);
     expect(transcript.language).toBe('en');
     expect(transcript.audioDurationMs).toBe(11000);
     expect(transcript.segments.length).toBeGreaterThan(0);
@@ -75,7 +76,8 @@ describe('CLI', () => {
   it('transcribe - reads an MP3 from stdin, as the same file by path', async () => {
     const mp3 = path.join(REPO_ROOT, 'deps', 'whisper.cpp', 'samples', 'jfk.mp3');
     const args = ['--model', modelPath, '--json', '--language', 'en'];
-    const byPath = JSON.parse((await execFileAsync(process.execPath, [CLI, 'transcribe', mp3, ...args])).stdout) as { text: string; audioDurationMs: number };
+    type Line = { transcript: { text: string; audioDurationMs: number } };
+    const byPath = (JSON.parse((await execFileAsync(process.execPath, [CLI, 'transcribe', mp3, ...args])).stdout) as Line).transcript;
     const viaStdin = await new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, [CLI, 'transcribe', '-', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
       let out = '';
@@ -84,7 +86,7 @@ describe('CLI', () => {
       child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
       fs.createReadStream(mp3).pipe(child.stdin);
     });
-    const transcript = JSON.parse(viaStdin) as { text: string; audioDurationMs: number };
+    const transcript = (JSON.parse(viaStdin) as Line).transcript;
     expect(transcript.audioDurationMs).toBe(byPath.audioDurationMs);
     expect(transcript.text).toBe(byPath.text);
   });
@@ -127,7 +129,7 @@ describe('CLI', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(stdout.trim()).toBe(manifest.version);
     const usage = await execFileAsync(process.execPath, [CLI, 'transcribe', JFK_WAV, '--model', modelPath, '-o', 'docx']).catch((e: unknown) => e);
-    expect(usage).toMatchObject({ code: 2, stderr: expect.stringContaining('--output-format: "docx" is not one of txt, srt, vtt, json, tsv, lrc') });
+    expect(usage).toMatchObject({ code: 2, stderr: expect.stringContaining(`--output-format: "docx" is not one of ${TRANSCRIPT_FORMATS.join(', ')}`) });
   });
 
   it('exits non-zero with the error code on a bad model', async () => {
