@@ -139,6 +139,23 @@ function cacheFailure(what: string, action: string, error: unknown): WhisperErro
   return new WhisperError('DOWNLOAD_FAILED', `${what}: cannot ${action}: ${(error as Error).message}`, { cause: error });
 }
 
+/** A file-system step of a download: its failure (a full disk, permissions) is no network error to retry. */
+async function onDisk<T>(download: { what: string; signal: AbortSignal | undefined }, action: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (download.signal?.aborted) throw abortError(download.signal, download.what);
+    throw cacheFailure(download.what, action, error);
+  }
+}
+
+/** What an onProgress listener threw: it ends the download, and the caller gets the listener's own error. */
+class ListenerFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('an onProgress listener threw');
+  }
+}
+
 /** Reports progress at most every PROGRESS_INTERVAL_MS, with the rate over the last RATE_WINDOW_MS. */
 class ProgressMeter {
   readonly #name: string;
@@ -173,8 +190,8 @@ class ProgressMeter {
     const etaSeconds = total !== undefined && bytesPerSecond > 0 ? Math.max(0, (total - bytes) / bytesPerSecond) : total !== undefined && bytes >= total ? 0 : undefined;
     try {
       this.#onProgress({ name: this.#name, receivedBytes: bytes, totalBytes: total, bytesPerSecond, etaSeconds });
-    } catch {
-      // a listener that throws must not break the download; it is the caller's bug to see in its own code
+    } catch (error) {
+      throw new ListenerFailure(error);
     }
   }
 }
@@ -307,27 +324,30 @@ async function attempt(download: Download): Promise<AttemptResult> {
   }
   total ??= response.linkedSize ?? download.entry.sizeBytes;
   download.progress.totalBytes = total;
-  await fsp.writeFile(download.partInfo, JSON.stringify({ url: download.url.href, validator: validatorOf(response), totalBytes: total } satisfies PartInfo));
+  const partInfo: PartInfo = { url: download.url.href, validator: validatorOf(response), totalBytes: total };
+  await onDisk(download, `write ${download.partInfo}`, () => fsp.writeFile(download.partInfo, JSON.stringify(partInfo)));
 
   const hash = createHash('sha256');
   let handle: fsp.FileHandle | undefined;
   let received = start;
   try {
-    if (start > 0) await hashFile(download.part, hash, download.signal);
-    handle = await fsp.open(download.part, start > 0 ? 'a' : 'w');
+    if (start > 0) await onDisk(download, `read ${download.part}`, () => hashFile(download.part, hash, download.signal));
+    const file = await onDisk(download, `open ${download.part}`, () => fsp.open(download.part, start > 0 ? 'a' : 'w'));
+    handle = file;
     download.progress.restart(received);
     for await (const chunk of response.body) {
       const bytes = chunk as Buffer;
-      await handle.write(bytes);
+      await onDisk(download, `write ${download.part}`, () => file.write(bytes));
       hash.update(bytes);
       received += bytes.length;
       if (total !== undefined && received > total) throw new RetryableError(`${download.what}: ${response.url.host} sent more than the ${total} bytes it announced`);
       download.progress.report(received);
     }
-    await handle.sync();
+    await onDisk(download, `write ${download.part}`, () => file.sync());
   } catch (error) {
     response.body.destroy();
     if (download.signal?.aborted) throw abortError(download.signal, download.what);
+    if (error instanceof ListenerFailure) throw error;
     if (error instanceof RetryableError && total !== undefined && received > total) await discardPart(download);
     throw asRetryable(error, response.url, download);
   } finally {
@@ -408,7 +428,14 @@ function offlineError(entry: CatalogueEntry, finalPath: string, reason: string):
  * downloading the same file is waited for, and its file used.
  */
 export async function downloadModel(name: string, options?: DownloadOptions): Promise<string> {
-  const checked = checkOptions(options);
+  try {
+    return await downloadIntoCache(name, checkOptions(options));
+  } catch (error) {
+    throw error instanceof ListenerFailure ? error.error : error;
+  }
+}
+
+async function downloadIntoCache(name: string, checked: DownloadOptions): Promise<string> {
   const entry = catalogueEntryOrThrow(name);
   const dir = modelsDirOrDefault(checked.modelsDir);
   const finalPath = path.join(dir, entry.file);

@@ -87,7 +87,7 @@ export async function httpGet(url: URL, options: HttpGetOptions): Promise<HttpRe
     if (status < 300 || status >= 400 || status === 304 || location === undefined) {
       return { status, headers: response.headers, body: response, url: current, linkedSha256, linkedSize };
     }
-    response.resume();
+    discard(response);
     if (linkedSha256 !== undefined) options.onLinkedSha256?.(linkedSha256);
     if (redirects >= MAX_REDIRECTS) {
       throw new WhisperError('DOWNLOAD_FAILED', `${options.what}: more than ${MAX_REDIRECTS} redirects from ${url.href}; check the base URL (HF_ENDPOINT)`);

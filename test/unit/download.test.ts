@@ -266,6 +266,33 @@ describe('downloadModel', () => {
     expect(server.requestsFor(entry.url).at(-1)).toMatchObject({ status: 206, range: `bytes=${kept}-` });
   });
 
+  it('a progress listener that throws ends the download with its own error; the lock is released', async () => {
+    const entry = testModel('listener', { trickle: { chunkBytes: 64 * 1024, intervalMs: 5 } });
+    const mine = new Error('listener broke');
+    await expect(
+      downloadModel(entry.name, {
+        modelsDir,
+        baseUrl: server.url,
+        onProgress: (p) => {
+          if (p.receivedBytes > 0) throw mine;
+        },
+      }),
+    ).rejects.toBe(mine);
+    expect(await cacheFiles()).not.toContain(`${entry.file}.lock`);
+    expect(await cacheFiles()).not.toContain(entry.file);
+    expect(server.requestsFor(entry.url)).toHaveLength(1);
+  });
+
+  it('a model cache that cannot be created: DOWNLOAD_FAILED naming it, no request made', async () => {
+    const entry = testModel('no-cache');
+    const blocker = path.join(modelsDir, 'a-file');
+    await fsp.writeFile(blocker, '');
+    const error = await thrown(downloadModel(entry.name, { modelsDir: path.join(blocker, 'models'), baseUrl: server.url }));
+    expect(error.code).toBe('DOWNLOAD_FAILED');
+    expect(error.message).toMatch(new RegExp(`^the download of model 'no-cache': cannot create the model cache ${path.join(blocker, 'models')}: ENOTDIR`));
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('an already aborted signal: ABORTED before any request', async () => {
     const entry = testModel('pre-aborted');
     const error = await thrown(downloadModel(entry.name, { modelsDir, baseUrl: server.url, signal: AbortSignal.abort() }));
