@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface Behaviour {
@@ -48,8 +49,17 @@ interface Served {
 export class ModelServer {
   readonly requests: RecordedRequest[] = [];
   readonly #files = new Map<string, Served>();
-  readonly #server = http.createServer((request, response) => this.#handle(request, response));
+  readonly #server: http.Server;
   #url = '';
+
+  /** Plain http, or https with `tls` (a key and certificate in PEM). */
+  constructor(tls?: { key: string; cert: string }) {
+    const handler = (request: IncomingMessage, response: ServerResponse): void => this.#handle(request, response);
+    this.#server = tls === undefined ? http.createServer(handler) : https.createServer(tls, handler);
+    this.#protocol = tls === undefined ? 'http' : 'https';
+  }
+
+  readonly #protocol: 'http' | 'https';
 
   /** The base URL, e.g. http://127.0.0.1:40123 (no trailing slash). */
   get url(): string {
@@ -58,7 +68,7 @@ export class ModelServer {
 
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.#url = `${this.#protocol}://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this;
   }
 

@@ -3,7 +3,7 @@
  * redirects with X-Linked-ETag, 404/416/500, wrong bytes, abort, the lock between processes,
  * offline mode, and loadModel's name resolution. Nothing here reaches any other host.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import { cachedModelPath, defaultModelsDir, listModels, removeModel } from '../.
 import { looksLikeModelPath, resolveModelPath } from '../../lib/model-files/resolve-model';
 import { WhisperError } from '../../lib/errors/whisper-error';
 import { REPO_ROOT, SHARED } from '../support/paths';
-import { startModelServer, type ModelServer } from '../support/model-server';
+import { ModelServer, startModelServer } from '../support/model-server';
 
 const VAD_BYTES = readFileSync(path.join(SHARED, 'models', 'ggml-silero-v6.2.0.bin'));
 const VAD_SHA256 = createHash('sha256').update(VAD_BYTES).digest('hex');
@@ -343,20 +343,8 @@ describe('downloadModel', () => {
   });
 
   it('two processes downloading one model: the server sees one download, both get the file', async () => {
-    const compiled = await compileForChildren();
     const entry = testModel('two-processes', { redirect: true, trickle: { chunkBytes: 32 * 1024, intervalMs: 15 } });
-    const child = (): Promise<{ path?: string; code?: string; message?: string }> =>
-      new Promise((resolve, reject) => {
-        execFile(
-          process.execPath,
-          [path.join(REPO_ROOT, 'test', 'support', 'download-child.cjs'), compiled, JSON.stringify(entry), modelsDir, server.url],
-          { timeout: 60_000 },
-          (error, stdout, stderr) => {
-            if (error) reject(new Error(`${error.message}\n${stderr}`));
-            else resolve(JSON.parse(stdout) as { path?: string });
-          },
-        );
-      });
+    const child = async () => downloadInChild(entry, server.url);
     const results = await Promise.all([child(), child()]);
     expect(results).toEqual([{ path: path.join(modelsDir, entry.file) }, { path: path.join(modelsDir, entry.file) }]);
     const bodies = server.requestsFor(entry.url).filter((r) => r.path.startsWith('cdn/'));
@@ -364,7 +352,35 @@ describe('downloadModel', () => {
     expect(bodies[0].bodyBytes).toBe(VAD_BYTES.length);
     expect(sha256(path.join(modelsDir, entry.file))).toBe(VAD_SHA256);
     expect(await cacheFiles()).toEqual([entry.file]);
-    await fsp.rm(compiled, { recursive: true, force: true });
+  });
+
+  it('follows https, and refuses a redirect from https to plain http', async () => {
+    // Node reads NODE_EXTRA_CA_CERTS at startup only: the downloads run in children that trust the test certificate
+    const tlsDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'whisper-napi-tls-'));
+    const [key, cert] = [path.join(tlsDir, 'key.pem'), path.join(tlsDir, 'cert.pem')];
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const secure = await new ModelServer({ key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') }).start();
+    try {
+      const entry = testModel('over-https');
+      secure.serve(entry.url, VAD_BYTES);
+      expect(await downloadInChild(entry, secure.url, { NODE_EXTRA_CA_CERTS: cert })).toEqual({ path: path.join(modelsDir, entry.file) });
+      const downgraded = testModel('downgraded');
+      secure.serve(downgraded.url, VAD_BYTES, { redirect: true, redirectTo: `${server.url}/${downgraded.url}` });
+      expect(await downloadInChild(downgraded, secure.url, { NODE_EXTRA_CA_CERTS: cert })).toEqual({
+        code: 'DOWNLOAD_FAILED',
+        message: `the download of model 'downgraded': refused a redirect from https to plain http (${new URL(server.url).host}); use an https mirror`,
+      });
+      expect(server.requestsFor(downgraded.url)).toHaveLength(0);
+    } finally {
+      await secure.close();
+      await fsp.rm(tlsDir, { recursive: true, force: true });
+    }
   });
 
   it('checks its options', async () => {
@@ -451,6 +467,33 @@ describe('resolveModelPath', () => {
     expect(server.requestsFor(entry.url)).toHaveLength(2);
   });
 });
+
+let compiledForChildren: Promise<string> | undefined;
+
+afterAll(async () => {
+  if (compiledForChildren !== undefined) await fsp.rm(await compiledForChildren, { recursive: true, force: true });
+});
+
+/** Runs downloadModel(entry.name) in a child process of its own (test/support/download-child.cjs). */
+async function downloadInChild(
+  entry: CatalogueEntry,
+  baseUrl: string,
+  environment: Record<string, string> = {},
+): Promise<{ path?: string; code?: string; message?: string }> {
+  compiledForChildren ??= compileForChildren();
+  const compiled = await compiledForChildren;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [path.join(REPO_ROOT, 'test', 'support', 'download-child.cjs'), compiled, JSON.stringify(entry), modelsDir, baseUrl],
+      { timeout: 60_000, env: { ...process.env, ...environment } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${error.message}\n${stderr}`));
+        else resolve(JSON.parse(stdout) as { path?: string });
+      },
+    );
+  });
+}
 
 /**
  * The library's model-files modules as CommonJS for the child processes: each file transpiled on
