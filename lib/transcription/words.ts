@@ -11,11 +11,16 @@ export interface Word {
 }
 
 /**
- * The longest a segment's last word may last. DTW times each token's start only, and the segment's
- * end timestamp often runs on into the silence after the speech, so the last word ends at the
- * segment's end or this long after it starts, whichever is sooner.
+ * How long a word after a pause is taken to last, as a share of the time its letters take at the
+ * segment's speaking rate. whisper.cpp times a token where its DTW path moves on to the next one,
+ * its end, so a word after a pause has no start of its own: the token before it ends somewhere in
+ * the silence. 0.75 was chosen on scripts/make-timed-speech.mjs's sentences (espeak-ng at 150
+ * words a minute): a word's measured span includes the move to the next word, so the letters of a
+ * word alone take less than the rate says. BENCHMARKS.md has the errors.
  */
-export const LAST_WORD_MAX_MS = 1000;
+export const PAUSED_WORD_RATE_SHARE = 0.75;
+/** Milliseconds per letter when a segment has no other word to measure its rate by: about 150 words a minute. */
+export const DEFAULT_MS_PER_LETTER = 80;
 
 /** Said after a word without a space before it in most languages; merged into the word before (" ?" in French too). */
 const CLOSING_PUNCTUATION = new Set([...'.,!?:;)]}"\'”’»…。，、！？：；」』）】〉》']);
@@ -31,6 +36,9 @@ const UNSPACED_SCRIPT = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\
 /** The same, or CJK punctuation and full-width forms (after "。" a number starts a word too). */
 const UNSPACED_SCRIPT_AT_END =
   /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Myanmar}\p{Script=Khmer}\u3000-\u303F\uFF00-\uFFEF]$/u;
+/** Ends a sentence, so the next word follows a pause; closing quotes or brackets may follow the mark. */
+const SENTENCE_END = /[.!?…。！？]["'”’»)\]」』）]*$/u;
+const PUNCTUATION_ONLY = /^[\s\p{P}]*$/u;
 const SPECIAL_TEXT = /^(\[_[A-Z0-9_]*\]|<\|[^|]*\|>)$/;
 /** What a token's text holds where whisper split a multi-byte UTF-8 character over tokens (the addon decodes each token's bytes alone). */
 const REPLACEMENT = '\uFFFD';
@@ -60,13 +68,17 @@ interface WordInProgress {
  *   token alone) stay with their neighbours, and when `segment.text` is given the word's text is
  *   taken from it, so the characters are whole again. The words' texts joined are the segment's
  *   text.
- * - **Times:** with DTW (`dtwMs` on every text token, a model loaded with `wordTimestamps`) a word
- *   starts at its first token's `dtwMs` and ends where the next word starts; the last word ends at
- *   the segment's end or {@link LAST_WORD_MAX_MS} after its start, whichever is sooner. Without
- *   DTW but with token timestamps (`startMs` on every text token, `tokenTimestamps: true`) a word
- *   starts at its first token's `startMs` and ends at its last token's `endMs`, no later than the
- *   next word's start. With neither: no words (`[]`). Every time is clamped into the segment,
- *   each word starts no earlier than the one before, and no word ends before it starts.
+ * - **Times:** with DTW (`dtwMs` on every text token, a model loaded with `wordTimestamps`),
+ *   where whisper.cpp puts a token's `dtwMs` at its end (its DTW path moving on to the next
+ *   token): a word ends at the `dtwMs` of its last token that is not punctuation, and starts where
+ *   the token before it ends. A word after a pause (the segment's first word, or one after a
+ *   sentence's end) starts no earlier than its end less {@link PAUSED_WORD_RATE_SHARE} of the
+ *   time its letters take at the segment's rate (the median of its other words' milliseconds per
+ *   letter, or {@link DEFAULT_MS_PER_LETTER}). Without DTW but with token timestamps (`startMs`
+ *   on every text token, `tokenTimestamps: true`) a word starts at its first token's `startMs`
+ *   and ends at its last token's `endMs`. With neither: no words (`[]`). Every time is clamped
+ *   into the segment, each word starts no earlier than the one before and ends no later than the
+ *   next one starts, and no word ends before it starts.
  * - **Probability:** the mean of the word's tokens' probabilities.
  */
 export function wordsFromTokens(tokens: readonly Token[], segment: { startMs: number; endMs: number; text?: string }): Word[] {
@@ -218,23 +230,49 @@ function groupIntoWords(pieces: readonly Piece[]): WordInProgress[] {
 function timeWords(words: readonly WordInProgress[], timing: 'dtw' | 'tokens', segment: { startMs: number; endMs: number }): Word[] {
   const segmentEnd = Math.max(segment.startMs, segment.endMs);
   const clamp = (ms: number) => Math.min(segmentEnd, Math.max(segment.startMs, ms));
+  const spans = timing === 'dtw' ? dtwSpans(words) : tokenSpans(words);
   const starts: number[] = [];
-  for (const word of words) {
-    const first = word.tokens[0];
-    const ms = timing === 'dtw' ? first?.dtwMs : first?.startMs;
-    starts.push(Math.max(clamp(ms ?? segment.startMs), starts.at(-1) ?? segment.startMs));
-  }
+  for (const span of spans) starts.push(Math.max(clamp(span.startMs), starts.at(-1) ?? segment.startMs));
   return words.map((word, i) => {
     const startMs = starts[i] ?? segment.startMs;
-    const nextStart = starts[i + 1];
-    let endMs: number;
-    if (timing === 'dtw') {
-      endMs = nextStart ?? Math.min(segmentEnd, startMs + LAST_WORD_MAX_MS);
-    } else {
-      const last = word.tokens.at(-1);
-      endMs = Math.min(clamp(last?.endMs ?? startMs), nextStart ?? segmentEnd);
-    }
+    const endMs = Math.min(clamp(spans[i]?.endMs ?? startMs), starts[i + 1] ?? segmentEnd);
     const probability = word.tokens.reduce((sum, token) => sum + token.probability, 0) / word.tokens.length;
-    return { text: word.text, startMs, endMs: Math.max(startMs, endMs), probability };
+    // Whole milliseconds, as every other time in a transcript (DTW's own are multiples of 10).
+    return { text: word.text, startMs: Math.round(startMs), endMs: Math.round(Math.max(startMs, endMs)), probability };
+  });
+}
+
+function tokenSpans(words: readonly WordInProgress[]): { startMs: number; endMs: number }[] {
+  return words.map((word) => {
+    const startMs = word.tokens[0]?.startMs ?? 0;
+    return { startMs, endMs: word.tokens.at(-1)?.endMs ?? startMs };
+  });
+}
+
+const lettersIn = (text: string) => text.match(/[\p{L}\p{N}]/gu)?.length ?? 0;
+
+function dtwSpans(words: readonly WordInProgress[]): { startMs: number; endMs: number }[] {
+  const ends = words.map((word) => {
+    const spoken = word.tokens.filter((token) => !PUNCTUATION_ONLY.test(token.text));
+    return (spoken.at(-1) ?? word.tokens.at(-1))?.dtwMs ?? 0;
+  });
+  // The end of the token before each word: the last token of the word before.
+  const before = words.map((_, i) => (i === 0 ? undefined : words[i - 1]?.tokens.at(-1)?.dtwMs));
+  const afterPause = words.map((_, i) => i === 0 || SENTENCE_END.test(words[i - 1]?.text ?? ''));
+  const rates = words
+    .flatMap((word, i) => {
+      const from = before[i];
+      const letters = lettersIn(word.text);
+      return afterPause[i] || from === undefined || letters === 0 ? [] : [((ends[i] ?? 0) - from) / letters];
+    })
+    .filter((rate) => rate > 0)
+    .sort((a, b) => a - b);
+  const msPerLetter = rates.length > 0 ? (rates[Math.floor(rates.length / 2)] ?? DEFAULT_MS_PER_LETTER) : DEFAULT_MS_PER_LETTER;
+  return words.map((word, i) => {
+    const endMs = ends[i] ?? 0;
+    const from = before[i];
+    if (!afterPause[i] && from !== undefined) return { startMs: from, endMs };
+    const estimate = endMs - PAUSED_WORD_RATE_SHARE * msPerLetter * Math.max(1, lettersIn(word.text));
+    return { startMs: from === undefined ? estimate : Math.max(from, estimate), endMs };
   });
 }

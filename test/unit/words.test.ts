@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Token } from '../../lib/transcription/transcript';
-import { LAST_WORD_MAX_MS, wordsFromTokens, type Word } from '../../lib/transcription/words';
+import { DEFAULT_MS_PER_LETTER, PAUSED_WORD_RATE_SHARE, wordsFromTokens, type Word } from '../../lib/transcription/words';
 
 interface TokenTimes {
   dtwMs?: number;
@@ -143,49 +143,67 @@ describe('wordsFromTokens: text', () => {
 });
 
 describe('wordsFromTokens: times', () => {
-  it("starts each word at its first token's DTW time and ends it where the next word starts", () => {
+  const spans = (words: readonly Word[]) => words.map(({ text, startMs, endMs }) => [text, startMs, endMs]);
+
+  it("ends each word at its last spoken token's DTW time, which whisper.cpp puts at the token's end, and starts it where the token before ends", () => {
     const tokens = [
-      tok(' Ask', { dtwMs: 1200 }),
+      tok(' Ask', { dtwMs: 1300 }),
       tok(' not', { dtwMs: 1500 }),
-      tok(' un', { dtwMs: 1900 }),
-      tok('wise', { dtwMs: 2100 }),
+      tok(' un', { dtwMs: 1800 }),
+      tok('wise', { dtwMs: 2000 }),
       tok('ly', { dtwMs: 2300 }),
-      tok(' now', { dtwMs: 2600 }),
+      tok(',', { dtwMs: 2400 }),
+      tok(' now', { dtwMs: 2700 }),
+      tok('.', { dtwMs: 3900 }),
     ];
-    const words = wordsFromTokens(tokens, { startMs: 1000, endMs: 5000 });
-    expect(words.map(({ text, startMs, endMs }) => [text, startMs, endMs])).toEqual([
-      [' Ask', 1200, 1500],
-      [' not', 1500, 1900],
-      [' unwisely', 1900, 2600],
-      [' now', 2600, 2600 + LAST_WORD_MAX_MS],
+    // the segment's rate: the median of " not" (200 ms / 3 letters), " unwisely," (800 / 8) and " now." (300 / 3): 100 ms a letter
+    expect(spans(wordsFromTokens(tokens, { startMs: 1000, endMs: 5000 }))).toEqual([
+      [' Ask', 1300 - PAUSED_WORD_RATE_SHARE * 100 * 3, 1300],
+      [' not', 1300, 1500],
+      [' unwisely,', 1500, 2300],
+      [' now.', 2400, 2700],
     ]);
   });
 
-  it(`ends the last word at the segment's end or ${LAST_WORD_MAX_MS} ms after it starts, whichever is sooner`, () => {
-    const near = wordsFromTokens([tok(' one', { dtwMs: 1000 }), tok(' two', { dtwMs: 1400 })], { startMs: 1000, endMs: 1700 });
-    expect(near.at(-1)).toMatchObject({ startMs: 1400, endMs: 1700 });
-    const far = wordsFromTokens([tok(' one', { dtwMs: 1000 }), tok(' two', { dtwMs: 1400 })], { startMs: 1000, endMs: 9000 });
-    expect(far.at(-1)).toMatchObject({ startMs: 1400, endMs: 1400 + LAST_WORD_MAX_MS });
+  it("starts a word after a sentence's end from its own length at the segment's rate, not in the silence before it", () => {
+    const tokens = [tok(' Hi', { dtwMs: 500 }), tok('.', { dtwMs: 2000 }), tok(' Then', { dtwMs: 2600 }), tok(' go', { dtwMs: 2800 }), tok(' now', { dtwMs: 3000 })];
+    // rate: the median of " go" (200 ms / 2) and " now" (200 ms / 3), taking the upper one: 100 ms a letter
+    expect(spans(wordsFromTokens(tokens, { startMs: 0, endMs: 4000 }))).toEqual([
+      [' Hi.', 500 - PAUSED_WORD_RATE_SHARE * 100 * 2, 500],
+      [' Then', 2600 - PAUSED_WORD_RATE_SHARE * 100 * 4, 2600],
+      [' go', 2600, 2800],
+      [' now', 2800, 3000],
+    ]);
+    // but never before the token before it ends
+    const close = [tok(' Hi', { dtwMs: 500 }), tok('.', { dtwMs: 2500 }), tok(' Then', { dtwMs: 2600 }), tok(' go', { dtwMs: 2800 }), tok(' now', { dtwMs: 3000 })];
+    expect(wordsFromTokens(close, { startMs: 0, endMs: 4000 })[1]).toMatchObject({ text: ' Then', startMs: 2500, endMs: 2600 });
   });
 
-  it('clamps times into the segment and keeps words in order', () => {
-    // DTW placed the first token before the segment, one token back in time, and the last past its end
-    const tokens = [tok(' a', { dtwMs: 500 }), tok(' b', { dtwMs: 1600 }), tok(' c', { dtwMs: 1300 }), tok(' d', { dtwMs: 2500 })];
+  it(`takes ${DEFAULT_MS_PER_LETTER} ms a letter for a segment with no other word to measure`, () => {
+    expect(spans(wordsFromTokens([tok(' Yes', { dtwMs: 1500 }), tok('.', { dtwMs: 2500 })], { startMs: 1000, endMs: 3000 }))).toEqual([
+      [' Yes.', 1500 - PAUSED_WORD_RATE_SHARE * DEFAULT_MS_PER_LETTER * 3, 1500],
+    ]);
+  });
+
+  it('clamps times into the segment and keeps words in order, none overlapping the next', () => {
+    // DTW placed the first word before the segment, one token back in time, and the last past its end
+    const tokens = [tok(' a', { dtwMs: 900 }), tok(' b', { dtwMs: 1600 }), tok(' c', { dtwMs: 1300 }), tok(' d', { dtwMs: 2500 })];
     const words = wordsFromTokens(tokens, { startMs: 1000, endMs: 2000 });
-    expect(words.map(({ startMs, endMs }) => [startMs, endMs])).toEqual([
-      [1000, 1600],
-      [1600, 1600],
-      [1600, 2000],
-      [2000, 2000],
+    expect(spans(words)).toEqual([
+      [' a', 1000, 1000],
+      [' b', 1000, 1600],
+      [' c', 1600, 1600],
+      [' d', 1600, 2000],
     ]);
     for (const word of words) expect(word.startMs).toBeLessThanOrEqual(word.endMs);
   });
 
-  it("times a word with a leading quote from the quote's token", () => {
-    const words = wordsFromTokens([tok(' said', { dtwMs: 100 }), tok(' "', { dtwMs: 400 }), tok('Hi', { dtwMs: 480 }), tok('"', { dtwMs: 700 })], SEGMENT);
-    expect(words.map(({ text, startMs, endMs }) => [text, startMs, endMs])).toEqual([
-      [' said', 100, 400],
-      [' "Hi"', 400, 1400],
+  it('ends a word with a closing quote at its last spoken token, and starts the quoted word where the word before ends', () => {
+    const words = wordsFromTokens([tok(' said', { dtwMs: 300 }), tok(' "', { dtwMs: 400 }), tok('Hi', { dtwMs: 480 }), tok('"', { dtwMs: 700 })], SEGMENT);
+    // " said" is first: its end less its 4 letters at the rate of ' "Hi"' ((480 - 300) ms / 2 letters)
+    expect(spans(words)).toEqual([
+      [' said', 300 - PAUSED_WORD_RATE_SHARE * 90 * 4, 300],
+      [' "Hi"', 300, 480],
     ]);
   });
 
@@ -198,7 +216,7 @@ describe('wordsFromTokens: times', () => {
       tok(' again', { startMs: 1000, endMs: 3000 }),
     ];
     const words = wordsFromTokens(tokens, { startMs: 0, endMs: 2000 });
-    expect(words.map(({ text, startMs, endMs }) => [text, startMs, endMs])).toEqual([
+    expect(spans(words)).toEqual([
       [' Hello,', 100, 500],
       [' world', 500, 1000],
       [' again', 1000, 2000],
@@ -207,7 +225,7 @@ describe('wordsFromTokens: times', () => {
 
   it('prefers DTW times when tokens have both', () => {
     const tokens = [tok(' one', { dtwMs: 300, startMs: 0, endMs: 200 }), tok(' two', { dtwMs: 800, startMs: 200, endMs: 900 })];
-    expect(wordsFromTokens(tokens, SEGMENT).map((word) => word.startMs)).toEqual([300, 800]);
+    expect(wordsFromTokens(tokens, SEGMENT).map((word) => word.endMs)).toEqual([300, 800]);
   });
 
   it('has no words when the tokens carry no times (a model loaded without DTW, no token timestamps)', () => {
