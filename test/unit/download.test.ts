@@ -423,6 +423,14 @@ describe('the model cache', () => {
     expect(await cacheFiles()).toEqual([]);
     await expect(removeModel('nope', { modelsDir })).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
   });
+
+  it('keeps the partial file of a download that is running now', async () => {
+    const entry = testModel('running');
+    await fsp.writeFile(path.join(modelsDir, `${entry.file}.part`), Buffer.alloc(10));
+    await fsp.writeFile(path.join(modelsDir, `${entry.file}.lock`), `${process.pid} ${os.hostname()}\n`);
+    expect(await removeModel('running', { modelsDir })).toBe(false);
+    expect(await cacheFiles()).toEqual([`${entry.file}.lock`, `${entry.file}.part`]);
+  });
 });
 
 describe('resolveModelPath', () => {
