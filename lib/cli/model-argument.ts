@@ -13,6 +13,7 @@ import { WhisperError } from '../errors/whisper-error';
 import { findCatalogueEntry, MODEL_CATALOGUE, unknownModelName, type CatalogueEntry } from '../model-files/catalogue';
 import { downloadModel } from '../model-files/download';
 import { cachedModelPath } from '../model-files/model-cache';
+import { looksLikeModelPath } from '../model-files/resolve-model';
 import { DownloadProgressLine, type ProgressMode } from './progress';
 
 /** What a bare `--vad` runs: the newest Silero model in the catalogue. */
@@ -31,12 +32,12 @@ export interface ModelArgumentOptions {
 }
 
 /**
- * The file `value` names. Something that exists, or looks like a path (a separator, a .bin
- * ending), is a path: the loader reports what is wrong with it. Anything else is a catalogue
+ * The file `value` names. A path as loadModel tells one (a separator, a .bin ending, or
+ * something that exists) is returned as it is: the loader reports what is wrong with it. Anything else is a catalogue
  * name: its cached file, downloaded first with `download`, else MODEL_NOT_FOUND saying how.
  */
 export async function resolveModelArgument(value: string, options: ModelArgumentOptions): Promise<string> {
-  if (looksLikePath(value) || (await exists(value))) return value;
+  if (await looksLikeModelPath(value)) return value;
   const entry = findCatalogueEntry(value);
   if (entry === undefined) throw unknownModelName(value, options.option);
   if (entry.kind !== options.kind) {
@@ -71,19 +72,6 @@ export async function downloadWithProgress(
   } catch (error) {
     line.failed();
     throw error;
-  }
-}
-
-function looksLikePath(value: string): boolean {
-  return value.includes('/') || value.includes(path.sep) || value.endsWith('.bin') || value.startsWith('.');
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fsp.stat(file);
-    return true;
-  } catch {
-    return false;
   }
 }
 

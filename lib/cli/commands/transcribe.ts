@@ -171,7 +171,7 @@ function outputFormats(list: string | undefined, json: boolean, outputDir: strin
 
 /** The file name a format is written under: verbose_json is JSON too, beside the plain one. */
 function outputFileName(base: string, format: TranscriptFormat): string {
-  return format === ('verbose_json' as TranscriptFormat) ? `${base}.verbose.json` : `${base}.${format}`;
+  return format === 'verbose_json' ? `${base}.verbose.json` : `${base}.${format}`;
 }
 
 interface Run {
