@@ -9,9 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadModel, type WhisperModel } from '../../lib';
+import { getLanguages, loadModel, type WhisperModel } from '../../lib';
 import { formatTranscript } from '../../lib/transcription/formats';
 import type { Transcript } from '../../lib/transcription/transcript';
+import { LANGUAGE_NAMES } from '../../lib/transcription/languages';
+import type { VerboseJson } from '../../lib/transcription/verbose-json';
 import { JFK_WAV, SHARED } from '../support/paths';
 import { realModels } from '../support/real-models';
 import { cliParityOptions } from '../support/whisper-cli';
@@ -140,6 +142,34 @@ describe('formatTranscript equals whisper-cli output files', () => {
         expect(ours.segments[0].text).toMatch(/^ [A-Z]/);
       });
     }
+
+    it("jfk.wav as verbose_json: OpenAI's fields from the real decode", async () => {
+      const ours = await model.transcribe(JFK_WAV, cliParityOptions(THREADS));
+      const json = JSON.parse(formatTranscript(ours, 'verbose_json')) as VerboseJson;
+      expect(json).toMatchObject({ task: 'transcribe', language: 'english', duration: 11, text: ours.text });
+      expect(json).not.toHaveProperty('words');
+      expect(json.segments).toHaveLength(ours.segments.length);
+      for (const [i, segment] of json.segments.entries()) {
+        const source = ours.segments[i];
+        expect(segment).toMatchObject({ id: i, seek: 0, start: source.startMs / 1000, end: source.endMs / 1000, text: source.text, temperature: 0 });
+        expect(segment.tokens).toEqual(source.tokens.map((t) => t.id));
+        // clear speech: confident and not repetitive, as OpenAI's thresholds read them
+        expect(segment.avg_logprob).toBeLessThan(0);
+        expect(segment.avg_logprob).toBeGreaterThan(-1);
+        expect(segment.compression_ratio).toBeGreaterThan(1);
+        expect(segment.compression_ratio).toBeLessThan(2.4);
+        expect(segment.no_speech_prob).toBe(source.noSpeechProbability);
+      }
+      // the first segment opens with <|0.00|>, the multilingual vocabulary's timestamp_begin, as OpenAI's
+      expect(json.segments[0].tokens[0]).toBe(50364);
+    });
+
+    it("languages.ts names every language the addon knows, as whisper.cpp's g_lang", () => {
+      const native = getLanguages();
+      expect(native).toHaveLength(Object.keys(LANGUAGE_NAMES).length);
+      expect(Object.fromEntries(native.map(({ code, name }) => [code, name]))).toEqual(LANGUAGE_NAMES);
+      expect(Object.keys(LANGUAGE_NAMES)).toEqual(native.map(({ code }) => code));
+    });
 
     it('the joined librivox clips: several segments, every format as whisper-cli writes it', async () => {
       const ours = await expectCliFiles(model, modelPath, cli, librivoxJoined);
