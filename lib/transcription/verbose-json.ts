@@ -59,7 +59,7 @@ export interface VerboseJson {
 const OPTION_KEYS: ReadonlySet<string> = new Set(['task']);
 const END_OF_TEXT = '[_EOT_]';
 
-/** Reads `task` from formatTranscript's options (which also hold the subtitle options). */
+/** @internal Reads `task` from formatTranscript's options (which also hold the subtitle options). */
 export function resolveTask(options: Record<string, unknown>): TranscriptionTask {
   return pick(options, 'task', oneOf(TRANSCRIPTION_TASKS), 'transcribe');
 }
@@ -79,7 +79,7 @@ export function toVerboseJson(transcript: Transcript, options?: VerboseJsonOptio
   return verboseJson(transcript, resolveTask(o));
 }
 
-/** toVerboseJson with the task already checked; the transcript is checked here. */
+/** @internal toVerboseJson with the task already checked; the transcript is checked here. */
 export function verboseJson(transcript: Transcript, task: TranscriptionTask): VerboseJson {
   const segments = checkedSegments(transcript);
   const { language, audioDurationMs, text } = transcript;
