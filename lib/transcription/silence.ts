@@ -4,8 +4,10 @@
  * Whisper was trained on subtitles, so for silence, noise, music or a hum it writes what a
  * subtitle would: whisper.cpp's own `[BLANK_AUDIO]`, or a caption such as `[ Silence ]`,
  * `(Music)`, `(water flowing)`, `*sigh*` or `♪ ♪`. A segment whose whole text is such markers
- * (one or more, with spaces and punctuation between them), or has no letter or digit at all,
- * is not speech and is dropped by default (`keepNonSpeech: true` keeps it).
+ * (one or more, with spaces and punctuation between them) is not speech and is dropped by
+ * default (`keepNonSpeech: true` keeps it). Text without a marker is kept even when it has no
+ * word (" ...", or the ">." of a random-weight test model): nothing marks it as non-speech, and
+ * whisper-cli keeps it too.
  *
  * A marker inside speech stays: `[laughs] Hello there` is kept as whisper wrote it, so a
  * segment's text is always the concatenation of its tokens (which word timestamps and subtitle
@@ -31,14 +33,16 @@ const MAX_MARKER_WORDS = 8;
 const MARKER = /\[[^[\]()\n]*\]|\([^[\]()\n]*\)|\*[^*[\]()\n]+\*|[♩♪♫♬🎵🎶🎼]+/gu;
 const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 
-/** Whether `text` holds no speech: only non-speech markers, spaces and punctuation, or nothing with a letter or digit in it. */
+/** Whether `text` holds no speech: one or more non-speech markers, with only spaces and punctuation besides. */
 export function isNonSpeechText(text: string): boolean {
+  let markers = 0;
   let tooLong = false;
   const rest = text.replace(MARKER, (marker) => {
+    markers++;
     if (marker.split(/\s+/).filter((word) => LETTER_OR_DIGIT.test(word)).length > MAX_MARKER_WORDS) tooLong = true;
     return ' ';
   });
-  return !tooLong && !LETTER_OR_DIGIT.test(rest);
+  return markers > 0 && !tooLong && !LETTER_OR_DIGIT.test(rest);
 }
 
 /** A segment that is only non-speech markers (see isNonSpeechText). */

@@ -37,13 +37,8 @@ const NON_SPEECH = [
   ' - [Music]',
   ' ♪ (music) ♪',
   '\t[BLANK_AUDIO]\n',
-  // no word at all: punctuation whisper writes over silence
-  ' ...',
-  ' .',
-  ' -',
-  ' !',
-  ' ',
-  '',
+  ' []',
+  ' ()',
 ];
 
 // Speech, with and without markers in it, and words that only look like markers.
@@ -66,6 +61,12 @@ const SPEECH = [
   ' 42',
   ' 日本語',
   ' Ça va.',
+  // no marker, so nothing says it is not speech: kept, as whisper-cli keeps it
+  ' ...',
+  ' -',
+  ' >.',
+  ' ',
+  '',
   // an unbalanced bracket is not a marker
   ' [BLANK_AUDIO',
   ' (music',
