@@ -49,6 +49,13 @@ function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
+// A reader that stops early (`whisper-napi transcribe a.wav | head -1`) closes the pipe: that ends
+// the command quietly, as it ends any Unix tool, instead of an EPIPE stack.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') process.stderr.write(errorLine(error, false));
+  process.exit(error.code === 'EPIPE' ? (process.exitCode ?? 0) : 1);
+});
+
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help') {

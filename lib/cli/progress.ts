@@ -7,10 +7,13 @@ import { Format, SingleBar } from 'cli-progress';
 
 export type ProgressMode = 'bar' | 'lines' | 'off';
 
-/** How progress is shown: --quiet wins, then a terminal gets the bar, then --progress asks for lines. */
-export function progressMode(flags: { quiet?: boolean; progress?: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
+/**
+ * How progress is shown: --quiet wins, then a terminal gets the bar (plain lines with --verbose,
+ * whose log lines would break a bar redrawn in place), then --progress asks for lines.
+ */
+export function progressMode(flags: { quiet?: boolean; progress?: boolean; verbose?: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
   if (flags.quiet) return 'off';
-  if (stream.isTTY === true) return 'bar';
+  if (stream.isTTY === true) return flags.verbose ? 'lines' : 'bar';
   return flags.progress ? 'lines' : 'off';
 }
 

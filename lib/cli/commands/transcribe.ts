@@ -85,7 +85,8 @@ Progress and messages (all on stderr):
   -q, --quiet             no progress
   --progress              progress as plain lines when stderr is not a terminal (a terminal
                           always gets a bar: percent, audio done, speed, ETA)
-  --verbose               whisper.cpp's log, and the stack of an error
+  --verbose               whisper.cpp's log, and the stack of an error (progress then
+                          comes as plain lines)
   -h, --help              this help
 
 Exit codes: 0 all files done, 1 a file or the model failed, 2 a usage mistake, 130 Ctrl-C.`,
