@@ -8,9 +8,24 @@ export type { ModelDescription } from './model-files/inspect';
 export type { WhisperHparams } from './model-files/hparams';
 export type { ModelType } from './model-files/tensors';
 export type { AutoConcurrency } from './model/concurrency';
-export type { LoadModelOptions, TranscribeOptions, VadOptions } from './transcription/options';
+export { ALIGNMENT_HEADS_PRESETS, type AlignmentHeadsPreset, type LoadModelOptions, type TranscribeOptions, type VadOptions } from './transcription/options';
 export type { Transcript, Segment, Token } from './transcription/transcript';
-export { formatTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat, type SubtitleOptions } from './transcription/formats';
+export type { Word } from './transcription/words';
+export { formatTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat, type SubtitleOptions, type FormatOptions } from './transcription/formats';
+export {
+  toVerboseJson,
+  TRANSCRIPTION_TASKS,
+  type TranscriptionTask,
+  type VerboseJson,
+  type VerboseJsonOptions,
+  type VerboseJsonSegment,
+  type VerboseJsonWord,
+} from './transcription/verbose-json';
+export { LANGUAGE_NAMES, languageName } from './transcription/languages';
+export { isNonSpeechText } from './transcription/silence';
+export { MODEL_CATALOGUE, findCatalogueEntry, addCatalogueEntry, type CatalogueEntry } from './model-files/catalogue';
+export { defaultModelsDir, cachedModelPath, listModels, removeModel, type ModelListing } from './model-files/model-cache';
+export { downloadModel, type DownloadOptions, type DownloadProgress } from './model-files/download';
 export { loadAudio } from './audio/load';
 export { decodeWav } from './audio/wav';
 export { resample } from './audio/resample';

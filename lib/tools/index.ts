@@ -28,6 +28,8 @@ export {
   type ArchitectureHparams,
   type IdentifiedArchitecture,
 } from '../model-files/architectures';
+export { averageLogProbability, compressionRatio } from '../transcription/segment-measures';
+export { wordsFromTokens } from '../transcription/words';
 export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
 export { maxConcurrencyForBudget, kvCacheBytes, computeBufferBytes, decodersFor } from '../model/planner';
 export { AUTO_SAFETY_MARGIN } from '../model/concurrency';
