@@ -94,6 +94,9 @@ Exit codes: 0 all files done, 1 a file or the model failed, 2 a usage mistake, 1
     const { values, positionals } = parseCommandArgs(markBareVad(args), OPTIONS);
     if (positionals.length === 0) usageError('transcribe needs at least one audio file (or - for stdin)');
     if (positionals.filter((p) => p === '-').length > 1) usageError('stdin (-) can be read only once');
+    // Reading audio from a keyboard would wait forever.
+    if (positionals.includes('-') && process.stdin.isTTY)
+      usageError('- reads audio from stdin, which is a terminal here: pipe the audio in (e.g. `curl … | whisper-napi transcribe - -m base.en`)');
     if (values.model === undefined || values.model === '') usageError('transcribe needs -m <model name or path>');
     const outputDir = values['output-dir'];
     const json = values.json === true;
