@@ -19,6 +19,8 @@ const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'cli.js');
 const VAD_NAME = 'silero-v6.2.0';
 const VAD_FILE = path.join(SHARED, 'models', 'ggml-silero-v6.2.0.bin');
 const VAD_BYTES = fs.readFileSync(VAD_FILE);
+/** 3 s of real speech, for the runs that only need some. */
+const SHORT_WAV = path.join(SHARED, 'audio', 'librivox', 'sense_and_sensibility_01_austen_64kb-0880.wav');
 /** Any ESC (every ANSI/VT control sequence starts with one) or carriage return: what a pipe must never get. */
 const TERMINAL_CONTROL = /[\u001b\r]/;
 
@@ -217,7 +219,7 @@ describe('transcribe', () => {
       '-m',
       'tiny.en',
       '--vad',
-      JFK_WAV,
+      SHORT_WAV,
       '-l',
       'en',
       '--word-timestamps',
@@ -232,8 +234,9 @@ describe('transcribe', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('');
-    expect(fs.readdirSync(outDir).sort()).toEqual(['jfk.json', 'jfk.srt', 'jfk.verbose.json']);
-    const transcript = JSON.parse(fs.readFileSync(path.join(outDir, 'jfk.json'), 'utf8')) as Transcript;
+    const base = path.basename(SHORT_WAV, '.wav');
+    expect(fs.readdirSync(outDir).sort()).toEqual([`${base}.json`, `${base}.srt`, `${base}.verbose.json`]);
+    const transcript = JSON.parse(fs.readFileSync(path.join(outDir, `${base}.json`), 'utf8')) as Transcript;
     expect(transcript.segments.length).toBeGreaterThan(0);
     for (const segment of transcript.segments) {
       // --word-timestamps: words in every segment with text, in order.
@@ -241,9 +244,9 @@ describe('transcribe', () => {
       const starts = (segment.words ?? []).map((word) => word.startMs);
       expect(starts).toEqual([...starts].sort((a, b) => a - b));
     }
-    const srt = fs.readFileSync(path.join(outDir, 'jfk.srt'), 'utf8');
+    const srt = fs.readFileSync(path.join(outDir, `${base}.srt`), 'utf8');
     expect(srt).toBe(formatTranscript(transcript, 'srt', { maxLineLength: 24 }));
-    const verbose = fs.readFileSync(path.join(outDir, 'jfk.verbose.json'), 'utf8');
+    const verbose = fs.readFileSync(path.join(outDir, `${base}.verbose.json`), 'utf8');
     expect(verbose).toBe(formatTranscript(transcript, 'verbose_json'));
     const parsed = JSON.parse(verbose) as { task: string; language: string; words: unknown[] };
     expect(parsed.task).toBe('transcribe');
@@ -365,7 +368,7 @@ describe('models', () => {
     const cache = modelsDir('transcribe-download');
     server.serve(vadEntry.url, VAD_BYTES);
     server.requests.length = 0;
-    const run = await runCli(['transcribe', JFK_WAV, '-m', inject('syntheticTinyEn'), `--vad=${VAD_NAME}`, '--download', '-l', 'en', '-q'], {
+    const run = await runCli(['transcribe', SHORT_WAV, '-m', inject('syntheticTinyEn'), `--vad=${VAD_NAME}`, '--download', '-l', 'en', '-q'], {
       env: { WHISPER_NAPI_MODELS: cache, HF_ENDPOINT: server.url },
     });
     expect(run.stderr).toBe('');
