@@ -14,7 +14,8 @@ interface CommandConfig<T extends OptionsConfig> {
   args: string[];
   options: typeof COMMON_OPTIONS & T;
   strict: true;
-  allowPositionals: boolean;
+  /** Typed as true so positionals is always string[] (empty when a command takes none). */
+  allowPositionals: true;
 }
 
 /** What parseCommandArgs gives: parseArgs' typed values (the common options' included) and positionals. */
@@ -27,7 +28,7 @@ export type ParsedCommandArgs<T extends OptionsConfig> = ReturnType<typeof parse
  */
 export function parseCommandArgs<const T extends OptionsConfig>(args: string[], options: T, allowPositionals = true): ParsedCommandArgs<T> {
   try {
-    return parseArgs<CommandConfig<T>>({ args, options: { ...COMMON_OPTIONS, ...options }, strict: true, allowPositionals });
+    return parseArgs<CommandConfig<T>>({ args, options: { ...COMMON_OPTIONS, ...options }, strict: true, allowPositionals: allowPositionals as true });
   } catch (error) {
     return usageError(parseArgsMistake(error));
   }

@@ -96,9 +96,10 @@ export async function statedDurationMs(file: string): Promise<number | undefined
     let handle;
     let want = DETECT_HEAD_BYTES;
     let detected;
+    // Only a regular file: reading the start of a pipe (`transcribe <(curl …)`) would take it from the transcription.
+    if (!(await fsp.stat(file)).isFile()) return undefined;
     try {
       handle = await fsp.open(file, 'r');
-      if (!(await handle.stat()).isFile()) return undefined;
       for (;;) {
         const buffer = Buffer.alloc(want);
         const { bytesRead } = await handle.read(buffer, 0, want, 0);

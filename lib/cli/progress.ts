@@ -69,9 +69,9 @@ export class ProgressLine {
 
   /**
    * Ends the line: the bar drawn a last time and the cursor on a fresh line; in lines mode a
-   * last line. `fraction` is where it ended (1 when done).
+   * last line, unless the task failed (its error says enough). `fraction` is where it ended (1 when done).
    */
-  stop(fraction?: number): void {
+  stop(fraction?: number, failed = false): void {
     if (this.stopped) return;
     this.stopped = true;
     if (this.bar) {
@@ -79,7 +79,7 @@ export class ProgressLine {
       this.bar.stop();
       return;
     }
-    if (this.mode === 'lines') this.stream.write(`${this.label}: ${this.describe('line')}\n`);
+    if (this.mode === 'lines' && !failed) this.stream.write(`${this.label}: ${this.describe('line')}\n`);
   }
 }
 
@@ -154,7 +154,7 @@ export class TranscriptionProgress {
 
   /** The file failed or was aborted: the bar stops where it was. */
   failed(): void {
-    this.line.stop(this.fraction());
+    this.line.stop(this.fraction(), true);
   }
 
   private doneMs(): number {
@@ -212,7 +212,7 @@ export class DownloadProgressLine {
   }
 
   failed(): void {
-    this.line.stop(this.fraction());
+    this.line.stop(this.fraction(), true);
   }
 
   private fraction(): number | undefined {
