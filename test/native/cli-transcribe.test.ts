@@ -4,7 +4,7 @@
  * models commands over a model cache in a temp folder, and downloads from a local server on
  * 127.0.0.1. In a pipe nothing may carry an escape code. Run `npm run build` first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -205,6 +205,32 @@ describe('transcribe', () => {
     // On a pipe plain text is the transcript's text, then nothing more.
     expect(run.stdout.endsWith('\n')).toBe(true);
     expect(run.stdout.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('Ctrl-C aborts the running file and skips the rest: its ABORTED line, exit 130', async () => {
+    // 66 s (jfk six times), so it is still running when the signal comes.
+    const long = path.join(scratch, 'long.wav');
+    execFileSync('sox', [...Array<string>(6).fill(JFK_WAV), long]);
+    let sent = false;
+    const run = await runCli(['transcribe', long, JFK_WAV, '-m', tinyEn, '-l', 'en', '--verbose', '-q'], {
+      onSpawn: (child) => {
+        child.stdin!.end();
+        let log = '';
+        child.stderr!.on('data', (chunk: Buffer) => {
+          log += chunk.toString();
+          // whisper.cpp's last line as a state is made: the transcription starts now.
+          if (!sent && log.includes('compute buffer (decode)')) {
+            sent = true;
+            child.kill('SIGINT');
+          }
+        });
+      },
+    });
+    expect(sent).toBe(true);
+    expect(run.code).toBe(130);
+    expect(run.stdout).toBe('');
+    const ours = run.stderr.split('\n').filter((line) => line.startsWith('whisper-napi: '));
+    expect(ours).toEqual([`whisper-napi: ${long}: ABORTED: the transcription was aborted`]);
   });
 
   it('a catalogue name for -m and for --vad, from WHISPER_NAPI_MODELS; -o verbose_json, srt with line limits; --word-timestamps', async () => {
