@@ -26,6 +26,8 @@ struct ModelHandle {
   WeightsMemory weights;
   // Loaded with DTW alignment heads: whisper_full then times every token (t_dtw).
   bool dtw = false;
+  // whisper_context_params.dtw_mem_size when dtw.
+  size_t dtw_mem_size = 0;
 };
 
 struct StateHandle {

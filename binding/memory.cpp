@@ -67,8 +67,17 @@ StateMemory ParseStateInitLog(const std::vector<std::string>& lines) {
       {"compute buffer (cross)", &memory.cross},
       {"compute buffer (decode)", &memory.decode},
   };
+  static const char kMasks[] = "alignment heads masks size =";
   for (const std::string& line : lines) {
     if (line.rfind("whisper_init_state:", 0) != 0) continue;
+    size_t masks_at;
+    if (Contains(line, kMasks, &masks_at)) {
+      const char* start = line.c_str() + masks_at + sizeof(kMasks) - 1;
+      char* end = nullptr;
+      const long long bytes = std::strtoll(start, &end, 10);
+      if (end != start) memory.alignment_masks = bytes;
+      continue;
+    }
     for (const Field& field : fields) {
       size_t at;
       if (Contains(line, field.label, &at)) {
@@ -117,6 +126,7 @@ Napi::Object StateMemoryToJs(Napi::Env env, const StateMemory& memory) {
   out.Set("cross", static_cast<double>(memory.cross));
   out.Set("decode", static_cast<double>(memory.decode));
   out.Set("maxDecoders", memory.max_decoders);
+  out.Set("dtw", static_cast<double>(memory.dtw));
   return out;
 }
 

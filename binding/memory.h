@@ -37,6 +37,12 @@ struct StateMemory {
   int64_t encode = -1;
   int64_t cross = -1;
   int64_t decode = -1;
+  // "alignment heads masks size = %ld B", logged only for a model loaded with DTW (-1 otherwise).
+  int64_t alignment_masks = -1;
+  // What DTW uses beyond the logged buffers (0 without DTW): the masks, the copy of the heads'
+  // attention whisper_state keeps (aheads_cross_QKs_data, at most n_text_ctx/2 x n_audio_ctx x
+  // heads floats), and the dtw_mem_size context each window's alignment allocates.
+  int64_t dtw = 0;
   // The most decoders a job on this state may have run; whisper_full grows the self-attention
   // KV cache when it needs more than the one it was created with, without logging it.
   int max_decoders = 1;

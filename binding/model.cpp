@@ -100,6 +100,7 @@ class LoadModelWorker : public PromiseWorker {
     }
     handle_ = std::make_shared<ModelHandle>(ctx);
     handle_->dtw = params.dtw_token_timestamps;
+    handle_->dtw_mem_size = params.dtw_token_timestamps ? params.dtw_mem_size : 0;
     handle_->weights = ParseModelLoadLog(capture.lines);
   }
 
@@ -140,6 +141,14 @@ class CreateStateWorker : public PromiseWorker {
     }
     state_ = std::make_shared<StateHandle>(model_, state);
     state_->memory = ParseStateInitLog(capture.lines);
+    if (model_->dtw && state_->memory.alignment_masks > 0) {
+      whisper_context* ctx = model_->ctx;
+      // Each head's mask row holds n_text_head floats.
+      const int64_t heads = state_->memory.alignment_masks / (4 * int64_t{whisper_model_n_text_head(ctx)});
+      const int64_t attention_copy =
+          int64_t{whisper_model_n_text_ctx(ctx) / 2} * whisper_model_n_audio_ctx(ctx) * heads * 4;
+      state_->memory.dtw = state_->memory.alignment_masks + attention_copy + static_cast<int64_t>(model_->dtw_mem_size);
+    }
   }
 
   Napi::Value Result(Napi::Env env) override { return State::NewInstance(env, std::move(state_)); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
 #include <system_error>
 
@@ -13,6 +14,18 @@ namespace {
 
 // log_mel_spectrogram's reflective padding: WHISPER_N_FFT / 2 samples after the first.
 constexpr size_t kReflectedSamples = WHISPER_N_FFT / 2;
+
+// whisper.cpp's DTW median filter (width 7) asserts, and aborts the process, unless a window it
+// aligns has more than 7 audio positions, i.e. at least 16 mel frames (160 ms): both the window's
+// remaining audio and the decoded seek_delta must reach that.
+constexpr int kMinDtwFrames = 16;
+// Audio shorter than this is padded for DTW: 10 frames more than kMinDtwFrames, since a window with
+// less than seek_delta + 10 frames left ends at its first timestamp.
+constexpr int kMinDtwSpanFrames = kMinDtwFrames + 10 + 4;
+// whisper.cpp's mel frame count for n samples: 1 + (n + WHISPER_N_FFT / 2 - WHISPER_N_FFT) / WHISPER_HOP_LENGTH.
+int MelFrames(size_t samples) {
+  return samples < WHISPER_N_FFT / 2 ? 0 : 1 + static_cast<int>((samples - WHISPER_N_FFT / 2) / WHISPER_HOP_LENGTH);
+}
 
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -173,27 +186,53 @@ void TranscribeWorker::Run() {
     DecodedWindow window;
     window.first_segment = whisper_full_n_segments_from_state(s);
     self->windows_.push_back(window);
+    if (self->state_->model->dtw && !self->DtwWindowIsSafe(s)) {
+      // Ends whisper_full as if the audio ended here (it returns 0): at most 150 ms are left.
+      self->windows_.pop_back();
+      return false;
+    }
     return !self->state_->abort_requested.load();
   };
   wparams.encoder_begin_callback_user_data = this;
-  wparams.logits_filter_callback = [](whisper_context*, whisper_state*, const whisper_token_data*, int n_tokens, float*,
-                                      void* user_data) {
-    // Only the first step of an attempt has no tokens, and it runs on whisper_full's own thread;
-    // later steps may run on its sampling threads, so nothing is touched for them.
-    if (n_tokens != 0) return;
+  wparams.logits_filter_callback = [](whisper_context* c, whisper_state*, const whisper_token_data* tokens,
+                                      int n_tokens, float* logits, void* user_data) {
     auto* self = static_cast<TranscribeWorker*>(user_data);
-    if (!self->windows_.empty()) self->windows_.back().attempts++;
+    // Only the first step of an attempt has no tokens, and it runs on whisper_full's own thread;
+    // later steps may run on its sampling threads, where only this decoder's logits are touched.
+    if (n_tokens == 0) {
+      if (!self->windows_.empty()) self->windows_.back().attempts++;
+      return;
+    }
+    if (!self->state_->model->dtw) return;
+    // A window whose decoding ends on a timestamp under 160 ms, after text, has a seek_delta DTW
+    // cannot align. Only the steps that could end it so are touched, so that every other step keeps
+    // whisper.cpp's probabilities exactly: right after such a timestamp the text may not end, and
+    // at the last step maxTokensPerSegment allows, such a timestamp may not be chosen.
+    const whisper_token eot = whisper_token_eot(c);
+    const whisper_token beg = whisper_token_beg(c);
+    bool text = false;
+    for (int i = 0; i < n_tokens && !text; ++i) text = tokens[i].id < eot;
+    if (!text) return;
+    const whisper_token early_end = beg + kMinDtwFrames / 2;
+    const whisper_token last = tokens[n_tokens - 1].id;
+    if (last > beg && last < early_end) logits[eot] = -INFINITY;
+    const int max_tokens = self->params_.max_tokens;
+    if (max_tokens > 0 && n_tokens >= max_tokens && early_end <= whisper_n_vocab(c)) {
+      for (whisper_token ts = beg + 1; ts < early_end; ++ts) logits[ts] = -INFINITY;
+    }
   };
   wparams.logits_filter_callback_user_data = this;
-  if (params_.want_progress) {
-    wparams.progress_callback = [](whisper_context*, whisper_state*, int percent, void* user_data) {
-      TranscribeEvent event;
-      event.kind = TranscribeEvent::Kind::Progress;
-      event.progress = percent;
-      static_cast<TranscribeWorker*>(user_data)->Send(std::move(event));
-    };
-    wparams.progress_callback_user_data = this;
-  }
+  // Always on: the DTW guard reads where whisper_full is from the percentage.
+  wparams.progress_callback = [](whisper_context*, whisper_state*, int percent, void* user_data) {
+    auto* self = static_cast<TranscribeWorker*>(user_data);
+    self->progress_ = percent;
+    if (!self->params_.want_progress) return;
+    TranscribeEvent event;
+    event.kind = TranscribeEvent::Kind::Progress;
+    event.progress = percent;
+    self->Send(std::move(event));
+  };
+  wparams.progress_callback_user_data = this;
   if (params_.want_segments) {
     // n_new is not trusted: with DTW, whisper_full calls this only from a loop with wrong bounds
     // (most windows after the first call it not at all). Every call sends what is new instead.
@@ -221,6 +260,7 @@ void TranscribeWorker::Run() {
     }
   }
 
+  if (state_->model->dtw) PadForDtw();
   n_samples_ = static_cast<int>(pcm_.size());
   // whisper.cpp's log-mel spectrogram reflects the first 200 samples of the input, whatever
   // its length: give shorter input zeros to read instead of the memory after it.
@@ -272,6 +312,40 @@ SegmentResult TranscribeWorker::ReadJobSegment(int i) const {
   const int64_t t0 = whisper_full_get_segment_t0_from_state(state, first);
   segment.window_start_ms = (vad_map_.empty() ? t0 : vad_map_.ToOriginal(t0)) * 10;
   return segment;
+}
+
+void TranscribeWorker::PadForDtw() {
+  const int64_t seek_start = params_.offset_ms / 10;
+  if (params_.duration_ms > 0) {
+    if (params_.duration_ms >= kMinDtwSpanFrames * 10) return;
+    params_.duration_ms = kMinDtwSpanFrames * 10;
+  } else if (MelFrames(pcm_.size()) - seek_start >= kMinDtwSpanFrames) {
+    return;
+  }
+  // Enough samples for seek_start + kMinDtwSpanFrames mel frames; whisper pads with zeros itself past the end.
+  const size_t needed =
+      static_cast<size_t>(seek_start + kMinDtwSpanFrames - 1) * WHISPER_HOP_LENGTH + WHISPER_N_FFT / 2;
+  if (pcm_.size() < needed) pcm_.resize(needed, 0.0f);
+}
+
+bool TranscribeWorker::DtwWindowIsSafe(whisper_state* state) const {
+  // whisper_full's seek is not public. It lies in [low, high]: the progress percentage bounds it on
+  // both sides, and no window starts before the end of the last segment already decoded.
+  const int64_t seek_start = params_.offset_ms / 10;
+  const int64_t seek_end =
+      params_.duration_ms == 0 ? whisper_n_len_from_state(state) : seek_start + params_.duration_ms / 10;
+  const int64_t span = seek_end - seek_start;
+  if (span <= 0) return true;
+  int64_t low = seek_start + (progress_ * span + 99) / 100;
+  const int64_t high = seek_start + ((progress_ + 1) * span - 1) / 100;
+  const int n = whisper_full_n_segments_from_state(state);
+  if (n > 0) low = std::max<int64_t>(low, whisper_full_get_segment_t1_from_state(state, n - 1));
+  // A window with under seek_delta + 10 frames left ends at its first timestamp, so it needs
+  // kMinDtwFrames + 10 for any seek_delta to be safe.
+  const int64_t needed = kMinDtwFrames + 10;
+  if (seek_end - high >= needed) return true;  // long enough wherever it starts
+  // Too short, or maybe: stop unless that could cost more than a second of audio.
+  return seek_end - low > 100;
 }
 
 void TranscribeWorker::SendNewSegments() {

@@ -59,6 +59,10 @@ class TranscribeWorker {
   SegmentResult ReadJobSegment(int i) const;
   // Sends the segments whisper_full has finished since the last call, in order.
   void SendNewSegments();
+  // With DTW: false when the window about to start may hold fewer frames than DTW can align.
+  bool DtwWindowIsSafe(whisper_state* state) const;
+  // With DTW: extends audio shorter than DTW can align with the zeros whisper would read anyway.
+  void PadForDtw();
 
   // One 30 s window of whisper_full: marked when its encoder starts (encoder_begin_callback).
   struct DecodedWindow {
@@ -86,6 +90,8 @@ class TranscribeWorker {
   std::vector<float> temperature_ladder_;
   std::vector<DecodedWindow> windows_;
   int delivered_segments_ = 0;
+  // whisper_full's last progress percent: (seek - seek_start) * 100 / (seek_end - seek_start), rounded down.
+  int progress_ = 0;
 
   // Node frees a thread-safe function at environment teardown even while threads still
   // hold it; the finalizer closes this gate first, so the job's thread never touches a

@@ -136,19 +136,19 @@ export type AlignmentHeadsPreset = (typeof ALIGNMENT_HEADS_PRESETS)[number];
  * What each of whisper.cpp 1.9.1's preset tables (g_aheads_*) holds: how many heads, and the highest
  * text layer and head index it names (whisper_init_state fails when the model has fewer).
  */
-const PRESET_HEADS: Readonly<Record<AlignmentHeadsPreset, { count: number; maxLayer: number; maxHead: number }>> = Object.freeze({
-  'tiny.en': { count: 8, maxLayer: 3, maxHead: 5 },
-  tiny: { count: 6, maxLayer: 3, maxHead: 5 },
-  'base.en': { count: 5, maxLayer: 5, maxHead: 7 },
-  base: { count: 8, maxLayer: 5, maxHead: 7 },
-  'small.en': { count: 19, maxLayer: 11, maxHead: 11 },
-  small: { count: 10, maxLayer: 10, maxHead: 9 },
-  'medium.en': { count: 18, maxLayer: 21, maxHead: 15 },
-  medium: { count: 6, maxLayer: 23, maxHead: 15 },
-  'large.v1': { count: 9, maxLayer: 23, maxHead: 19 },
-  'large.v2': { count: 23, maxLayer: 27, maxHead: 19 },
-  'large.v3': { count: 10, maxLayer: 25, maxHead: 18 },
-  'large.v3.turbo': { count: 6, maxLayer: 3, maxHead: 14 },
+const PRESET_HEADS: Readonly<Record<AlignmentHeadsPreset, { count: number; maxLayer: number; maxHead: number; lastLayerHeads: number }>> = Object.freeze({
+  'tiny.en': { count: 8, maxLayer: 3, maxHead: 5, lastLayerHeads: 5 },
+  tiny: { count: 6, maxLayer: 3, maxHead: 5, lastLayerHeads: 5 },
+  'base.en': { count: 5, maxLayer: 5, maxHead: 7, lastLayerHeads: 3 },
+  base: { count: 8, maxLayer: 5, maxHead: 7, lastLayerHeads: 4 },
+  'small.en': { count: 19, maxLayer: 11, maxHead: 11, lastLayerHeads: 2 },
+  small: { count: 10, maxLayer: 10, maxHead: 9, lastLayerHeads: 1 },
+  'medium.en': { count: 18, maxLayer: 21, maxHead: 15, lastLayerHeads: 1 },
+  medium: { count: 6, maxLayer: 23, maxHead: 15, lastLayerHeads: 1 },
+  'large.v1': { count: 9, maxLayer: 23, maxHead: 19, lastLayerHeads: 2 },
+  'large.v2': { count: 23, maxLayer: 27, maxHead: 19, lastLayerHeads: 1 },
+  'large.v3': { count: 10, maxLayer: 25, maxHead: 18, lastLayerHeads: 1 },
+  'large.v3.turbo': { count: 6, maxLayer: 3, maxHead: 14, lastLayerHeads: 4 },
 });
 
 /** The alignment heads a model is loaded with for DTW token timestamps. */
@@ -159,6 +159,8 @@ export interface AlignmentHeads {
   topLayers: number;
   /** Heads in all: the size of DTW's attention tensors. */
   count: number;
+  /** Heads in the last text layer that has any (the decoder graph keeps that layer's attention longest). */
+  lastLayerHeads: number;
 }
 
 type DecoderShape = Pick<ArchitectureHparams, 'nVocab' | 'nMels' | 'nTextState' | 'nTextHead' | 'nTextLayer'>;
@@ -198,7 +200,10 @@ export function presetForArchitecture(hparams: DecoderShape): AlignmentHeadsPres
  */
 export function alignmentHeadsFor(requested: AlignmentHeadsPreset | 'auto', hparams: DecoderShape): AlignmentHeads | undefined {
   const preset = requested === 'auto' ? presetForArchitecture(hparams) : requested;
-  if (preset !== undefined) return presetFits(preset, hparams) ? { heads: preset, topLayers: 0, count: PRESET_HEADS[preset].count } : undefined;
+  if (preset !== undefined) {
+    const { count, lastLayerHeads } = PRESET_HEADS[preset];
+    return presetFits(preset, hparams) ? { heads: preset, topLayers: 0, count, lastLayerHeads } : undefined;
+  }
   const topLayers = hparams.nTextLayer - Math.floor(hparams.nTextLayer / 2);
-  return { heads: 'top-most', topLayers, count: topLayers * hparams.nTextHead };
+  return { heads: 'top-most', topLayers, count: topLayers * hparams.nTextHead, lastLayerHeads: hparams.nTextHead };
 }

@@ -44,7 +44,7 @@ export interface AutoConcurrencyInput {
   freeBytes: number;
   /** The device's total memory (sets the safety margin); 0 if unknown. */
   totalBytes: number;
-  estimate: Pick<MemoryEstimate, 'weightsBytes' | 'perState'>;
+  estimate: Pick<MemoryEstimate, 'weightsBytes'> & { perState: Pick<MemoryEstimate['perState'], 'total'> };
   device: 'cpu' | 'gpu';
   /** CPU cores; caps the CPU's concurrency. */
   cores: number;
@@ -81,13 +81,18 @@ export function autoConcurrency(input: AutoConcurrencyInput): AutoConcurrency {
 /** Plans concurrency 'auto' for a model file on the device selectDevice chose for it. */
 export async function planConcurrency(
   file: ModelFileInfo,
-  options: Pick<ResolvedLoadOptions, 'flashAttention' | 'memoryBudget'>,
+  options: Pick<ResolvedLoadOptions, 'flashAttention' | 'memoryBudget'> & Partial<Pick<ResolvedLoadOptions, 'alignmentHeads'>>,
   device: ModelDevice,
 ): Promise<AutoConcurrency> {
   let estimate: MemoryEstimate;
+  const alignmentHeads = options.alignmentHeads ?? '';
   try {
     // Planned for transcribe's defaults (greedy, bestOf 5 with temperature fallback).
-    estimate = await estimateMemory({ model: file.path, flashAttention: options.flashAttention, gpu: device.kind === 'gpu' });
+    estimate = await estimateMemory({
+      model: file.path,
+      gpu: device.kind === 'gpu',
+      ...(alignmentHeads === '' ? { flashAttention: options.flashAttention } : { wordTimestamps: alignmentHeads === 'auto' ? true : alignmentHeads }),
+    });
   } catch (error) {
     throw new WhisperError('INVALID_MODEL', `concurrency 'auto' could not estimate the memory of ${file.path}: ${(error as Error).message}`, { cause: error });
   }

@@ -13,6 +13,12 @@ export interface StateMemory {
   kvCross: number;
   kvPad: number;
   compute: { conv: number; encode: number; cross: number; decode: number };
+  /**
+   * Word timestamps (a model loaded with `wordTimestamps`), beyond the compute buffers, 0 without:
+   * the alignment heads' masks, the copy of their attention whisper keeps, and the DTW work context
+   * each window allocates while it is aligned.
+   */
+  dtw: number;
   total: number;
   /** The most decoders a job on this state may have run (1 for a fresh state). */
   decoders: number;
@@ -45,8 +51,9 @@ export function stateMemory(state: NativeState): StateMemory {
   const decoders = Math.max(1, raw.maxDecoders);
   const kvSelf = raw.kvSelf * (decoders > 1 ? decoders + 2 : 1);
   const compute = { conv: raw.conv, encode: raw.encode, cross: raw.cross, decode: raw.decode };
-  const total = kvSelf + raw.kvCross + raw.kvPad + compute.conv + compute.encode + compute.cross + compute.decode;
-  return { kvSelf, kvCross: raw.kvCross, kvPad: raw.kvPad, compute, total, decoders };
+  const dtw = Math.max(0, raw.dtw ?? 0);
+  const total = kvSelf + raw.kvCross + raw.kvPad + compute.conv + compute.encode + compute.cross + compute.decode + dtw;
+  return { kvSelf, kvCross: raw.kvCross, kvPad: raw.kvPad, compute, dtw, total, decoders };
 }
 
 /** The weights of `nativeModel` and each of `states` (the model's live states), in bytes. */

@@ -18,7 +18,16 @@
  *   off. CUDA lays graphs out differently; `gpu: true` moves the weights' alignment to CUDA's, but the
  *   compute figures stay the CPU-derived ones (not measured on a GPU here).
  */
-import { ARCHITECTURE_NAMES, ARCHITECTURES, type ArchitectureHparams, type ArchitectureName } from '../model-files/architectures';
+import {
+  ALIGNMENT_HEADS_PRESETS,
+  ARCHITECTURE_NAMES,
+  ARCHITECTURES,
+  alignmentHeadsFor,
+  type AlignmentHeads,
+  type AlignmentHeadsPreset,
+  type ArchitectureHparams,
+  type ArchitectureName,
+} from '../model-files/architectures';
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
 import { integerIn, isBoolean, isNonEmptyString, oneOf, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
 import { QUANTIZATION_TYPE_IDS, ggmlTensorBytes } from '../model-files/ggml-format';
@@ -58,6 +67,11 @@ export interface EstimateMemoryInput {
   audioCtx?: number;
   /** Default false: weights on a CUDA device (128-byte alignment) rather than the CPU (32). */
   gpu?: boolean;
+  /**
+   * As loadModel's option: true or a preset plans for DTW word timestamps (larger decode buffer,
+   * the `dtw` figure). Default false. Flash attention is then off, as loadModel turns it off.
+   */
+  wordTimestamps?: boolean | AlignmentHeadsPreset;
 }
 
 /** One state's bytes, in the same shape `model.memory()` reports them. */
@@ -101,8 +115,9 @@ export function kvCacheBytes(
 
 /** The four compute buffers whisper_init_state reserves, as whisper.cpp reports them (see the file comment). */
 export function computeBufferBytes(
-  hparams: Pick<ArchitectureHparams, 'nAudioCtx' | 'nAudioState' | 'nAudioHead' | 'nTextState' | 'nMels' | 'nVocab'>,
+  hparams: Pick<ArchitectureHparams, 'nAudioCtx' | 'nAudioState' | 'nAudioHead' | 'nTextState' | 'nTextHead' | 'nMels' | 'nVocab'>,
   flashAttention: boolean,
+  alignment?: Pick<AlignmentHeads, 'heads' | 'count'>,
 ): { conv: number; encode: number; cross: number; decode: number } {
   const { nAudioCtx: ctx, nAudioState: state, nAudioHead: heads, nTextState: textState, nMels, nVocab } = hparams;
   // conv: the mel input (f32) and conv1's im2col (f16) over 2 x n_ctx frames, then four f32
@@ -114,7 +129,8 @@ export function computeBufferBytes(
   // cross: the encoder output, one f32 [n_ctx, n_state].
   const cross = F32 * ctx * textState;
   // decode: the f32 logits of n_text_ctx tokens, with two f32 [tokens, n_state] activations.
-  const decode = F32 * N_TEXT_TOKENS_WORST * nVocab + 2 * F32 * N_TEXT_TOKENS_WORST * textState;
+  let decode = F32 * N_TEXT_TOKENS_WORST * nVocab + 2 * F32 * N_TEXT_TOKENS_WORST * textState;
+  if (alignment) decode += alignmentDecodeBytes({ nAudioCtx: ctx, nTextHead: hparams.nTextHead }, alignment);
   return {
     conv: conv + GRAPH_OVERHEAD_BYTES,
     encode: encode + GRAPH_OVERHEAD_BYTES,
@@ -134,6 +150,49 @@ export function computeBufferBytes(
  * backtrace and its copy (2 x (T + A) i32 each), ggml's default graph, and a tensor header and
  * alignment for each; plus 1 MiB of slack.
  */
+/**
+ * How much larger whisper_init_state reserves the decode graph with alignment heads, measured per
+ * preset on its own architecture (CPU backend, n_text_ctx 448, n_audio_ctx 1500): the graph keeps
+ * f32 [n_audio_ctx, n_text_ctx] cross-attention maps of the heads alive next to the logits, and
+ * ggml's allocator packs them differently for each set of layers, so no one formula holds.
+ */
+const ALIGNMENT_DECODE_BYTES: Readonly<Record<AlignmentHeadsPreset, number>> = Object.freeze({
+  'tiny.en': 38_320_000,
+  tiny: 68_120_000,
+  'base.en': 13_440_000,
+  base: 43_920_000,
+  'small.en': 102_900_000,
+  small: 70_640_000,
+  'medium.en': 296_890_000,
+  medium: 124_860_000,
+  'large.v1': 179_070_000,
+  'large.v2': 609_150_000,
+  'large.v3': 501_630_000,
+  'large.v3.turbo': 37_000_000,
+});
+
+/**
+ * The decode graph's growth with alignment heads: the measured figure for a preset (scaled to the
+ * audio context), and for 'top-most' heads an upper bound, the heads' own maps plus four layers' worth
+ * (it over-plans the shapes measured by up to 70 %; no preset covers them).
+ */
+export function alignmentDecodeBytes(hparams: Pick<ArchitectureHparams, 'nAudioCtx' | 'nTextHead'>, alignment: Pick<AlignmentHeads, 'heads' | 'count'>): number {
+  const perHead = F32 * hparams.nAudioCtx * N_TEXT_TOKENS_WORST;
+  if (alignment.heads === 'top-most') return perHead * (alignment.count + 4 * hparams.nTextHead);
+  return Math.round((ALIGNMENT_DECODE_BYTES[alignment.heads] * hparams.nAudioCtx) / 1500);
+}
+
+/**
+ * What DTW uses per state beyond the compute buffers: the heads' masks (n_text_head floats a head),
+ * the copy of their attention whisper_state keeps after a window (n_text_ctx / 2 x n_audio_ctx floats a
+ * head) and the work context each window's alignment allocates (dtwMemoryBytes).
+ */
+export function dtwStateBytes(hparams: Pick<ArchitectureHparams, 'nTextCtx' | 'nAudioCtx' | 'nTextHead'>, heads: number): number {
+  const masks = F32 * hparams.nTextHead * heads;
+  const attentionCopy = F32 * Math.floor(hparams.nTextCtx / 2) * hparams.nAudioCtx * heads;
+  return masks + attentionCopy + dtwMemoryBytes(hparams, heads);
+}
+
 export function dtwMemoryBytes(hparams: Pick<ArchitectureHparams, 'nTextCtx' | 'nAudioCtx'>, heads: number): number {
   const tokens = Math.floor(hparams.nTextCtx / 2);
   const audio = hparams.nAudioCtx;
@@ -168,6 +227,7 @@ const KNOWN_KEYS = new Set([
   'concurrency',
   'audioCtx',
   'gpu',
+  'wordTimestamps',
 ]);
 
 /**
@@ -204,7 +264,27 @@ export async function estimateMemory(input: EstimateMemoryInput): Promise<Memory
     weightsBytes = tensors.reduce((sum, t) => sum + pad(ggmlTensorBytes(t.type, t.shape), alignment), 0);
   }
 
-  const flashAttention = field('flashAttention', isBoolean, true);
+  const wordTimestamps = field<AlignmentHeadsPreset | 'auto' | ''>(
+    'wordTimestamps',
+    (name, v) => {
+      if (v === true) return 'auto';
+      if (v === false) return '';
+      return oneOf(ALIGNMENT_HEADS_PRESETS)(name, v);
+    },
+    '',
+  );
+  const alignmentHeads = wordTimestamps === '' ? undefined : alignmentHeadsFor(wordTimestamps, hparams);
+  if (wordTimestamps !== '' && alignmentHeads === undefined) {
+    throw invalidArgument(
+      `${INPUT}.wordTimestamps`,
+      `true or a preset whose heads this model has (${hparams.nTextLayer} text layers of ${hparams.nTextHead} heads)`,
+      wordTimestamps,
+    );
+  }
+  if (alignmentHeads && o.flashAttention === true) {
+    throw invalidArgument(`${INPUT}.flashAttention`, 'false or unset with wordTimestamps (loadModel turns it off)', o.flashAttention);
+  }
+  const flashAttention = alignmentHeads === undefined && field('flashAttention', isBoolean, true);
   const strategy = field('strategy', oneOf(['greedy', 'beam']), 'greedy');
   const bestOf = field('bestOf', integerIn(1, MAX_DECODERS), 5);
   const beamSize = field('beamSize', integerIn(1, MAX_DECODERS), 5);
@@ -215,9 +295,10 @@ export async function estimateMemory(input: EstimateMemoryInput): Promise<Memory
   const decoders = decodersFor({ strategy, bestOf, beamSize, temperatureFallback });
   const sized = { ...hparams, nAudioCtx: audioCtx };
   const kv = kvCacheBytes(sized, decoders);
-  const compute = computeBufferBytes(sized, flashAttention);
-  const total = kv.kvSelf + kv.kvCross + kv.kvPad + compute.conv + compute.encode + compute.cross + compute.decode;
-  const perState: StateEstimate = { ...kv, compute, total, decoders };
+  const compute = computeBufferBytes(sized, flashAttention, alignmentHeads);
+  const dtw = alignmentHeads ? dtwStateBytes(sized, alignmentHeads.count) : 0;
+  const total = kv.kvSelf + kv.kvCross + kv.kvPad + compute.conv + compute.encode + compute.cross + compute.decode + dtw;
+  const perState: StateEstimate = { ...kv, compute, dtw, total, decoders };
   return { weightsBytes, perState, concurrency, totalBytes: weightsBytes + concurrency * total };
 }
 

@@ -153,6 +153,12 @@ export interface NativeStateMemory {
   decode: number;
   /** The most decoders a job started on this state may have used (1 until such a job). */
   maxDecoders: number;
+  /**
+   * Bytes DTW uses beyond the logged buffers, 0 for a model loaded without alignment heads: the
+   * heads' masks, the copy of their attention the state keeps, and the dtw_mem_size context each
+   * window's alignment allocates while it runs.
+   */
+  dtw: number;
 }
 
 export interface NativeWeightsMemory {
