@@ -9,8 +9,9 @@
 // and sox versions; written under a temporary name and renamed into place whole, as
 // scripts/make-audio-fixtures.mjs does, so racing test processes find it complete or not at all.
 //
-//   node scripts/make-timed-speech.mjs     make the file (as needed); the folder is the last line of
-//                                          stdout, holding timed-speech.wav and manifest.json
+//   node scripts/make-timed-speech.mjs     make the files (as needed); the folder is the last line of
+//                                          stdout, holding timed-speech.wav, mandarin.wav (a Mandarin
+//                                          sentence, no timings) and manifest.json
 //
 // Needs espeak-ng and sox on PATH (apt-get install espeak-ng sox).
 import { spawnSync } from 'node:child_process';
@@ -43,6 +44,11 @@ const SENTENCES = [
   'Our neighbours painted their fence a pale blue.',
   'Fresh bread smells wonderful in the morning.',
 ];
+/**
+ * A Mandarin clip besides (mandarin.wav, no timings): whisper writes Chinese with characters split
+ * over tokens, for the check that words get them whole.
+ */
+const MANDARIN = { voice: 'cmn', text: '我爱你中国。' };
 if (SILENCES_S.length !== SENTENCES.length + 1) throw new Error('one silence before each sentence');
 
 const log = (msg) => process.stderr.write(`[timed-speech] ${msg}\n`);
@@ -163,7 +169,10 @@ function make(dir, key, versions) {
     run([...SOX.slice(0, 2), ...pieces, 'timed-speech.wav'], scratch);
     const total = readPcm16(path.join(scratch, 'timed-speech.wav')).length;
     if (total !== at) throw new Error(`sox joined ${total} samples, not the ${at} of the pieces`);
-    for (const file of fs.readdirSync(scratch)) if (file !== 'timed-speech.wav') fs.rmSync(path.join(scratch, file));
+    run([...ESPEAK.map((arg) => (arg === 'en-us' ? MANDARIN.voice : arg)), '-w', 'spoken-mandarin.wav', MANDARIN.text], scratch);
+    run([...SOX, 'spoken-mandarin.wav', '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', 'mandarin.wav'], scratch);
+    const keep = new Set(['timed-speech.wav', 'mandarin.wav']);
+    for (const file of fs.readdirSync(scratch)) if (!keep.has(file)) fs.rmSync(path.join(scratch, file));
 
     const manifest = {
       key,
@@ -175,6 +184,7 @@ function make(dir, key, versions) {
       samples: total,
       durationMs: ms(total),
       sentences,
+      mandarin: { file: 'mandarin.wav', voice: MANDARIN.voice, text: MANDARIN.text },
     };
     fs.writeFileSync(path.join(scratch, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     fs.chmodSync(scratch, 0o755);

@@ -66,8 +66,8 @@ interface WordInProgress {
  *   character starts a word. Special tokens (`special`, `[_BEG_]`, `[_TT_150]`, `<|en|>`) are
  *   dropped. Tokens holding part of a multi-byte character (U+FFFD, as the addon decodes each
  *   token alone) stay with their neighbours, and when `segment.text` is given the word's text is
- *   taken from it, so the characters are whole again. The words' texts joined are the segment's
- *   text.
+ *   taken from it, so the characters are whole again. The words' texts joined are the tokens'
+ *   (and so the segment's text).
  * - **Times:** with DTW (`dtwMs` on every text token, a model loaded with `wordTimestamps`),
  *   where whisper.cpp puts a token's `dtwMs` at its end (its DTW path moving on to the next
  *   token): a word ends at the `dtwMs` of its last token that is not punctuation, and starts where
@@ -77,8 +77,8 @@ interface WordInProgress {
  *   letter, or {@link DEFAULT_MS_PER_LETTER}). Without DTW but with token timestamps (`startMs`
  *   on every text token, `tokenTimestamps: true`) a word starts at its first token's `startMs`
  *   and ends at its last token's `endMs`. With neither: no words (`[]`). Every time is clamped
- *   into the segment, each word starts no earlier than the one before and ends no later than the
- *   next one starts, and no word ends before it starts.
+ *   into the segment and rounded to whole milliseconds, each word starts no earlier than the one
+ *   before and ends no later than the next one starts, and no word ends before it starts.
  * - **Probability:** the mean of the word's tokens' probabilities.
  */
 export function wordsFromTokens(tokens: readonly Token[], segment: { startMs: number; endMs: number; text?: string }): Word[] {

@@ -93,4 +93,22 @@ describe('word timestamps on speech with known timings (real base f16, DTW)', ()
       }
     }
   });
+
+  it('gives Chinese words whole characters where whisper split them over tokens', async () => {
+    // espeak-ng's Mandarin is far from what whisper heard in training, so the text is not the
+    // sentence said; what matters is that base writes Han characters split over tokens for it.
+    // No temperature fallback: on this clip the ladder would decode window after window at random.
+    const chinese = await model.transcribe(speech.mandarin.wav, { language: 'zh', threads: THREADS, wordTimestamps: true, temperatureIncrement: 0 });
+    const tokens = chinese.segments.flatMap((segment) => segment.tokens);
+    expect(
+      tokens.some((token) => token.text.includes('\uFFFD')),
+      'no token holds part of a character: the check below would test nothing',
+    ).toBe(true);
+    for (const segment of chinese.segments) {
+      const words = segment.words ?? [];
+      expect(words.map((word) => word.text).join('')).toBe(segment.text);
+      if (!segment.text.includes('\uFFFD')) for (const word of words) expect(word.text, segment.text).not.toContain('\uFFFD');
+    }
+    expect(chinese.segments.flatMap((segment) => segment.words ?? []).some((word) => /\p{Script=Han}/u.test(word.text))).toBe(true);
+  });
 });

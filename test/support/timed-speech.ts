@@ -33,7 +33,9 @@ export interface TimedSpeech {
   samples: number;
   durationMs: number;
   sentences: TimedSentence[];
-  /** The versions of the tools that made it, and the recipe's settings. */
+  /** A Mandarin clip by the same voice settings (no timings): whisper splits Chinese characters over tokens. */
+  mandarin: { wav: string; text: string };
+  /** The versions of the tools that made it. */
   espeak: string;
   sox: string;
 }
@@ -54,9 +56,13 @@ function makeTimedSpeech(): TimedSpeech {
     throw new Error(`scripts/make-timed-speech.mjs could not make the timed speech.\n${stderr === undefined ? String(err) : stderr.toString()}`);
   }
   const dir = stdout.trimEnd().split('\n').at(-1) ?? '';
-  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Omit<TimedSpeech, 'wav' | 'dir'> & { file: string };
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Omit<TimedSpeech, 'wav' | 'dir' | 'mandarin'> & {
+    file: string;
+    mandarin: { file: string; text: string };
+  };
   const wav = path.join(dir, manifest.file);
-  if (!fs.existsSync(wav)) throw new Error(`timed speech ${wav} has gone missing: delete ${dir} and run the tests again to remake it`);
+  const mandarin = { wav: path.join(dir, manifest.mandarin.file), text: manifest.mandarin.text };
+  if (!fs.existsSync(wav) || !fs.existsSync(mandarin.wav)) throw new Error(`timed speech in ${dir} has gone missing: delete ${dir} and run the tests again to remake it`);
   return {
     wav,
     dir,
@@ -64,6 +70,7 @@ function makeTimedSpeech(): TimedSpeech {
     samples: manifest.samples,
     durationMs: manifest.durationMs,
     sentences: manifest.sentences,
+    mandarin,
     espeak: manifest.espeak,
     sox: manifest.sox,
   };
