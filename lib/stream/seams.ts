@@ -11,6 +11,15 @@ import { rms } from './energy';
 const TRAILING_SPEECH_MS = 1500;
 /** A carry point must leave at least this share of the window behind, so every window makes progress. */
 const MIN_ADVANCE = 0.25;
+/**
+ * whisper often ends a segment before its last word has died away. Sound right after the
+ * segment's end that falls quiet within this long is taken as that word's tail, not as speech
+ * whisper skipped: carrying it would decode the word a second time.
+ */
+const WORD_TAIL_MS = 600;
+/** How long the level must stay below the threshold to count as the pause after a word. */
+const PAUSE_MS = 200;
+const FRAME_MS = 20;
 
 /**
  * @internal Which of a window's segments are stable, and where the next window starts (in
@@ -29,11 +38,36 @@ export function stablePart(segments: readonly Segment[], window: Float32Array, c
   const lastEnd = atMs(segments[n - 1]!.endMs);
   if (cut.sample - lastEnd > TRAILING_SPEECH_MS * SAMPLES_PER_MS && lastEnd >= minAdvance) {
     // Did whisper stop before the end? Only speech after its last segment is worth a second look.
-    if (rms(window, lastEnd, cut.sample) >= Math.max(silenceRms, 0.1 * rms(window, 0, cut.sample))) {
-      return { stable: n, carryFrom: lastEnd };
-    }
+    const threshold = Math.max(silenceRms, 0.1 * rms(window, 0, cut.sample));
+    const pause = pauseAfterTail(window, lastEnd, cut.sample, threshold);
+    const skippedFrom = pause === undefined ? lastEnd : pause;
+    if (rms(window, skippedFrom, cut.sample) >= threshold) return { stable: n, carryFrom: skippedFrom };
   }
   return { stable: n, carryFrom: cut.sample };
+}
+
+/**
+ * Where the pause after the last word's tail starts: the first PAUSE_MS run of quiet frames
+ * beginning within WORD_TAIL_MS of `from`, or undefined when the sound goes on longer (then it
+ * is more than a tail).
+ */
+function pauseAfterTail(window: Float32Array, from: number, to: number, threshold: number): number | undefined {
+  const frame = FRAME_MS * SAMPLES_PER_MS;
+  const pauseFrames = Math.ceil(PAUSE_MS / FRAME_MS);
+  const latestStart = Math.min(to, from + WORD_TAIL_MS * SAMPLES_PER_MS);
+  let quietFrom: number | undefined;
+  let quietFrames = 0;
+  for (let at = from; at + frame <= to; at += frame) {
+    if (rms(window, at, at + frame) < threshold) {
+      quietFrom ??= at;
+      if (++quietFrames >= pauseFrames) return quietFrom;
+    } else {
+      if (at > latestStart) return undefined;
+      quietFrom = undefined;
+      quietFrames = 0;
+    }
+  }
+  return undefined;
 }
 
 /** @internal `segment` moved by `offsetMs` (its window start, token times and words too) and renumbered. */

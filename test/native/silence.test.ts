@@ -129,12 +129,10 @@ describe('silence through the real base q5_0', () => {
     expect(transcript.segments.map((segment) => segment.index)).toEqual(transcript.segments.map((_, i) => i));
   });
 
-  // Known failure, not a silence marker: whisper ends the first window's last segment
-  // (" power to do for them.") at 26.64 s, before the word has ended; the seam
-  // (lib/stream/seams.ts, stablePart) sees energy between that end and the 29.9 s cut, carries the
-  // audio from 26.64 s into a 0.76 s window, and that window decodes the word's tail again
-  // (" them.", at temperature 0.2). Fix it in lib/stream/; this test then fails: make it a plain it().
-  it.fails(`a LibriVox clip between ${SILENCE_SECONDS} s silences, read from a file in windows, keeps every word it has alone`, async () => {
+  // whisper ends the first window's last segment (" power to do for them.") at 26.64 s, before
+  // the word has died away; the seam must not carry that tail into the next window, where it
+  // was decoded a second time (lib/stream/seams.ts, pauseAfterTail).
+  it(`a LibriVox clip between ${SILENCE_SECONDS} s silences, read from a file in windows, keeps every word it has alone`, async () => {
     const { transcript, reference } = await windowedFromFile(LIBRIVOX_CLIP);
     expect(normalizeWords(transcript.text)).toEqual(reference);
   });

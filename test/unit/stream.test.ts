@@ -428,4 +428,32 @@ describe('cut points', () => {
     expect(stablePart([seg(0, 8000), seg(8000, 12_000)], w, { ...cut, clean: true }, false, 0.001)).toEqual({ stable: 2, carryFrom: 12 * RATE });
     expect(stablePart([seg(0, 8000), seg(8000, 12_000)], w, cut, true, 0.001)).toEqual({ stable: 2, carryFrom: w.length });
   });
+
+  it('stablePart does not carry the tail of the last word, but carries speech after the pause that follows it', () => {
+    const seg = (startMs: number, endMs: number): Segment => ({
+      index: 0,
+      startMs,
+      endMs,
+      text: 'x',
+      noSpeechProbability: 0,
+      speakerTurnNext: false,
+      temperature: 0,
+      windowStartMs: 0,
+      tokens: [],
+    });
+    const cut = { sample: 18 * RATE, clean: true };
+    const at = (ms: number) => Math.round((ms * RATE) / 1000);
+    // Speech to 12.3 s, whisper's last segment ending at 12 s: the 300 ms after it are the word's tail.
+    const tailOnly = new Float32Array(20 * RATE);
+    tailOnly.fill(0.2, 0, at(12_300));
+    expect(stablePart([seg(0, 8000), seg(8000, 12_000)], tailOnly, cut, false, 0.001)).toEqual({ stable: 2, carryFrom: cut.sample });
+    // The same tail, then a pause, then speech whisper skipped: carried from the pause.
+    const skipped = tailOnly.slice();
+    skipped.fill(0.2, at(14_000), at(16_000));
+    expect(stablePart([seg(0, 8000), seg(8000, 12_000)], skipped, cut, false, 0.001)).toEqual({ stable: 2, carryFrom: at(12_300) });
+    // Sound going on well past a word's tail is speech whisper skipped: carried from the segment end.
+    const longSound = new Float32Array(20 * RATE);
+    longSound.fill(0.2, 0, at(15_000));
+    expect(stablePart([seg(0, 8000), seg(8000, 12_000)], longSound, cut, false, 0.001)).toEqual({ stable: 2, carryFrom: at(12_000) });
+  });
 });
