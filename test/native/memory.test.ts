@@ -2,7 +2,8 @@
  * Memory queries through the native layer, checked against the planner, which loads nothing: on
  * synthetic tiny .. large-v3 models (f16 for tiny, q5_0 above to save time and disk), flash attention
  * on and off, every figure agrees within 10 %. A beam-search job grows the self-attention KV cache the
- * way whisper_full does, and the report follows.
+ * way whisper_full does, and the report follows. With word timestamps (DTW alignment heads) the
+ * decode buffer and the DTW bytes agree as well.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -12,9 +13,10 @@ import { modelMemory, stateMemory } from '../../lib/model/memory';
 import { native } from '../../lib/native/addon';
 import type { NativeModel } from '../../lib/native/native-api';
 import { resolveTranscribeOptions } from '../../lib/transcription/options';
-import { estimateMemory, kvCacheBytes } from '../../lib/model/planner';
+import { dtwMemoryBytes, estimateMemory, kvCacheBytes } from '../../lib/model/planner';
 import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
-import type { ArchitectureName } from '../../lib/model-files/architectures';
+import { alignmentHeadsFor, type ArchitectureName } from '../../lib/model-files/architectures';
+import { inspectModelFile } from '../../lib/model-files/inspect';
 
 const CASES: Array<{ architecture: ArchitectureName; weightType: 'f16' | 'q5_0' }> = [
   { architecture: 'tiny', weightType: 'f16' },
@@ -145,5 +147,62 @@ describe('self-attention KV growth after a job', () => {
     await state.transcribe(pcm, resolveTranscribeOptions({ ...base, temperatureIncrement: 0 }, limits));
     expect(stateMemory(state).decoders).toBe(4);
     state.dispose();
+  });
+});
+
+describe('word timestamps (DTW alignment heads): native figures vs the planner', () => {
+  const DTW_CASES: Array<{ architecture: ArchitectureName; weightType: 'f16' | 'q5_0'; preset: string }> = [
+    { architecture: 'tiny.en', weightType: 'f16', preset: 'tiny.en' },
+    { architecture: 'tiny', weightType: 'f16', preset: 'tiny' },
+    { architecture: 'base', weightType: 'q5_0', preset: 'base' },
+    { architecture: 'small', weightType: 'q5_0', preset: 'small' },
+  ];
+
+  it.each(DTW_CASES)('$architecture with the $preset preset: decode buffer and DTW bytes within 10 percent', async ({ architecture, weightType, preset }) => {
+    const file = path.join(dir, `dtw-${architecture}-${weightType}.bin`);
+    await writeSyntheticModel({ architecture, outPath: file, weightType, seed: 5 });
+    try {
+      const estimate = await estimateMemory({ model: file, wordTimestamps: true, temperatureFallback: false });
+      const plain = await estimateMemory({ model: file, flashAttention: false, temperatureFallback: false });
+      const info = await inspectModelFile(file);
+      const heads = alignmentHeadsFor('auto', info.hparams)!;
+      expect(heads.heads).toBe(preset);
+      const model = await native().loadModel(file, {
+        useGpu: false,
+        gpuDevice: 0,
+        flashAttn: false,
+        alignmentHeads: heads.heads,
+        dtwMemoryBytes: dtwMemoryBytes(info.hparams, heads.count),
+      });
+      try {
+        const state = await model.createState();
+        const measured = stateMemory(state);
+        // The alignment heads grow the decode graph well beyond its plain size, and the planner follows.
+        expect(measured.compute.decode).toBeGreaterThan(plain.perState.compute.decode * 1.1);
+        within(measured.compute.decode, estimate.perState.compute.decode, 'compute.decode');
+        within(measured.dtw, estimate.perState.dtw, 'dtw');
+        within(measured.total, estimate.perState.total, 'state total');
+        expect(plain.perState.dtw).toBe(0);
+        state.dispose();
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      await fsp.rm(file, { force: true });
+    }
+  });
+
+  it('a model loaded without alignment heads reports no DTW bytes', async () => {
+    const file = path.join(dir, 'dtw-none-tiny.bin');
+    await writeSyntheticModel({ architecture: 'tiny', outPath: file, weightType: 'f16', seed: 5 });
+    const model = await native().loadModel(file, { useGpu: false, gpuDevice: 0, flashAttn: false });
+    try {
+      const state = await model.createState();
+      expect(stateMemory(state).dtw).toBe(0);
+      state.dispose();
+    } finally {
+      model.dispose();
+      await fsp.rm(file, { force: true });
+    }
   });
 });

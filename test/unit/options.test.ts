@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { defaultThreads, MAX_DECODERS, resolveJobOptions, resolveLoadOptions, resolveTranscribeOptions, type ModelLimits } from '../../lib/transcription/options';
+import {
+  defaultThreads,
+  MAX_DECODERS,
+  resolveJobOptions,
+  resolveLoadOptions,
+  resolveResultShaping,
+  resolveTranscribeOptions,
+  type ModelLimits,
+} from '../../lib/transcription/options';
 import { thrownWhisperError } from '../support/errors';
 
 const multilingual: ModelLimits = {
@@ -115,6 +123,28 @@ describe('resolveTranscribeOptions', () => {
     expect(resolveTranscribeOptions(vad(134_217), multilingual).vadMinSpeechDurationMs).toBe(134_217);
     const error = thrownWhisperError(() => resolveTranscribeOptions(vad(134_218), multilingual));
     expect(error.message).toBe('options.vad.minSpeechDurationMs: expected an integer from 0 to 134217, got 134218');
+  });
+});
+
+describe('options with word timestamps', () => {
+  const aligned: ModelLimits = { ...multilingual, wordTimestamps: true };
+
+  it("refuses an audioContext other than the model's on a model loaded with them (whisper.cpp's DTW asserts)", () => {
+    expect(thrownWhisperError(() => resolveTranscribeOptions({ audioContext: 768 }, aligned)).message).toMatch(
+      /^options\.audioContext: expected 0 \(the model's 1500\) for a model loaded with wordTimestamps .*, got 768$/,
+    );
+    expect(resolveTranscribeOptions({ audioContext: 0 }, aligned).audioContext).toBe(0);
+    expect(resolveTranscribeOptions({ audioContext: 1500 }, aligned).audioContext).toBe(1500);
+    expect(resolveTranscribeOptions({ audioContext: 768 }, multilingual).audioContext).toBe(768);
+  });
+
+  it('shapes words only when asked and only on a model loaded with them', () => {
+    expect(resolveResultShaping({ wordTimestamps: true }, aligned)).toEqual({ wordTimestamps: true, keepNonSpeech: false });
+    expect(resolveResultShaping({}, aligned).wordTimestamps).toBe(false);
+    expect(thrownWhisperError(() => resolveResultShaping({ wordTimestamps: true }, multilingual)).message).toMatch(
+      /^options\.wordTimestamps: expected false, or a model loaded with loadModel\(path, \{ wordTimestamps: true \}\), got true$/,
+    );
+    expect(thrownWhisperError(() => resolveResultShaping({ wordTimestamps: 'yes' }, aligned)).message).toMatch(/^options\.wordTimestamps: expected a boolean/);
   });
 });
 

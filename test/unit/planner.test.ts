@@ -7,11 +7,11 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARCHITECTURES } from '../../lib/model-files/architectures';
+import { ARCHITECTURE_NAMES, ARCHITECTURES, alignmentHeadsFor, presetForArchitecture, type ArchitectureName } from '../../lib/model-files/architectures';
 import { WhisperError } from '../../lib/errors/whisper-error';
 import { ggmlTensorBytes } from '../../lib/model-files/ggml-format';
 import { expectedTensors } from '../../lib/model-files/tensors';
-import { computeBufferBytes, decodersFor, estimateMemory, kvCacheBytes, maxConcurrencyForBudget } from '../../lib/model/planner';
+import { alignmentDecodeBytes, computeBufferBytes, decodersFor, dtwMemoryBytes, estimateMemory, kvCacheBytes, maxConcurrencyForBudget } from '../../lib/model/planner';
 import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { planConcurrency } from '../../lib/model/concurrency';
 import { selectDevice } from '../../lib/model/devices';
@@ -181,5 +181,74 @@ describe('estimateMemory on a model file', () => {
     expect(() => selectDevice(cpuOnly, { gpu: true, gpuDevice: 5 })).toThrow(
       invalid(/^options\.gpuDevice: expected 0, as ggml reports no GPU \(its devices: CPU \(cpu\)\), got 5$/),
     );
+  });
+});
+
+describe('word timestamps (DTW alignment heads)', () => {
+  it('picks the preset from the decoder shape of every standard architecture', () => {
+    const expected: Record<ArchitectureName, string> = {
+      tiny: 'tiny',
+      'tiny.en': 'tiny.en',
+      base: 'base',
+      'base.en': 'base.en',
+      small: 'small',
+      'small.en': 'small.en',
+      medium: 'medium',
+      'medium.en': 'medium.en',
+      // A header cannot tell large-v1 from large-v2: large-v1 users name 'large.v1'.
+      'large-v1': 'large.v2',
+      'large-v2': 'large.v2',
+      'large-v3': 'large.v3',
+      'large-v3-turbo': 'large.v3.turbo',
+    };
+    for (const name of ARCHITECTURE_NAMES) {
+      expect(presetForArchitecture(ARCHITECTURES[name].hparams), name).toBe(expected[name]);
+      expect(alignmentHeadsFor('auto', ARCHITECTURES[name].hparams)).toMatchObject({ heads: expected[name], topLayers: 0 });
+    }
+  });
+
+  it('takes every head of the last half of the text layers for a shape no preset fits, and refuses a preset that does not fit', () => {
+    const distilled = { ...ARCHITECTURES['large-v3'].hparams, nTextLayer: 2 };
+    expect(presetForArchitecture(distilled)).toBeUndefined();
+    expect(alignmentHeadsFor('auto', distilled)).toEqual({ heads: 'top-most', topLayers: 1, count: 20, lastLayerHeads: 20 });
+    const odd = { ...ARCHITECTURES['tiny.en'].hparams, nTextLayer: 5, nTextHead: 2, nTextState: 64, nAudioState: 64 };
+    expect(alignmentHeadsFor('auto', odd)).toMatchObject({ heads: 'top-most', topLayers: 3, count: 6 });
+    // large-v2's heads reach text layer 27; base has 6 layers.
+    expect(alignmentHeadsFor('large.v2', ARCHITECTURES.base.hparams)).toBeUndefined();
+    expect(alignmentHeadsFor('large.v3', ARCHITECTURES['large-v2'].hparams)).toMatchObject({ heads: 'large.v3', count: 10 });
+  });
+
+  it('sizes dtw_mem_size for the worst window: 224 tokens x 1500 positions x heads, three times, and the rest', () => {
+    const bytes = dtwMemoryBytes({ nTextCtx: 448, nAudioCtx: 1500 }, 8);
+    const bigTensors = 3 * 4 * 224 * 1500 * 8;
+    expect(bytes).toBeGreaterThan(bigTensors + 2 * 4 * 224 * 1500 + 2 * 4 * 225 * 1501);
+    expect(bytes).toBeLessThan(bigTensors * 1.25);
+    // Linear in the heads.
+    expect(dtwMemoryBytes({ nTextCtx: 448, nAudioCtx: 1500 }, 16) - bytes).toBe(3 * 4 * 224 * 1500 * 8);
+    // whisper.cpp's default of 128 MiB holds the largest preset (large-v2, 23 heads), not 80 top-most heads.
+    expect(dtwMemoryBytes({ nTextCtx: 448, nAudioCtx: 1500 }, 23)).toBeLessThan(128 * 1024 * 1024);
+    expect(dtwMemoryBytes({ nTextCtx: 448, nAudioCtx: 1500 }, 80)).toBeGreaterThan(128 * 1024 * 1024);
+  });
+
+  it('plans the larger decode buffer and the DTW bytes, and turns flash attention off', async () => {
+    const plain = await estimateMemory({ architecture: 'base', flashAttention: false });
+    const dtw = await estimateMemory({ architecture: 'base', wordTimestamps: true });
+    expect(plain.perState.dtw).toBe(0);
+    expect(dtw.perState.compute.encode).toBe(plain.perState.compute.encode);
+    expect(dtw.perState.compute.decode - plain.perState.compute.decode).toBe(43_920_000);
+    const heads = 8;
+    expect(dtw.perState.dtw).toBe(4 * 8 * heads + 4 * 224 * 1500 * heads + dtwMemoryBytes(ARCHITECTURES.base.hparams, heads));
+    expect(dtw.perState.total - plain.perState.total).toBe(43_920_000 + dtw.perState.dtw);
+    expect(await estimateMemory({ architecture: 'base', wordTimestamps: 'base.en' })).not.toEqual(dtw);
+    await expect(estimateMemory({ architecture: 'base', wordTimestamps: true, flashAttention: true })).rejects.toThrow(
+      invalid(/^estimateMemory: input\.flashAttention: expected false or unset with wordTimestamps/),
+    );
+    await expect(estimateMemory({ architecture: 'base', wordTimestamps: 'large.v2' })).rejects.toThrow(
+      invalid(/^estimateMemory: input\.wordTimestamps: expected true or a preset whose heads this model has \(6 text layers of 8 heads\)/),
+    );
+    await expect(estimateMemory({ architecture: 'base', wordTimestamps: 'huge' as never })).rejects.toThrow(invalid(/^estimateMemory: input\.wordTimestamps: /));
+    // 'top-most' heads are planned with an upper bound: more than their own maps.
+    const odd = { nAudioCtx: 1500, nTextHead: 2 };
+    expect(alignmentDecodeBytes(odd, { heads: 'top-most', count: 4 })).toBe(4 * 1500 * 448 * (4 + 8));
   });
 });
