@@ -6,8 +6,8 @@
  */
 import { resolveAudioOptions, type ResolvedAudioOptions } from '../audio/audio-options';
 import { openAudioSource } from '../audio/open-source';
-import { WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/pcm';
-import { readHead, readRemainingPcm } from '../audio/pcm-source';
+import { SAMPLES_PER_MS, WHISPER_SAMPLE_RATE, type AudioInput } from '../audio/pcm';
+import { pcmSource, readHead, readRemainingPcm } from '../audio/pcm-source';
 import type { AudioSource } from '../audio/source';
 import { abortError } from '../errors/abort';
 import { WhisperError } from '../errors/whisper-error';
@@ -25,6 +25,7 @@ import {
 import { isNonSpeechSegment } from '../transcription/silence';
 import { toSegment, toTranscript, type Transcript } from '../transcription/transcript';
 import { sourcePieces, transcribeWindowed } from '../stream/long-file';
+import { shiftSegment } from '../stream/seams';
 import type { StreamTranscriber } from '../stream/windows';
 import { LONG_FILE_SAMPLES, mayWindow } from './long-file-routing';
 import type { StatePool } from './state-pool';
@@ -72,6 +73,7 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
       if (params.vad) await checkVadModelFile(params.vadModelPath, 'options.vad.modelPath');
       const audioStart = performance.now();
       prepared = await prepareAudio(audio, audioOptions, mayWindow(options), job.signal);
+      if (host.limits.wordTimestamps && prepared.kind === 'whole') prepared = windowedForAlignment(prepared.pcm, params);
       audioMs = performance.now() - audioStart;
     } catch (error) {
       // Give up the place in the queue, or the permit if it came meanwhile.
@@ -111,8 +113,30 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
   }
 }
 
-/** The audio as the job runs it: whole, or a source to window with what was read of it so far. */
-type PreparedAudio = { kind: 'whole'; pcm: Float32Array } | { kind: 'windows'; source: AudioSource; head: Float32Array };
+/**
+ * The audio as the job runs it: whole, or a source to window with what was read of it so far
+ * (starting `offsetMs` into the input when it is a range of audio already in memory).
+ */
+type PreparedAudio = { kind: 'whole'; pcm: Float32Array } | { kind: 'windows'; source: AudioSource; head: Float32Array; offsetMs: number; totalSamples?: number };
+
+/**
+ * whisper.cpp's DTW aborts the process on a final window under 160 ms. The worker's guard
+ * (binding/transcribe_worker.cpp) locates whisper's position from its 1 % progress steps, which
+ * rules that out only while one call spans at most this much audio.
+ */
+const ALIGNED_CALL_SAMPLES = 60 * WHISPER_SAMPLE_RATE;
+
+/**
+ * For a model with word timestamps, audio in memory longer than ALIGNED_CALL_SAMPLES (the
+ * offsetMs/durationMs range of it) is windowed like long files, so no native call is longer.
+ */
+function windowedForAlignment(pcm: Float32Array, params: NativeTranscribeParams): PreparedAudio {
+  if (params.detectLanguage) return { kind: 'whole', pcm };
+  const start = Math.min(pcm.length, Math.round(params.offsetMs * SAMPLES_PER_MS));
+  const end = params.durationMs > 0 ? Math.min(pcm.length, start + Math.round(params.durationMs * SAMPLES_PER_MS)) : pcm.length;
+  if (end - start <= ALIGNED_CALL_SAMPLES) return { kind: 'whole', pcm };
+  return { kind: 'windows', source: pcmSource(pcm.subarray(start, end), 'pcm'), head: new Float32Array(0), offsetMs: params.offsetMs, totalSamples: pcm.length };
+}
 
 /**
  * Decodes the audio while the job waits in the queue. PCM in memory (a Float32Array, or WAV
@@ -130,7 +154,7 @@ async function prepareAudio(audio: AudioInput, options: ResolvedAudioOptions, ma
     const { head, ended } = await readHead(source, LONG_FILE_SAMPLES + 1);
     if (ended) return { kind: 'whole', pcm: await readRemainingPcm(source, head) };
     keepOpen = true;
-    return { kind: 'windows', source, head };
+    return { kind: 'windows', source, head, offsetMs: 0 };
   } finally {
     if (!keepOpen) await source.close();
   }
@@ -155,13 +179,25 @@ async function transcribeWindowsOnState(
       return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 }, shaping);
     },
   };
-  // What only the job uses; the rest are each window's transcribe options.
-  const { audio: _audio, signal: _signal, timeoutMs: _timeoutMs, priority: _priority, ...windowOptions } = options;
-  return transcribeWindowed(
+  // What only the job uses (the range is already cut out of the audio); the rest are each window's transcribe options.
+  const {
+    audio: _audio,
+    signal: _signal,
+    timeoutMs: _timeoutMs,
+    priority: _priority,
+    offsetMs: _offsetMs,
+    durationMs: _durationMs,
+    detectLanguage: _detectLanguage,
+    ...windowOptions
+  } = options;
+  const transcript = await transcribeWindowed(
     onState,
     { pieces: sourcePieces(audio.source, audio.head), statedSamples: audio.source.statedSamples, format: audio.source.format },
     { ...windowOptions, signal },
   );
+  if (audio.offsetMs > 0) transcript.segments = transcript.segments.map((segment, index) => shiftSegment(segment, audio.offsetMs, index));
+  if (audio.totalSamples !== undefined) transcript.audioDurationMs = Math.round(audio.totalSamples / SAMPLES_PER_MS);
+  return transcript;
 }
 
 /**

@@ -134,6 +134,24 @@ describe('real base loaded with wordTimestamps', () => {
     expect(Math.abs(and[0].startMs - (lastJfk / RATE) * 1000 - 400)).toBeLessThan(700);
   });
 
+  it('windows a range of in-memory audio longer than 60 s (one native call would risk a DTW abort), in absolute time', async () => {
+    const long = join([joined, joined], RATE);
+    const range = { offsetMs: 5000, durationMs: 70_000 };
+    expect(long.length / RATE).toBeGreaterThan(75);
+    const transcript = await model.transcribe(long, { language: 'en', threads: THREADS, wordTimestamps: true, ...range });
+    expectWellFormedWords(transcript);
+    expect(transcript.audioDurationMs).toBe(Math.round((long.length / RATE) * 1000));
+    expect(transcript.timings.encoderRuns).toBeGreaterThanOrEqual(3);
+    expect(transcript.segments.map((s) => s.index)).toEqual(transcript.segments.map((_, i) => i));
+    expect(transcript.segments[0].startMs).toBeGreaterThanOrEqual(range.offsetMs);
+    expect(transcript.segments.at(-1)!.endMs).toBeLessThanOrEqual(range.offsetMs + range.durationMs + 1000);
+    // The second copy's jfk ("and so my fellow…", after a window seam) is timed where it is.
+    const secondJfk = joined.length + RATE;
+    const and = transcript.segments.flatMap((s) => s.words!).filter((w) => w.text.trim().toLowerCase() === 'and' && w.startMs > (secondJfk / RATE) * 1000 - 1000);
+    expect(and.length).toBeGreaterThanOrEqual(1);
+    expect(Math.abs(and[0].startMs - (secondJfk / RATE) * 1000 - 400)).toBeLessThan(700);
+  });
+
   it('maps DTW times back through Silero VAD: words keep their place in the input', async () => {
     const padded = join([new Float32Array(5 * RATE), jfk], 0);
     const plain = await model.transcribe(padded, { language: 'en', threads: THREADS, wordTimestamps: true });
