@@ -42,14 +42,32 @@ function sha256File(file) {
   return hash.digest('hex');
 }
 
+/**
+ * The TypeScript sources the converter and quantizer run, found by following relative imports
+ * from their entry files, so that any file they use keys the converted models and no other does.
+ */
+function converterSources() {
+  const seen = new Set();
+  const pending = ['lib/tools/convert/index.ts', 'lib/tools/quantize.ts'];
+  while (pending.length > 0) {
+    const file = pending.pop();
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = fs.readFileSync(path.join(root, file), 'utf8');
+    for (const [, specifier] of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+      const base = path.posix.join(path.posix.dirname(file), specifier);
+      const resolved = [`${base}.ts`, `${base}/index.ts`].find((candidate) => fs.existsSync(path.join(root, candidate)));
+      if (!resolved) throw new Error(`real-models: cannot resolve ${specifier} imported by ${file}`);
+      pending.push(resolved);
+    }
+  }
+  return [...seen].sort();
+}
+
 /** The converter's and quantizer's own sources: their hash keys the converted files. */
 function converterKey() {
   const hash = crypto.createHash('sha256');
-  // Whole folders, so that splitting or adding a file can't leave a source out of the key.
-  const files = ['lib/tools/quantize.ts', 'binding/quantize.cpp', 'deps/whisper.cpp.json', 'scripts/real-models.json'];
-  for (const dir of ['lib/model-files', 'lib/tools/convert']) {
-    for (const f of fs.readdirSync(path.join(root, dir)).sort()) files.push(path.posix.join(dir, f));
-  }
+  const files = ['lib/tools/quantize.ts', 'binding/quantize.cpp', 'deps/whisper.cpp.json', 'scripts/real-models.json', ...converterSources()];
   for (const f of files) {
     hash.update(f);
     hash.update(fs.readFileSync(path.join(root, f)));
