@@ -26,10 +26,14 @@ export {
   type Architecture,
   type ArchitectureName,
   type ArchitectureHparams,
+  type AlignmentHeads,
+  ALIGNMENT_HEADS_PRESETS,
+  type AlignmentHeadsPreset,
   type IdentifiedArchitecture,
 } from '../model-files/architectures';
 export { averageLogProbability, compressionRatio } from '../transcription/segment-measures';
-export { wordsFromTokens } from '../transcription/words';
+export { wordsFromTokens, type Word } from '../transcription/words';
+export type { Token } from '../transcription/transcript';
 export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
 export { maxConcurrencyForBudget, kvCacheBytes, computeBufferBytes, decodersFor } from '../model/planner';
 export { AUTO_SAFETY_MARGIN } from '../model/concurrency';

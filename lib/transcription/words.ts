@@ -72,9 +72,9 @@ interface WordInProgress {
  *   where whisper.cpp puts a token's `dtwMs` at its end (its DTW path moving on to the next
  *   token): a word ends at the `dtwMs` of its last token that is not punctuation, and starts where
  *   the token before it ends. A word after a pause (the segment's first word, or one after a
- *   sentence's end) starts no earlier than its end less {@link PAUSED_WORD_RATE_SHARE} of the
+ *   sentence's end) starts no earlier than its end less `PAUSED_WORD_RATE_SHARE` of the
  *   time its letters take at the segment's rate (the median of its other words' milliseconds per
- *   letter, or {@link DEFAULT_MS_PER_LETTER}). Without DTW but with token timestamps (`startMs`
+ *   letter, or `DEFAULT_MS_PER_LETTER`). Without DTW but with token timestamps (`startMs`
  *   on every text token, `tokenTimestamps: true`) a word starts at its first token's `startMs`
  *   and ends at its last token's `endMs`. With neither: no words (`[]`). Every time is clamped
  *   into the segment and rounded to whole milliseconds, each word starts no earlier than the one

@@ -50,6 +50,7 @@ const RUNTIME_VALUES = [
 ];
 
 const TOOLS_VALUES = [
+  'ALIGNMENT_HEADS_PRESETS',
   'ARCHITECTURES',
   'ARCHITECTURE_NAMES',
   'AUTO_SAFETY_MARGIN',
@@ -90,11 +91,13 @@ describe('the package entries', () => {
     expect(valueNames(tools)).toEqual(TOOLS_VALUES);
   });
 
-  it('no name is exported by both entries but the architecture names, the same object in both', () => {
+  it('no name is exported by both entries but the architecture names and presets, the same object in both', () => {
     // ArchitectureName is `typeof ARCHITECTURE_NAMES[number]` in both entries' types
-    // (estimateMemory's input in one, the synthesizer's in the other), so both export the list.
-    expect(valueNames(runtime).filter((name) => name in tools)).toEqual(['ARCHITECTURE_NAMES']);
+    // (estimateMemory's input in one, the synthesizer's in the other), so both export the list;
+    // AlignmentHeadsPreset likewise (loadModel's options, the architectures' alignment heads).
+    expect(valueNames(runtime).filter((name) => name in tools)).toEqual(['ALIGNMENT_HEADS_PRESETS', 'ARCHITECTURE_NAMES']);
     expect(runtime.ARCHITECTURE_NAMES).toBe(tools.ARCHITECTURE_NAMES);
+    expect(runtime.ALIGNMENT_HEADS_PRESETS).toBe(tools.ALIGNMENT_HEADS_PRESETS);
   });
 
   it('keeps native handles out of both entries', () => {
