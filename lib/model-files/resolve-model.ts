@@ -7,7 +7,7 @@ import path from 'node:path';
 import { WhisperError } from '../errors/whisper-error';
 import { findCatalogueEntry, unknownModelName } from './catalogue';
 import { downloadModel, type DownloadProgress } from './download';
-import { modelsDirOrDefault } from './model-cache';
+import { defaultModelsDir, modelsDirOrDefault } from './model-cache';
 
 export interface ResolveModelOptions {
   /** false: a name must already be cached; 'auto': download it when it is not; true: also check a cached file's SHA-256. */
@@ -56,4 +56,25 @@ export async function resolveModelPath(nameOrPath: string, options: ResolveModel
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.onDownloadProgress === undefined ? {} : { onProgress: options.onDownloadProgress }),
   });
+}
+
+/**
+ * A Silero VAD model for `options.vad.modelPath`: a path as given, or a catalogue VAD name
+ * (e.g. 'silero-v6.2.0') in the default model cache. A transcription never downloads: a name not
+ * cached yet says how to get it.
+ */
+export async function resolveVadModelPath(nameOrPath: string, parameter: string): Promise<string> {
+  if (await looksLikeModelPath(nameOrPath)) return nameOrPath;
+  const entry = findCatalogueEntry(nameOrPath);
+  if (entry === undefined) throw unknownModelName(nameOrPath, parameter);
+  if (entry.kind !== 'vad') {
+    throw new WhisperError('INVALID_ARGUMENT', `${parameter}: '${entry.name}' is a Whisper model, not a Silero VAD model (e.g. 'silero-v6.2.0')`);
+  }
+  const dir = defaultModelsDir();
+  const cachedPath = path.join(dir, entry.file);
+  if (await isExistingPath(cachedPath)) return cachedPath;
+  throw new WhisperError(
+    'MODEL_NOT_FOUND',
+    `${parameter}: '${entry.name}' is not in the model cache (${dir}): run \`whisper-napi models download ${entry.name}\` or downloadModel('${entry.name}') first`,
+  );
 }

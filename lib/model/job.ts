@@ -11,6 +11,7 @@ import { pcmSource, readHead, readRemainingPcm } from '../audio/pcm-source';
 import type { AudioSource } from '../audio/source';
 import { abortError } from '../errors/abort';
 import { WhisperError } from '../errors/whisper-error';
+import { resolveVadModelPath } from '../model-files/resolve-model';
 import { checkVadModelFile } from '../model-files/vad-file';
 import { fromNativeError } from '../native/addon';
 import type { NativeSegment, NativeState, NativeTranscribeParams, NativeTranscript } from '../native/native-api';
@@ -70,7 +71,10 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
     permit.catch(() => undefined);
     let audioMs: number;
     try {
-      if (params.vad) await checkVadModelFile(params.vadModelPath, 'options.vad.modelPath');
+      if (params.vad) {
+        params.vadModelPath = await resolveVadModelPath(params.vadModelPath, 'options.vad.modelPath');
+        await checkVadModelFile(params.vadModelPath, 'options.vad.modelPath');
+      }
       const audioStart = performance.now();
       prepared = await prepareAudio(audio, audioOptions, mayWindow(options), job.signal);
       if (host.limits.wordTimestamps && prepared.kind === 'whole') prepared = windowedForAlignment(prepared.pcm, params);
@@ -93,7 +97,9 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
       return await host.pool.withState(async (state) => {
         if (audioToRun.kind === 'windows') {
           const decodeStart = performance.now();
-          const transcript = await transcribeWindowsOnState(host, state, audioToRun, options, job.signal);
+          // Each window resolves its options again: give them the VAD file found for the job.
+          const windowedOptions = params.vad && options.vad ? { ...options, vad: { ...options.vad, modelPath: params.vadModelPath } } : options;
+          const transcript = await transcribeWindowsOnState(host, state, audioToRun, windowedOptions, job.signal);
           const whisperMs = transcript.timings.inferenceMs;
           transcript.timings.audioMs = audioMs + Math.max(0, performance.now() - decodeStart - whisperMs);
           transcript.timings.queueMs = queueMs;

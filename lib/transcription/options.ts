@@ -15,7 +15,10 @@ import type { Segment } from './transcript';
 export const MAX_DECODERS = 8;
 
 export interface VadOptions {
-  /** Path to a Silero VAD model in whisper.cpp's ggml format. */
+  /**
+   * Path to a Silero VAD model in whisper.cpp's ggml format, or a catalogue name such as
+   * 'silero-v6.2.0' already in the model cache (`downloadModel` or `whisper-napi models download`).
+   */
   modelPath: string;
   /** Speech probability threshold, 0..1. Default 0.5. */
   threshold?: number;
