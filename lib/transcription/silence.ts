@@ -33,8 +33,15 @@ const MAX_MARKER_WORDS = 8;
 const MARKER = /\[[^[\]()\n]*\]|\([^[\]()\n]*\)|\*[^*[\]()\n]+\*|[♩♪♫♬🎵🎶🎼]+/gu;
 const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 
-/** Whether `text` holds no speech: one or more non-speech markers, with only spaces and punctuation besides. */
+/** Punctuation alone, as base writes for low noise (" ,", " ..."): no word of any script, no number, no symbol. */
+const PUNCTUATION_ONLY = /^[\p{P}\s]*\p{P}[\p{P}\s]*$/u;
+
+/**
+ * Whether `text` holds no speech: one or more non-speech markers, with only spaces and
+ * punctuation besides, or punctuation alone.
+ */
 export function isNonSpeechText(text: string): boolean {
+  if (PUNCTUATION_ONLY.test(text)) return true;
   let markers = 0;
   let tooLong = false;
   const rest = text.replace(MARKER, (marker) => {

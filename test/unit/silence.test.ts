@@ -39,6 +39,11 @@ const NON_SPEECH = [
   '\t[BLANK_AUDIO]\n',
   ' []',
   ' ()',
+  // punctuation alone: what base writes for low white noise
+  ' ,',
+  ' ...',
+  ' -',
+  ' ¿?',
 ];
 
 // Speech, with and without markers in it, and words that only look like markers.
@@ -61,9 +66,7 @@ const SPEECH = [
   ' 42',
   ' 日本語',
   ' Ça va.',
-  // no marker, so nothing says it is not speech: kept, as whisper-cli keeps it
-  ' ...',
-  ' -',
+  // no marker and not punctuation alone: kept, as whisper-cli keeps it
   ' >.',
   ' ',
   '',
