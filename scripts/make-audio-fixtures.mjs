@@ -15,11 +15,10 @@
 //
 // Needs ffmpeg (with libmp3lame, libvorbis, libopus) and sox on PATH; .ci/run installs both.
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureFixtureDir, fixtureDir, fixtureKey, makeFixtureDir, runTool, toolVersionLine } from './fixture-cache.mjs';
 
 const scriptPath = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(scriptPath), '..');
@@ -189,31 +188,20 @@ function fail(msg) {
  * @param {{ script: string | Buffer; ffmpeg: string; sox: string }} inputs
  */
 export function fixturesKey({ script, ffmpeg, sox }) {
-  const hash = crypto.createHash('sha256');
-  for (const part of [script, ffmpeg, sox]) {
-    // Length-prefixed, so that moving text from one part to the next changes the key.
-    const bytes = Buffer.from(part);
-    hash.update(`${bytes.length}:`);
-    hash.update(bytes);
-  }
-  return hash.digest('hex').slice(0, 16);
+  return fixtureKey([script, ffmpeg, sox]);
 }
 
 /** Where the fixtures of one key live: $WHISPER_NAPI_CACHE or ~/.cache/whisper-napi, then audio-fixtures/<key>. */
 export function fixturesDir(key, env = process.env) {
-  return path.join(env.WHISPER_NAPI_CACHE || path.join(os.homedir(), '.cache', 'whisper-napi'), 'audio-fixtures', key);
+  return fixtureDir('audio-fixtures', key, env);
 }
 
 /** The first line a tool prints for its version, or a failure naming the package to install. */
 function toolVersion(tool, args) {
-  const result = spawnSync(tool, args, { encoding: 'utf8' });
-  if (result.error) {
-    const why = result.error.code === 'ENOENT' ? 'is not installed (not found on PATH)' : `could not be run (${result.error.message})`;
-    fail(`${tool} ${why}; the audio fixtures are made with ffmpeg and sox: install them (apt-get install ffmpeg sox), as .ci/run does`);
-  }
-  const line = `${result.stdout}\n${result.stderr}`.split('\n').find((text) => text.trim() !== '');
-  if (result.status !== 0 || line === undefined) fail(`\`${tool} ${args.join(' ')}\` failed (exit ${result.status}): ${result.stderr.trim()}`);
-  return line.trim();
+  return toolVersionLine(tool, args, {
+    fail,
+    installHint: 'the audio fixtures are made with ffmpeg and sox: install them (apt-get install ffmpeg sox), as .ci/run does',
+  });
 }
 
 function ffmpegEncoders() {
@@ -221,12 +209,6 @@ function ffmpegEncoders() {
   if (result.status !== 0) fail(`\`ffmpeg -encoders\` failed (exit ${result.status}): ${result.stderr.trim()}`);
   // Lines such as " A....D libmp3lame           libmp3lame MP3 (MPEG audio layer 3) (codec mp3)".
   return new Set([...result.stdout.matchAll(/^ [VAS][A-Z.]{5} (\S+)/gm)].map((match) => match[1]));
-}
-
-function run(argv, cwd) {
-  const result = spawnSync(argv[0], argv.slice(1), { cwd, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
-  if (result.error) throw new Error(`${argv[0]} could not be run: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`\`${argv.join(' ')}\` failed (exit ${result.status ?? result.signal}):\n${result.stderr.trim()}`);
 }
 
 function make(dir, key, versions) {
@@ -237,50 +219,29 @@ function make(dir, key, versions) {
     if (!fs.existsSync(source)) fail(`the shared clip ${source} is missing (the fixtures are made from ../shared/audio beside the clone)`);
   }
 
-  const parent = path.dirname(dir);
-  fs.mkdirSync(parent, { recursive: true });
-  const scratch = fs.mkdtempSync(path.join(parent, `.${key}-`));
-  try {
-    const manifest = { key, ffmpeg: versions.ffmpeg, sox: versions.sox, shared: SHARED, files: {}, skipped: {} };
-    const started = Date.now();
+  const started = Date.now();
+  const manifest = makeFixtureDir(dir, key, (scratch) => {
+    const made = { key, ffmpeg: versions.ffmpeg, sox: versions.sox, shared: SHARED, files: {}, skipped: {} };
     for (const recipe of RECIPES) {
       if (recipe.encoder !== undefined && !encoders.has(recipe.encoder)) {
-        manifest.skipped[recipe.name] = { source: recipe.from.source, reason: `this ffmpeg has no ${recipe.encoder} encoder`, recipe: recipe.argv };
+        made.skipped[recipe.name] = { source: recipe.from.source, reason: `this ffmpeg has no ${recipe.encoder} encoder`, recipe: recipe.argv };
         log(`skipped ${recipe.name}: this ffmpeg has no ${recipe.encoder} encoder`);
         continue;
       }
-      run(recipe.argv, scratch);
+      runTool(recipe.argv, scratch);
       const bytes = fs.statSync(path.join(scratch, recipe.name)).size;
-      manifest.files[recipe.name] = { source: recipe.from.source, about: recipe.about, recipe: recipe.argv, bytes };
+      made.files[recipe.name] = { source: recipe.from.source, about: recipe.about, recipe: recipe.argv, bytes };
     }
-    fs.writeFileSync(path.join(scratch, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    // mkdtemp makes the folder private; the cache is as readable as the rest of ~/.cache/whisper-napi.
-    fs.chmodSync(scratch, 0o755);
-    try {
-      fs.renameSync(scratch, dir);
-    } catch (err) {
-      // Another process renamed its complete folder into place first: use that one.
-      if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw err;
-    }
-    log(`made ${Object.keys(manifest.files).length} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
+    return made;
+  });
+  log(`made ${Object.keys(manifest.files).length} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 function main() {
   const versions = { ffmpeg: toolVersion('ffmpeg', ['-version']), sox: toolVersion('sox', ['--version']) };
   const key = fixturesKey({ script: fs.readFileSync(scriptPath), ...versions });
   const dir = fixturesDir(key);
-  if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
-    log(`making ${dir}`);
-    try {
-      make(dir, key, versions);
-    } catch (err) {
-      fail(err instanceof Error ? err.message : String(err));
-    }
-  }
-  process.stdout.write(`${dir}\n`);
+  ensureFixtureDir(dir, (target) => make(target, key, versions), { log, fail });
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === scriptPath) main();

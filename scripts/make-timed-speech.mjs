@@ -14,12 +14,10 @@
 //                                          sentence, no timings) and manifest.json
 //
 // Needs espeak-ng and sox on PATH (apt-get install espeak-ng sox).
-import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureFixtureDir, fixtureDir, fixtureKey, makeFixtureDir, runTool, toolVersionLine } from './fixture-cache.mjs';
 
 const scriptPath = fileURLToPath(import.meta.url);
 
@@ -58,37 +56,19 @@ function fail(msg) {
   process.exit(1);
 }
 
-/** The cache folder's name: a hash of this script's text and the tools' versions, each length-prefixed. */
+/** The cache folder's name: a hash of this script's text and the tools' versions. */
 export function timedSpeechKey({ script, espeak, sox }) {
-  const hash = crypto.createHash('sha256');
-  for (const part of [script, espeak, sox]) {
-    const bytes = Buffer.from(part);
-    hash.update(`${bytes.length}:`);
-    hash.update(bytes);
-  }
-  return hash.digest('hex').slice(0, 16);
+  return fixtureKey([script, espeak, sox]);
 }
 
 export function timedSpeechDir(key, env = process.env) {
-  return path.join(env.WHISPER_NAPI_CACHE || path.join(os.homedir(), '.cache', 'whisper-napi'), 'timed-speech', key);
+  return fixtureDir('timed-speech', key, env);
 }
 
 function toolVersion(tool, args) {
-  const result = spawnSync(tool, args, { encoding: 'utf8' });
-  if (result.error) {
-    const why = result.error.code === 'ENOENT' ? 'is not installed (not found on PATH)' : `could not be run (${result.error.message})`;
-    fail(`${tool} ${why}; the timed speech is made with espeak-ng and sox: install them (apt-get install espeak-ng sox)`);
-  }
-  const line = `${result.stdout}\n${result.stderr}`.split('\n').find((text) => text.trim() !== '');
-  if (result.status !== 0 || line === undefined) fail(`\`${tool} ${args.join(' ')}\` failed (exit ${result.status}): ${result.stderr.trim()}`);
+  const line = toolVersionLine(tool, args, { fail, installHint: 'the timed speech is made with espeak-ng and sox: install them (apt-get install espeak-ng sox)' });
   // espeak-ng names its data folder after the version: machine-specific, not part of the recipe.
   return line.replace(/\s+Data at:.*$/, '').trim();
-}
-
-function run(argv, cwd) {
-  const result = spawnSync(argv[0], argv.slice(1), { cwd, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
-  if (result.error) throw new Error(`${argv[0]} could not be run: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`\`${argv.join(' ')}\` failed (exit ${result.status ?? result.signal}):\n${result.stderr.trim()}`);
 }
 
 /** The samples of a 16-bit mono PCM WAV at SAMPLE_RATE (what sox wrote). */
@@ -127,17 +107,14 @@ function audibleSpan(samples) {
 const ms = (samples) => Math.round((samples / SAMPLE_RATE) * 1000 * 10) / 10;
 
 function make(dir, key, versions) {
-  const parent = path.dirname(dir);
-  fs.mkdirSync(parent, { recursive: true });
-  const scratch = fs.mkdtempSync(path.join(parent, `.${key}-`));
-  try {
+  const manifest = makeFixtureDir(dir, key, (scratch) => {
     const pieces = [];
     const sentences = [];
     let at = 0;
     const addSilence = (name, seconds) => {
       const samples = Math.round(seconds * SAMPLE_RATE);
       // Format options before -n set the null input's own rate, so the trim counts 16 kHz samples.
-      run(['sox', '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', '-n', name, 'trim', '0', `${samples}s`], scratch);
+      runTool(['sox', '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', '-n', name, 'trim', '0', `${samples}s`], scratch);
       pieces.push(name);
       at += samples;
     };
@@ -146,10 +123,10 @@ function make(dir, key, versions) {
       const spoken = `spoken-${i}.wav`;
       const resampled = `resampled-${i}.wav`;
       const trimmed = `sentence-${i}.wav`;
-      run([...ESPEAK, '-w', spoken, text], scratch);
-      run([...SOX, spoken, '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', resampled], scratch);
+      runTool([...ESPEAK, '-w', spoken, text], scratch);
+      runTool([...SOX, spoken, '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', resampled], scratch);
       const { first, end } = audibleSpan(readPcm16(path.join(scratch, resampled)));
-      run(['sox', resampled, trimmed, 'trim', `${first}s`, `${end - first}s`], scratch);
+      runTool(['sox', resampled, trimmed, 'trim', `${first}s`, `${end - first}s`], scratch);
       const length = readPcm16(path.join(scratch, trimmed)).length;
       if (length !== end - first) throw new Error(`sox trimmed sentence ${i} to ${length} samples, not ${end - first}`);
       sentences.push({
@@ -166,15 +143,15 @@ function make(dir, key, versions) {
       at += length;
     });
     addSilence('silence-end.wav', TRAILING_SILENCE_S);
-    run([...SOX.slice(0, 2), ...pieces, 'timed-speech.wav'], scratch);
+    runTool([...SOX.slice(0, 2), ...pieces, 'timed-speech.wav'], scratch);
     const total = readPcm16(path.join(scratch, 'timed-speech.wav')).length;
     if (total !== at) throw new Error(`sox joined ${total} samples, not the ${at} of the pieces`);
-    run([...ESPEAK.map((arg) => (arg === 'en-us' ? MANDARIN.voice : arg)), '-w', 'spoken-mandarin.wav', MANDARIN.text], scratch);
-    run([...SOX, 'spoken-mandarin.wav', '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', 'mandarin.wav'], scratch);
+    runTool([...ESPEAK.map((arg) => (arg === 'en-us' ? MANDARIN.voice : arg)), '-w', 'spoken-mandarin.wav', MANDARIN.text], scratch);
+    runTool([...SOX, 'spoken-mandarin.wav', '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', 'mandarin.wav'], scratch);
     const keep = new Set(['timed-speech.wav', 'mandarin.wav']);
     for (const file of fs.readdirSync(scratch)) if (!keep.has(file)) fs.rmSync(path.join(scratch, file));
 
-    const manifest = {
+    return {
       key,
       espeak: versions.espeak,
       sox: versions.sox,
@@ -186,32 +163,15 @@ function make(dir, key, versions) {
       sentences,
       mandarin: { file: 'mandarin.wav', voice: MANDARIN.voice, text: MANDARIN.text },
     };
-    fs.writeFileSync(path.join(scratch, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    fs.chmodSync(scratch, 0o755);
-    try {
-      fs.renameSync(scratch, dir);
-    } catch (err) {
-      if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw err;
-    }
-    log(`made ${SENTENCES.length} sentences, ${(total / SAMPLE_RATE).toFixed(1)} s, in ${dir}`);
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
+  });
+  log(`made ${SENTENCES.length} sentences, ${(manifest.samples / SAMPLE_RATE).toFixed(1)} s, in ${dir}`);
 }
 
 function main() {
   const versions = { espeak: toolVersion('espeak-ng', ['--version']), sox: toolVersion('sox', ['--version']) };
   const key = timedSpeechKey({ script: fs.readFileSync(scriptPath), ...versions });
   const dir = timedSpeechDir(key);
-  if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
-    log(`making ${dir}`);
-    try {
-      make(dir, key, versions);
-    } catch (err) {
-      fail(err instanceof Error ? err.message : String(err));
-    }
-  }
-  process.stdout.write(`${dir}\n`);
+  ensureFixtureDir(dir, (target) => make(target, key, versions), { log, fail });
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === scriptPath) main();
