@@ -3,6 +3,7 @@
  * -olrc), tsv as OpenAI's whisper writes it, json, and OpenAI's verbose_json.
  */
 import { integerIn, optionsObject, pick, rejectUnknownKeys } from '../errors/validate';
+import { checkedSegments, isTime } from './transcript-checks';
 import { invalidArgument } from '../errors/whisper-error';
 import type { Segment, Transcript } from './transcript';
 import { resolveTask, verboseJson, type VerboseJsonOptions } from './verbose-json';
@@ -82,27 +83,6 @@ function resolveSubtitleOptions(o: Record<string, unknown>): SubtitleLayout {
     maxLineLength: pick<number | undefined>(o, 'maxLineLength', LINE_LIMIT, undefined),
     maxLineCount: pick<number | undefined>(o, 'maxLineCount', LINE_LIMIT, undefined),
   };
-}
-
-function checkedSegments(transcript: unknown): readonly Segment[] {
-  if (transcript === null || typeof transcript !== 'object' || Array.isArray(transcript)) {
-    throw invalidArgument('transcript', 'a Transcript (an object with a segments array)', transcript);
-  }
-  const { segments } = transcript as { segments?: unknown };
-  if (!Array.isArray(segments)) throw invalidArgument('transcript.segments', 'an array of segments', segments);
-  segments.forEach((segment: unknown, i) => {
-    const name = `transcript.segments[${i}]`;
-    if (segment === null || typeof segment !== 'object') throw invalidArgument(name, 'a segment object', segment);
-    const { startMs, endMs, text } = segment as Record<string, unknown>;
-    if (!isTime(startMs)) throw invalidArgument(`${name}.startMs`, 'a finite number of milliseconds, 0 or more', startMs);
-    if (!isTime(endMs)) throw invalidArgument(`${name}.endMs`, 'a finite number of milliseconds, 0 or more', endMs);
-    if (typeof text !== 'string') throw invalidArgument(`${name}.text`, 'a string', text);
-  });
-  return segments as Segment[];
-}
-
-function isTime(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
 const pad = (value: number, width: number) => String(value).padStart(width, '0');

@@ -8,6 +8,7 @@ import { invalidArgument } from '../errors/whisper-error';
 import { languageName } from './languages';
 import { averageLogProbability, compressionRatio } from './segment-measures';
 import type { Segment, Token, Transcript } from './transcript';
+import { checkedSegments, isTime } from './transcript-checks';
 
 export type TranscriptionTask = 'transcribe' | 'translate';
 
@@ -81,7 +82,7 @@ export function toVerboseJson(transcript: Transcript, options?: VerboseJsonOptio
 
 /** @internal toVerboseJson with the task already checked; the transcript is checked here. */
 export function verboseJson(transcript: Transcript, task: TranscriptionTask): VerboseJson {
-  const segments = checkedSegments(transcript);
+  const segments = checkedVerboseSegments(transcript);
   const { language, audioDurationMs, text } = transcript;
   isString('transcript.language', language);
   if (typeof audioDurationMs !== 'number' || !Number.isFinite(audioDurationMs) || audioDurationMs < 0) {
@@ -149,24 +150,12 @@ function windowMeasures(segments: readonly Segment[]): WindowMeasures[] {
   return measures;
 }
 
-/** The transcript's segments with every field verbose_json reads checked: a Transcript from JSON or user code may be anything. */
-function checkedSegments(transcript: unknown): Segment[] {
-  if (transcript === null || typeof transcript !== 'object' || Array.isArray(transcript)) {
-    throw invalidArgument('transcript', 'a Transcript (an object with a segments array)', transcript);
-  }
-  const { segments } = transcript as { segments?: unknown };
-  if (!Array.isArray(segments)) throw invalidArgument('transcript.segments', 'an array of segments', segments);
-  segments.forEach((segment: unknown, i) => {
-    const name = `transcript.segments[${i}]`;
-    if (segment === null || typeof segment !== 'object') throw invalidArgument(name, 'a segment object', segment);
-    const s = segment as Record<string, unknown>;
-    for (const key of ['startMs', 'endMs']) {
-      if (!isTime(s[key])) throw invalidArgument(`${name}.${key}`, 'a finite number of milliseconds, 0 or more', s[key]);
-    }
+/** The transcript's segments with every field verbose_json reads checked. */
+function checkedVerboseSegments(transcript: unknown): Segment[] {
+  return checkedSegments(transcript, (name, s) => {
     if (s.windowStartMs !== undefined && !isTime(s.windowStartMs)) {
       throw invalidArgument(`${name}.windowStartMs`, 'a finite number of milliseconds, 0 or more, or unset', s.windowStartMs);
     }
-    if (typeof s.text !== 'string') throw invalidArgument(`${name}.text`, 'a string', s.text);
     if (!isProbability(s.noSpeechProbability)) throw invalidArgument(`${name}.noSpeechProbability`, 'a probability from 0 to 1', s.noSpeechProbability);
     if (s.temperature !== undefined && !(typeof s.temperature === 'number' && Number.isFinite(s.temperature) && s.temperature >= 0)) {
       throw invalidArgument(`${name}.temperature`, 'a finite number, 0 or more, or unset', s.temperature);
@@ -178,7 +167,6 @@ function checkedSegments(transcript: unknown): Segment[] {
       (s.words as unknown[]).forEach((word, j) => checkWord(`${name}.words[${j}]`, word));
     }
   });
-  return segments as Segment[];
 }
 
 function checkToken(name: string, token: unknown): void {
@@ -198,10 +186,6 @@ function checkWord(name: string, word: unknown): void {
   for (const key of ['startMs', 'endMs']) {
     if (!isTime(w[key])) throw invalidArgument(`${name}.${key}`, 'a finite number of milliseconds, 0 or more', w[key]);
   }
-}
-
-function isTime(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
 function isProbability(value: unknown): value is number {
