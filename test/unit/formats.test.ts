@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatTranscript, TRANSCRIPT_FORMATS, type SubtitleOptions, type TranscriptFormat } from '../../lib/transcription/formats';
 import type { Segment, Token, Transcript } from '../../lib/transcription/transcript';
-import { thrownWhisperError } from '../support/errors';
+import { itRefusesEach } from '../support/errors';
 
 function segment(index: number, startMs: number, endMs: number, text: string, tokens: Token[] = []): Segment {
   return { index, startMs, endMs, text, noSpeechProbability: 0.01, speakerTurnNext: false, temperature: 0, windowStartMs: 0, tokens };
@@ -300,11 +300,5 @@ describe('formatTranscript refuses bad input with INVALID_ARGUMENT', () => {
       "options.task: expected one of 'transcribe', 'translate', got true",
     ],
   ];
-  for (const [name, call, message] of cases) {
-    it(name, () => {
-      const error = thrownWhisperError(call);
-      expect(error.code).toBe('INVALID_ARGUMENT');
-      expect(error.message).toBe(message);
-    });
-  }
+  itRefusesEach(cases);
 });

@@ -409,18 +409,19 @@ describe('cut points', () => {
     expect(vadCut(probs, 1000, 1000 + 100 * 512, 30 * 512, 0.35)).toEqual({ sample: 1000 + Math.round(95.5 * 512), clean: false });
   });
 
+  const seg = (startMs: number, endMs: number): Segment => ({
+    index: 0,
+    startMs,
+    endMs,
+    text: 'x',
+    noSpeechProbability: 0,
+    speakerTurnNext: false,
+    temperature: 0,
+    windowStartMs: 0,
+    tokens: [],
+  });
+
   it('stablePart holds back the last segment at an unclean cut, and carries audio whisper skipped', () => {
-    const seg = (startMs: number, endMs: number): Segment => ({
-      index: 0,
-      startMs,
-      endMs,
-      text: 'x',
-      noSpeechProbability: 0,
-      speakerTurnNext: false,
-      temperature: 0,
-      windowStartMs: 0,
-      tokens: [],
-    });
     const w = new Float32Array(20 * RATE).fill(0.2);
     const cut = { sample: 18 * RATE, clean: false };
     expect(stablePart([seg(0, 8000), seg(8000, 17_900)], w, cut, false, 0.001)).toEqual({ stable: 1, carryFrom: 8 * RATE });
@@ -430,17 +431,6 @@ describe('cut points', () => {
   });
 
   it('stablePart does not carry the tail of the last word, but carries speech after the pause that follows it', () => {
-    const seg = (startMs: number, endMs: number): Segment => ({
-      index: 0,
-      startMs,
-      endMs,
-      text: 'x',
-      noSpeechProbability: 0,
-      speakerTurnNext: false,
-      temperature: 0,
-      windowStartMs: 0,
-      tokens: [],
-    });
     const cut = { sample: 18 * RATE, clean: true };
     const at = (ms: number) => Math.round((ms * RATE) / 1000);
     // Speech to 12.3 s, whisper's last segment ending at 12 s: the 300 ms after it are the word's tail.

@@ -5,7 +5,7 @@ import { averageLogProbability, compressionRatio } from '../../lib/transcription
 import type { Segment, Token, Transcript } from '../../lib/transcription/transcript';
 import { toVerboseJson, TRANSCRIPTION_TASKS, type VerboseJson } from '../../lib/transcription/verbose-json';
 import type { Word } from '../../lib/transcription/words';
-import { thrownWhisperError } from '../support/errors';
+import { itRefusesEach } from '../support/errors';
 
 function token(id: number, text: string, logProbability: number, special = false): Token {
   return { id, text, probability: Math.exp(logProbability), logProbability, timestampProbability: 0, timestampProbabilitySum: 0, special };
@@ -233,13 +233,7 @@ describe('toVerboseJson refuses a malformed transcript or options with INVALID_A
       'options.tsak: expected one of the known options (task), got "tsak"',
     ],
   ];
-  for (const [name, call, message] of cases) {
-    it(name, () => {
-      const error = thrownWhisperError(call);
-      expect(error.code).toBe('INVALID_ARGUMENT');
-      expect(error.message).toBe(message);
-    });
-  }
+  itRefusesEach(cases);
 });
 
 describe('averageLogProbability', () => {
