@@ -21,6 +21,8 @@ const REFRESH = 'npm run build && npm run api:report';
 const ENTRIES = [
   { declarations: 'dist/index.d.ts', report: 'whisper-napi.api.md' },
   { declarations: 'dist/tools/index.d.ts', report: 'whisper-napi-tools.api.md' },
+  { declarations: 'dist/server/index.d.ts', report: 'whisper-napi-server.api.md' },
+  { declarations: 'dist/queue/index.d.ts', report: 'whisper-napi-queue.api.md' },
 ];
 
 // Our doc comments are prose, not TSDoc, and the package has no release tags: neither is what

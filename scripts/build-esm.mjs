@@ -19,6 +19,8 @@ const require = createRequire(import.meta.url);
 const ENTRIES = [
   { esm: 'esm/index.mjs', cjs: 'index.js' },
   { esm: 'esm/tools.mjs', cjs: 'tools/index.js' },
+  { esm: 'esm/server.mjs', cjs: 'server/index.js' },
+  { esm: 'esm/queue.mjs', cjs: 'queue/index.js' },
 ];
 
 function relativeSpecifier(from, to) {

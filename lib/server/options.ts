@@ -1,0 +1,107 @@
+/** createTranscriptionHandler's options, their defaults and their validation. */
+import { integerIn, isBoolean, optionsObject, pick, rejectUnknownKeys } from '../errors/validate';
+import { invalidArgument } from '../errors/whisper-error';
+import { WhisperModel } from '../model/whisper-model';
+import type { TranscribeOptions } from '../transcription/options';
+
+/** A loaded model, or one still loading: the handler answers 503 for it (and /health says "loading") until it settles. */
+export type ServedModel = WhisperModel | Promise<WhisperModel>;
+
+export interface TranscriptionHandlerOptions {
+  /**
+   * What the API's `model` field names. One model serves every name, `whisper-1` included; a
+   * map serves its names, and `whisper-1` means `defaultModel` unless the map has its own.
+   */
+  models: ServedModel | Record<string, ServedModel>;
+  /** The map's entry for `whisper-1` and for /v1/models' first entry. Default: the map's first name. */
+  defaultModel?: string;
+  /** Bearer keys accepted on /v1/*. Default: none asked for. /, /health and /metrics never ask. */
+  apiKey?: string | readonly string[];
+  /** Largest upload, in bytes, counted as it streams in (not from Content-Length). Default 25 MiB, as OpenAI. */
+  maxFileSize?: number;
+  /** A request body that sends nothing for this long is answered 408 and closed, in ms. Default 30000. */
+  bodyTimeoutMs?: number;
+  /** WebSocket connections at once on /v1/audio/stream. Default: the default model's concurrency. */
+  maxLiveConnections?: number;
+  /** Serve the page at `/`. Default true. */
+  page?: boolean;
+  /** Serve /metrics (prom-client, a registry of the handler's own). Default true. */
+  metrics?: boolean;
+  /** Options every transcription starts from (threads, vad, …); request fields override them. */
+  transcribeDefaults?: TranscribeOptions;
+}
+
+/** @internal */
+export interface ResolvedHandlerOptions {
+  models: ReadonlyMap<string, ServedModel>;
+  defaultModel: string;
+  apiKeys: ReadonlySet<string>;
+  maxFileSize: number;
+  bodyTimeoutMs: number;
+  maxLiveConnections: number | undefined;
+  page: boolean;
+  metrics: boolean;
+  transcribeDefaults: TranscribeOptions;
+}
+
+const KNOWN = new Set(['models', 'defaultModel', 'apiKey', 'maxFileSize', 'bodyTimeoutMs', 'maxLiveConnections', 'page', 'metrics', 'transcribeDefaults']);
+
+export const DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024;
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+/** The name OpenAI's clients send; it always reaches the default model. */
+export const OPENAI_MODEL_ALIAS = 'whisper-1';
+
+function isServedModel(value: unknown): value is ServedModel {
+  return value instanceof WhisperModel || value instanceof Promise;
+}
+
+function resolveModels(value: unknown): Map<string, ServedModel> {
+  if (isServedModel(value)) return new Map([[OPENAI_MODEL_ALIAS, value]]);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidArgument('options.models', 'a WhisperModel, a promise of one, or an object of them by name', value);
+  }
+  const entries = Object.entries(value);
+  if (entries.length === 0) throw invalidArgument('options.models', 'at least one model', value);
+  for (const [name, model] of entries) {
+    if (!isServedModel(model)) throw invalidArgument(`options.models.${name}`, 'a WhisperModel or a promise of one', model);
+  }
+  return new Map(entries as [string, ServedModel][]);
+}
+
+function resolveApiKeys(value: unknown): Set<string> {
+  if (value === undefined) return new Set();
+  const keys = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((key) => typeof key === 'string' && key.length > 0)) {
+    throw invalidArgument('options.apiKey', 'a non-empty string or a non-empty array of them', value);
+  }
+  return new Set(keys as string[]);
+}
+
+/** @internal */
+export function resolveHandlerOptions(input: unknown): ResolvedHandlerOptions {
+  const options = optionsObject('options', input);
+  rejectUnknownKeys('options', options, KNOWN);
+  const models = resolveModels(options.models);
+  const defaultModel = pick(
+    options,
+    'defaultModel',
+    (name, value) => {
+      if (typeof value !== 'string' || !models.has(value)) throw invalidArgument(name, `one of the names in options.models (${[...models.keys()].join(', ')})`, value);
+      return value;
+    },
+    [...models.keys()][0]!,
+  );
+  const transcribeDefaults =
+    options.transcribeDefaults === undefined ? {} : (optionsObject('options.transcribeDefaults', options.transcribeDefaults) as TranscribeOptions);
+  return {
+    models,
+    defaultModel,
+    apiKeys: resolveApiKeys(options.apiKey),
+    maxFileSize: pick(options, 'maxFileSize', integerIn(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_FILE_SIZE),
+    bodyTimeoutMs: pick(options, 'bodyTimeoutMs', integerIn(1, 2 ** 31 - 1), DEFAULT_BODY_TIMEOUT_MS),
+    maxLiveConnections: pick<number | undefined>(options, 'maxLiveConnections', integerIn(1, 100_000), undefined),
+    page: pick(options, 'page', isBoolean, true),
+    metrics: pick(options, 'metrics', isBoolean, true),
+    transcribeDefaults,
+  };
+}
