@@ -9,12 +9,27 @@ import { doctorCommand } from './commands/doctor';
 import { infoCommand } from './commands/info';
 import { modelsCommand } from './commands/models';
 import { quantizeCommand } from './commands/quantize';
+import { serveCommand } from './commands/serve';
+import { submitCommand } from './commands/submit';
 import { synthesizeCommand } from './commands/synthesize';
 import { transcribeCommand } from './commands/transcribe';
+import { workerCommand } from './commands/worker';
 import { errorLine } from './errors';
 
 /** In the order --help lists them. */
-const COMMANDS: readonly Command[] = [transcribeCommand, modelsCommand, infoCommand, devicesCommand, doctorCommand, convertCommand, quantizeCommand, synthesizeCommand];
+const COMMANDS: readonly Command[] = [
+  transcribeCommand,
+  modelsCommand,
+  serveCommand,
+  workerCommand,
+  submitCommand,
+  infoCommand,
+  devicesCommand,
+  doctorCommand,
+  convertCommand,
+  quantizeCommand,
+  synthesizeCommand,
+];
 
 function commandList(): string {
   const width = Math.max(...COMMANDS.map((command) => command.synopsis.length));
