@@ -69,7 +69,7 @@ function unauthorized(): HttpError {
 export function createTranscriptionHandler(options: TranscriptionHandlerOptions): TranscriptionHandler {
   const resolved = resolveHandlerOptions(options);
   const models = new ModelRegistry(resolved.models, resolved.defaultModel);
-  const metrics = resolved.metrics ? createMetrics(models) : undefined;
+  const metrics = resolved.metrics ? createMetrics(models, resolved.metrics) : undefined;
   const context: ServerContext = {
     options: resolved,
     models,

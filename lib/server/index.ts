@@ -4,5 +4,5 @@
  * optional peer dependencies busboy, ws and prom-client.
  */
 export { createTranscriptionHandler, type TranscriptionHandler, type FastifyLike } from './handler';
-export { DEFAULT_MAX_FILE_SIZE, OPENAI_MODEL_ALIAS, type TranscriptionHandlerOptions, type ServedModel } from './options';
+export { DEFAULT_MAX_FILE_SIZE, OPENAI_MODEL_ALIAS, type TranscriptionHandlerOptions, type ServedModel, type MetricsOptions } from './options';
 export type { OpenAIErrorBody } from './openai-errors';

@@ -3,6 +3,7 @@ import { integerIn, isBoolean, optionsObject, pick, rejectUnknownKeys } from '..
 import { invalidArgument } from '../errors/whisper-error';
 import { WhisperModel } from '../model/whisper-model';
 import type { TranscribeOptions } from '../transcription/options';
+import type { Registry } from 'prom-client';
 
 /** A loaded model, or one still loading: the handler answers 503 for it (and /health says "loading") until it settles. */
 export type ServedModel = WhisperModel | Promise<WhisperModel>;
@@ -25,10 +26,27 @@ export interface TranscriptionHandlerOptions {
   maxLiveConnections?: number;
   /** Serve the page at `/`. Default true. */
   page?: boolean;
-  /** Serve /metrics (prom-client, a registry of the handler's own). Default true. */
-  metrics?: boolean;
+  /**
+   * Serve /metrics (prom-client). Default true: a registry of the handler's own, with prom-client's
+   * process metrics. A `registry` of the caller's gets the handler's metrics added (and no process
+   * metrics), so one /metrics can show other metrics (the queue's) too.
+   */
+  metrics?: boolean | MetricsOptions;
   /** Options every transcription starts from (threads, vad, …); request fields override them. */
   transcribeDefaults?: TranscribeOptions;
+}
+
+export interface MetricsOptions {
+  /** A prom-client Registry to register the metrics on, and to serve at /metrics. */
+  registry?: Registry;
+  /** Starts every metric's name. Default 'whisper_napi_'. */
+  prefix?: string;
+}
+
+/** @internal */
+export interface ResolvedMetricsOptions {
+  registry: Registry | undefined;
+  prefix: string;
 }
 
 /** @internal */
@@ -40,7 +58,8 @@ export interface ResolvedHandlerOptions {
   bodyTimeoutMs: number;
   maxLiveConnections: number | undefined;
   page: boolean;
-  metrics: boolean;
+  /** false when /metrics is not served. */
+  metrics: false | ResolvedMetricsOptions;
   transcribeDefaults: TranscribeOptions;
 }
 
@@ -50,6 +69,7 @@ export const DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 /** The name OpenAI's clients send; it always reaches the default model. */
 export const OPENAI_MODEL_ALIAS = 'whisper-1';
+export const DEFAULT_METRICS_PREFIX = 'whisper_napi_';
 
 function isServedModel(value: unknown): value is ServedModel {
   return value instanceof WhisperModel || value instanceof Promise;
@@ -77,6 +97,43 @@ function resolveApiKeys(value: unknown): Set<string> {
   return new Set(keys as string[]);
 }
 
+function isRegistry(value: unknown): value is Registry {
+  if (value === null || typeof value !== 'object') return false;
+  const candidate = value as Record<string, unknown>;
+  return ['registerMetric', 'getSingleMetric', 'metrics'].every((method) => typeof candidate[method] === 'function') && typeof candidate.contentType === 'string';
+}
+
+const METRIC_NAME_START = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
+
+function resolveMetrics(name: string, value: unknown): false | ResolvedMetricsOptions {
+  if (value === false) return false;
+  if (value === true) return { registry: undefined, prefix: DEFAULT_METRICS_PREFIX };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgument(name, 'a boolean or an object { registry?, prefix? }', value);
+  const options = value as Record<string, unknown>;
+  rejectUnknownKeys(name, options, new Set(['registry', 'prefix']));
+  const registry = pick<Registry | undefined>(
+    options,
+    'registry',
+    (key, given) => {
+      if (!isRegistry(given)) throw invalidArgument(key, "a prom-client Registry (new Registry() from 'prom-client')", given);
+      return given;
+    },
+    undefined,
+    `${name}.`,
+  );
+  const prefix = pick(
+    options,
+    'prefix',
+    (key, given) => {
+      if (typeof given !== 'string' || !METRIC_NAME_START.test(given)) throw invalidArgument(key, 'a Prometheus metric name prefix (letters, digits, _ and :)', given);
+      return given;
+    },
+    DEFAULT_METRICS_PREFIX,
+    `${name}.`,
+  );
+  return { registry, prefix };
+}
+
 /** @internal */
 export function resolveHandlerOptions(input: unknown): ResolvedHandlerOptions {
   const options = optionsObject('options', input);
@@ -101,7 +158,7 @@ export function resolveHandlerOptions(input: unknown): ResolvedHandlerOptions {
     bodyTimeoutMs: pick(options, 'bodyTimeoutMs', integerIn(1, 2 ** 31 - 1), DEFAULT_BODY_TIMEOUT_MS),
     maxLiveConnections: pick<number | undefined>(options, 'maxLiveConnections', integerIn(1, 100_000), undefined),
     page: pick(options, 'page', isBoolean, true),
-    metrics: pick(options, 'metrics', isBoolean, true),
+    metrics: pick(options, 'metrics', resolveMetrics, { registry: undefined, prefix: DEFAULT_METRICS_PREFIX }),
     transcribeDefaults,
   };
 }
