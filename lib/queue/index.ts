@@ -1,5 +1,33 @@
 /**
  * `whisper-napi/queue`: transcription workers and producers on BullMQ and Redis. Needs the
- * optional peer dependency bullmq.
+ * optional peer dependency bullmq (with ioredis, BullMQ's Redis client); the metrics need prom-client.
  */
-export {};
+export {
+  createTranscriptionWorker,
+  TranscriptionWorker,
+  type TranscriptionWorkerOptions,
+  type QueueTranscriber,
+  type WorkerCounts,
+  type TranscriptionProgress,
+} from './worker';
+export {
+  enqueueTranscription,
+  waitForTranscription,
+  cancelTranscription,
+  transcriptionJobData,
+  TRANSCRIPTION_JOB_NAME,
+  DEFAULT_ATTEMPTS,
+  DEFAULT_BACKOFF_MS,
+  type TranscriptionRequest,
+} from './producer';
+export {
+  MAX_INLINE_AUDIO_BYTES,
+  errorFromFailure,
+  parseJobData,
+  type JobAudio,
+  type QueueAudio,
+  type QueueTranscribeOptions,
+  type TranscriptionJobData,
+  type TranscriptionResult,
+} from './job-data';
+export { registerQueueMetrics, QUEUE_DEPTH_STATES } from './metrics';
