@@ -84,7 +84,10 @@ describe('routing', () => {
       ['2', '5'],
       ['3', '6'],
     ]);
-    for (const member of [a, b, c]) (member.release(), member.release());
+    for (const member of [a, b, c]) {
+      member.release();
+      member.release();
+    }
     expect((await Promise.all(jobs)).map((t) => t.text)).toEqual(['a:1', 'b:2', 'c:3', 'a:4', 'b:5', 'c:6']);
   });
 
