@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import busboy from 'busboy';
+import type busboy from 'busboy';
 import { HttpError } from './openai-errors';
 
 export interface MultipartLimits {
@@ -42,6 +42,19 @@ const MAX_PARTS = MAX_FIELDS + 1;
  * Content-Length above maxFileSize plus this can only be a file over the limit.
  */
 export const MULTIPART_OVERHEAD = 256 * 1024;
+
+let busboyModule: typeof busboy | undefined;
+
+/** busboy is an optional peer dependency: loaded on the first upload, so the other routes work without it. */
+function loadBusboy(): typeof busboy {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    busboyModule ??= require('busboy') as typeof busboy;
+    return busboyModule;
+  } catch {
+    throw new HttpError(501, 'uploads need the optional peer dependency busboy: npm install busboy', { type: 'server_error', code: 'not_implemented' });
+  }
+}
 
 const MULTIPART_TYPE = /^multipart\/form-data\s*(;|$)/i;
 
@@ -114,11 +127,12 @@ export async function* takeChunks(file: ReceivedFile): AsyncGenerator<Uint8Array
  * longer read and what was held is dropped.
  */
 export function readMultipart(req: IncomingMessage, limits: MultipartLimits, signal: AbortSignal): Promise<ReceivedForm> {
+  const parse = loadBusboy();
   return new Promise((resolve, reject) => {
     const form: ReceivedForm = { fields: new Map(), file: undefined };
     let parser: busboy.Busboy;
     try {
-      parser = busboy({
+      parser = parse({
         headers: req.headers,
         limits: { files: 1, fileSize: limits.maxFileSize + 1, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES, parts: MAX_PARTS },
       });
