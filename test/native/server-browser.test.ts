@@ -193,6 +193,19 @@ describe.skipIf(!HAVE_CHROMIUM)(`in chromium${HAVE_CHROMIUM ? '' : ` (skipped: $
     await page.context().close();
   });
 
+  it('live without the key: the refusal is said and the page is ready to start again', async () => {
+    const page = await openPage();
+    await page.getByRole('tab', { name: 'Live' }).click();
+    await page.getByRole('button', { name: 'Start listening' }).click();
+    await expect
+      .poll(() => page.textContent('#error'), { timeout: 20_000 })
+      .toBe('Live transcription stopped: the server refused the connection: check the API key in Settings');
+    expect(await page.textContent('#live-toggle')).toBe('Start listening');
+    expect(await page.isEnabled('#live-toggle')).toBe(true);
+    expect(await page.getAttribute('#settings', 'open')).not.toBeNull();
+    await page.context().close();
+  });
+
   it('at a phone’s width (375 px) nothing overflows and every control has a label', async () => {
     const page = await openPage({ width: 375, height: 812 });
     await page.click('#settings summary');

@@ -297,9 +297,14 @@
         else if (message.type === 'done') session.done = true;
         else if (message.type === 'error') session.error = message.error.message;
       });
+      ws.addEventListener('open', () => (session.opened = true));
       ws.addEventListener('close', (event) => {
+        // A refused upgrade (a wrong key, a server shutting down) reaches a page only as 1006 before open.
+        const refused = !session.opened && 'the server refused the connection: check the API key in Settings';
         const failure =
-          event.code === 1000 && session.done ? undefined : session.error || event.reason || CLOSE_MESSAGES[event.code] || `the connection closed (${event.code})`;
+          event.code === 1000 && session.done
+            ? undefined
+            : session.error || event.reason || refused || CLOSE_MESSAGES[event.code] || `the connection closed (${event.code})`;
         reject(new Error(failure ?? 'the server closed the connection before it was ready'));
         endLive(session, failure);
       });
