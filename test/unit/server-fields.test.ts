@@ -2,11 +2,16 @@
  * OpenAI's transcription form fields made transcribe() options (openai-fields.ts), and the
  * answers built from a transcript (responses.ts), without a server or a model.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { APIError } from 'openai';
+import { Stream } from 'openai/streaming';
 import { describe, expect, it } from 'vitest';
 import { invalidArgument, WhisperError } from '../../lib/errors/whisper-error';
 import { HttpError } from '../../lib/server/openai-errors';
 import { fieldError, parseTranscriptionFields, transcribeOptionsFor, type TranscriptionFields } from '../../lib/server/openai-fields';
 import { renderTranscript, verboseAnswer } from '../../lib/server/responses';
+import { transcriptEvents, type TranscriptEvents } from '../../lib/server/sse';
 import { formatTranscript } from '../../lib/transcription/formats';
 import type { Segment, Transcript } from '../../lib/transcription/transcript';
 import { toVerboseJson } from '../../lib/transcription/verbose-json';
@@ -29,6 +34,67 @@ function refusal(run: () => unknown): HttpError {
   }
   return expect.unreachable('expected a refusal');
 }
+
+/** What OpenAI's client reads from a response written by `write`: its events, then its error if it ends with one. */
+async function readByTheClient(write: (events: TranscriptEvents) => void): Promise<{ status: number; events: unknown[]; error?: unknown }> {
+  const server = http.createServer((_req, res) => write(transcriptEvents(res)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    const events: unknown[] = [];
+    try {
+      for await (const event of Stream.fromSSEResponse(response, new AbortController())) events.push(event);
+    } catch (error) {
+      return { status: response.status, events, error };
+    }
+    return { status: response.status, events };
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+describe('transcriptEvents (stream=true)', () => {
+  it('deltas then done, as the official client reads them; the first delta loses its leading space', async () => {
+    const read = await readByTheClient((events) => {
+      events.delta(' Ten of clubs.');
+      events.delta('');
+      events.delta(' Five of hearts.');
+      events.done(TRANSCRIPT);
+    });
+    expect(read).toEqual({
+      status: 200,
+      events: [
+        { type: 'transcript.text.delta', delta: 'Ten of clubs.' },
+        { type: 'transcript.text.delta', delta: ' Five of hearts.' },
+        { type: 'transcript.text.done', text: TRANSCRIPT.text, usage: USAGE },
+      ],
+    });
+  });
+
+  it('a failure after the first event is an error event the client raises as an APIError', async () => {
+    const read = await readByTheClient((events) => {
+      events.delta(' Ten of clubs.');
+      expect(events.fail(new WhisperError('TRANSCRIPTION_FAILED', 'whisper_full failed with -6'))).toBe(true);
+    });
+    expect(read.events).toEqual([{ type: 'transcript.text.delta', delta: 'Ten of clubs.' }]);
+    expect(read.error).toBeInstanceOf(APIError);
+    expect((read.error as APIError).message).toMatch(/whisper_full failed with -6/);
+    expect((read.error as APIError).code).toBe('transcription_failed');
+    expect((read.error as APIError).type).toBe('server_error');
+  });
+
+  it('a failure before any event is left to the caller, with no headers sent', async () => {
+    const read = await readByTheClient((events) => {
+      expect(events.fail(new WhisperError('QUEUE_FULL', 'full'))).toBe(false);
+      expect(events.started).toBe(false);
+      events.delta('x');
+      expect(events.started).toBe(true);
+      events.done(TRANSCRIPT);
+    });
+    expect(read.events).toHaveLength(2);
+  });
+});
 
 describe('parseTranscriptionFields', () => {
   it('defaults: json, no granularities, no stream, no options, the default model', () => {
