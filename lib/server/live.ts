@@ -6,9 +6,9 @@
  * what a connection holds is bounded by that, one stream window (windowMs) and one message,
  * however fast the client sends. WebM bytes go through the audio path (openAudioSource, so
  * ffmpeg), whose output is bounded by ffmpeg's own high-water mark. Connections are limited to
- * maxLiveConnections (default: the default model's concurrency, one pool slot each); the one
- * over the limit is accepted and closed with 1013. Closing the socket aborts the work;
- * close() ends every connection with 1001 and waits for its work to stop.
+ * maxLiveConnections (default: the default model's concurrency, one pool slot each; 1 while
+ * it loads); the one over the limit is accepted and closed with 1013. Closing the socket
+ * aborts the work; close() ends every connection with 1001 and waits for its work to stop.
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -219,7 +219,8 @@ class LiveConnection {
     if (this.#phase === 'streaming' && isBinary) {
       if (this.#bytesPerSample !== undefined) this.#receivedSamples += data.length / this.#bytesPerSample;
       this.#inbox!.push(data);
-      this.#armIdle();
+      // A paused socket sends nothing, through no fault of the client's.
+      if (!this.#inbox!.paused) this.#armIdle();
       return;
     }
     if (isBinary) throw new WhisperError('INVALID_ARGUMENT', 'message: expected the start message (JSON text) first, got binary audio');

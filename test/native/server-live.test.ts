@@ -370,7 +370,8 @@ describe('backpressure, reports and close()', () => {
   const held = { queuedBytes: 0, windowSamples: 0, total: 0 };
 
   beforeAll(async () => {
-    const options = resolveHandlerOptions({ models: model, transcribeDefaults: { threads: 1, language: 'en' } });
+    // A short idle limit: a socket paused by backpressure while a window is transcribed is not idle.
+    const options = resolveHandlerOptions({ models: model, bodyTimeoutMs: 2000, transcribeDefaults: { threads: 1, language: 'en' } });
     const context: ServerContext = {
       options,
       models: new ModelRegistry(options.models, options.defaultModel),
