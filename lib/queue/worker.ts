@@ -15,7 +15,15 @@ import type { TranscribeOptions } from '../transcription/options';
 import type { Transcript } from '../transcription/transcript';
 import { jobAudioInput } from './audio-fetch';
 import { cancellationOf, DEFAULT_CANCEL_POLL_MS, watchCancellation } from './cancel';
-import { failureReason, isPermanentFailure, parseJobData, type TranscriptionJobData, type TranscriptionResult } from './job-data';
+import {
+  checkQueueOptions,
+  failureReason,
+  isPermanentFailure,
+  parseJobData,
+  type QueueTranscribeOptions,
+  type TranscriptionJobData,
+  type TranscriptionResult,
+} from './job-data';
 
 /** What a worker needs of a model: a WhisperModel, a ModelGroup, or anything shaped like them. */
 export interface QueueTranscriber {
@@ -39,6 +47,8 @@ export interface TranscriptionWorkerOptions {
   name?: string;
   /** BullMQ's key prefix. Default 'bull'. */
   prefix?: string;
+  /** Options for every job, under the job's own (e.g. { threads: 2 }); JSON, as a job's options are. */
+  transcribeDefaults?: QueueTranscribeOptions;
   /** A deadline for each job that sets no timeoutMs of its own, in ms (TIMEOUT, not retried). Default none. */
   jobTimeoutMs?: number;
   /** How often a running job's cancellation is looked for, in ms. Default 500. */
@@ -58,6 +68,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'concurrency',
   'name',
   'prefix',
+  'transcribeDefaults',
   'jobTimeoutMs',
   'cancelPollMs',
   'workerOptions',
@@ -82,6 +93,7 @@ export class TranscriptionWorker {
   readonly queueName: string;
   readonly concurrency: number;
   readonly #models: ReadonlyMap<string, QueueTranscriber>;
+  readonly #defaults: QueueTranscribeOptions;
   readonly #jobTimeoutMs: number | undefined;
   readonly #cancelPollMs: number;
   readonly #counts: WorkerCounts = { completed: 0, failed: 0, active: 0 };
@@ -94,6 +106,7 @@ export class TranscriptionWorker {
     const most = Math.min(...[...this.#models.values()].map((model) => model.concurrency));
     this.concurrency = pick(o, 'concurrency', integerIn(1, most), most);
     this.name = pick(o, 'name', isNonEmptyString, `${os.hostname()}:${process.pid}`);
+    this.#defaults = checkQueueOptions('options.transcribeDefaults', o.transcribeDefaults);
     this.#jobTimeoutMs = pick(o, 'jobTimeoutMs', integerIn(1, Number.MAX_SAFE_INTEGER), undefined);
     this.#cancelPollMs = pick(o, 'cancelPollMs', integerIn(10, 60_000), DEFAULT_CANCEL_POLL_MS);
     if (o.connection === undefined || o.connection === null || typeof o.connection !== 'object') {
@@ -158,7 +171,7 @@ export class TranscriptionWorker {
       job.updateProgress(Math.round(percent)).catch(() => undefined);
     };
     const timeoutMs = data.options?.timeoutMs ?? this.#jobTimeoutMs;
-    const transcript = await model.transcribe(audio, { ...data.options, ...(timeoutMs !== undefined ? { timeoutMs } : {}), signal, onProgress });
+    const transcript = await model.transcribe(audio, { ...this.#defaults, ...data.options, ...(timeoutMs !== undefined ? { timeoutMs } : {}), signal, onProgress });
     const format = data.format ?? 'json';
     return { format, output: formatTranscript(transcript, format, data.formatOptions), worker: this.name };
   }

@@ -1,12 +1,170 @@
-/** `whisper-napi worker`. (Stub, filled in by its own commit.) */
-import { usageError, type Command } from '../command';
+/**
+ * `whisper-napi worker`: takes transcription jobs from a BullMQ queue on Redis until SIGTERM or
+ * Ctrl-C, then finishes the running ones and exits. One model and pool per GPU (loadModelGroup),
+ * or one CPU pool. lib/queue and its peer dependencies (bullmq, ioredis) are loaded only here
+ * and in `submit`, so every other command runs without them.
+ */
+import { loadModelGroup } from '../../model/model-group';
+import { setLogger } from '../../native/system';
+import { redisConnectionFromUrl, type RedisConnectionOptions } from '../../queue/connection';
+import { parseCommandArgs } from '../args';
+import { intOption, usageError, type Command } from '../command';
+import { describeFailure } from '../errors';
+import { resolveModelArgument } from '../model-argument';
+import { progressMode } from '../progress';
+
+/** The parts of lib/queue the commands use, loaded once bullmq is known to be installed. */
+interface QueueModule {
+  worker: typeof import('../../queue/worker');
+  producer: typeof import('../../queue/producer');
+  bullmq: typeof import('bullmq');
+}
+
+const OPTIONS = {
+  redis: { type: 'string' },
+  queue: { type: 'string' },
+  model: { type: 'string', short: 'm' },
+  concurrency: { type: 'string' },
+  threads: { type: 'string', short: 't' },
+  name: { type: 'string' },
+  'lock-duration': { type: 'string' },
+  'stalled-interval': { type: 'string' },
+  download: { type: 'boolean' },
+  'models-dir': { type: 'string' },
+  cpu: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+/** What lib/queue needs installed besides this package. */
+const QUEUE_DEPENDENCIES = ['bullmq', 'ioredis'] as const;
 
 export const workerCommand: Command = {
   name: 'worker',
   synopsis: 'worker --redis <url> --queue <name> --model <name|path>',
   summary: 'take transcription jobs from a BullMQ queue',
-  usage: `Usage: whisper-napi worker --redis <url> --queue <name> --model <name|path>`,
-  async run() {
-    usageError('not yet');
+  usage: `Usage: whisper-napi worker --redis <url> --queue <name> --model <name|path> [options]
+
+Takes jobs put on the queue by \`whisper-napi submit\` or enqueueTranscription() and
+transcribes them, as many at once as the model's pool has states, one pool per GPU
+(on a machine without one, one CPU pool). Prints one line per job on stdout:
+\`completed <id>\` or \`failed <id> <CODE>: <message>\`. SIGTERM or Ctrl-C stops taking
+jobs, finishes the running ones and exits. Needs the optional dependencies bullmq
+and ioredis (npm install bullmq ioredis).
+
+  --redis <url>           redis://[user:password@]host[:port][/db] (rediss:// for TLS)
+  --queue <name>          the BullMQ queue to take jobs from
+  -m, --model <name|path> a model file, or a name from \`whisper-napi models list\` found in
+                          the model cache
+  --concurrency <n>       transcriptions at once per device (default 1)
+  -t, --threads <n>       CPU threads per transcription, for jobs that do not say
+  --name <id>             this worker's name in results and metrics (default host:pid)
+  --lock-duration <ms>    how long a job stays locked without this worker renewing it;
+                          a worker that died loses its jobs to others after it (default 30000)
+  --stalled-interval <ms> how often stalled jobs are looked for (default 30000)
+  --download              download a named model that is not cached yet
+  --models-dir <dir>      the model cache (default: $WHISPER_NAPI_MODELS, or
+                          ~/.cache/whisper-napi/models)
+  --cpu                   do not use a GPU
+  -q, --quiet             no per-job lines
+  --verbose               whisper.cpp's log, and the stack of an error
+  -h, --help              this help
+
+Exit codes: 0 stopped by SIGTERM, 1 the model or Redis failed, 2 a usage mistake, 130 Ctrl-C.`,
+  async run(args, context) {
+    const { values } = parseCommandArgs(args, OPTIONS, false);
+    const connection = redisOption(values.redis);
+    const queue = values.queue;
+    if (queue === undefined || queue === '') usageError('worker needs --queue <name>');
+    if (values.model === undefined || values.model === '') usageError('worker needs --model <model name or path>');
+    const concurrency = intOption('concurrency', values.concurrency, 1) ?? 1;
+    const threads = intOption('threads', values.threads, 1);
+    const lockDuration = intOption('lock-duration', values['lock-duration'], 1);
+    const stalledInterval = intOption('stalled-interval', values['stalled-interval'], 1);
+    const queueModule = loadQueue('worker');
+    if (values.verbose) setLogger((level, message) => process.stderr.write(`[${level}] ${message}\n`));
+    const file = await resolveModelArgument(values.model, {
+      kind: 'whisper',
+      option: '--model',
+      download: values.download === true,
+      modelsDir: values['models-dir'],
+      mode: progressMode({ progress: true, verbose: values.verbose }),
+      signal: context.signal,
+    });
+    const model = await loadModelGroup(file, { gpu: !values.cpu, concurrency });
+    try {
+      const worker = queueModule.worker.createTranscriptionWorker({
+        connection,
+        queue,
+        model,
+        ...(values.name !== undefined ? { name: values.name } : {}),
+        ...(threads !== undefined ? { transcribeDefaults: { threads } } : {}),
+        workerOptions: { ...(lockDuration !== undefined ? { lockDuration } : {}), ...(stalledInterval !== undefined ? { stalledInterval } : {}) },
+      });
+      await runUntilStopped(worker, values.quiet === true, context.signal);
+    } finally {
+      await model.dispose();
+    }
   },
 };
+
+export function redisOption(value: string | undefined): RedisConnectionOptions {
+  if (value === undefined || value === '') usageError('needs --redis <url>, e.g. --redis redis://127.0.0.1:6379');
+  try {
+    return redisConnectionFromUrl('--redis', value);
+  } catch (error) {
+    return usageError(describeFailure(error).message);
+  }
+}
+
+/** lib/queue, after checking that bullmq and ioredis are installed: one line naming what to install if not. */
+export function loadQueue(command: string): QueueModule {
+  const missing = QUEUE_DEPENDENCIES.filter((name) => {
+    try {
+      require.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    throw Object.assign(new Error(`${command} needs the optional dependencies bullmq and ioredis (missing: ${missing.join(', ')}): npm install bullmq ioredis`), {
+      code: 'MISSING_DEPENDENCY',
+    });
+  }
+  // Loaded here, not imported at the top: importing them loads bullmq. require, not import():
+  // BullMQ's ES module build cannot load ioredis from connection options.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return {
+    worker: require('../../queue/worker') as QueueModule['worker'],
+    producer: require('../../queue/producer') as QueueModule['producer'],
+    bullmq: require('bullmq') as QueueModule['bullmq'],
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+/** Logs each job, and on SIGTERM or Ctrl-C closes the worker, which lets the running jobs finish. */
+async function runUntilStopped(worker: import('../../queue/worker').TranscriptionWorker, quiet: boolean, interrupt: AbortSignal): Promise<void> {
+  const say = (line: string) => {
+    if (!quiet) process.stdout.write(`${line}\n`);
+  };
+  worker.worker.on('completed', (job) => say(`completed ${job.id}`));
+  worker.worker.on('failed', (job, error) => say(`failed ${job?.id ?? '?'} ${oneLine(error.message)}`));
+  // BullMQ retries Redis by itself; its errors are reported, not thrown.
+  worker.worker.on('error', (error) => process.stderr.write(`whisper-napi worker: ${oneLine(error.message)}\n`));
+  await worker.waitUntilReady();
+  say(`ready ${worker.name} queue ${worker.queueName} concurrency ${worker.concurrency}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    if (interrupt.aborted) stop();
+    interrupt.addEventListener('abort', stop, { once: true });
+  });
+  process.stderr.write('whisper-napi worker: stopping: finishing the running jobs\n');
+  await worker.close();
+  const counts = worker.counts();
+  say(`stopped ${worker.name}: ${counts.completed} completed, ${counts.failed} failed`);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
