@@ -193,6 +193,38 @@ describe.skipIf(!HAVE_CHROMIUM)(`in chromium${HAVE_CHROMIUM ? '' : ` (skipped: $
     await page.context().close();
   });
 
+  it('a MediaRecorder WebM/Opus stream of the fake microphone, sent as format webm, gives jfk’s text', async () => {
+    const page = await openPage();
+    // Runs in the page: 11.5 s of MediaRecorder chunks (250 ms each) straight onto the socket.
+    const script = `(async () => {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+      const url = new URL('v1/audio/stream?api_key=${API_KEY}', location.href);
+      url.protocol = 'ws:';
+      const ws = new WebSocket(url);
+      const messages = [];
+      const closed = new Promise((resolve) => (ws.onclose = (event) => resolve(event.code)));
+      ws.onmessage = (event) => messages.push(JSON.parse(event.data));
+      await new Promise((resolve) => (ws.onopen = resolve));
+      ws.send(JSON.stringify({ type: 'start', format: 'webm', windowMs: 5000 }));
+      const recorder = new MediaRecorder(stream, { mimeType: 'audio/webm;codecs=opus' });
+      recorder.ondataavailable = (event) => event.data.size > 0 && ws.send(event.data);
+      const stopped = new Promise((resolve) => (recorder.onstop = resolve));
+      recorder.start(250);
+      await new Promise((resolve) => setTimeout(resolve, 11500));
+      recorder.stop();
+      await stopped;
+      stream.getTracks().forEach((track) => track.stop());
+      ws.send(JSON.stringify({ type: 'stop' }));
+      return { code: await closed, messages };
+    })()`;
+    const { code, messages } = (await page.evaluate(script)) as { code: number; messages: Array<{ type: string; text?: string }> };
+    expect(code).toBe(1000);
+    expect(messages[0]).toEqual({ type: 'ready', model: 'whisper-1', format: 'webm' });
+    expect(messages.filter((m) => m.type === 'segment').length).toBeGreaterThan(1);
+    expect(normalized(messages.at(-1)!.text!)).toContain(JFK_PHRASE);
+    await page.context().close();
+  });
+
   it('live without the key: the refusal is said and the page is ready to start again', async () => {
     const page = await openPage();
     await page.getByRole('tab', { name: 'Live' }).click();

@@ -239,6 +239,17 @@ describe('authentication', () => {
   });
 });
 
+describe('behind Express and Fastify', () => {
+  it.each(['express', 'fastify'] as const)('%s: the upgrade reaches the live endpoint and transcribes', async (kind) => {
+    const server = await startServer({ models: model, transcribeDefaults: { threads: 1, language: 'en' } }, { kind });
+    servers.push(server);
+    const { code, received } = await stream(liveUrl(server), { format: 's16' }, messages(toS16(jfk.subarray(0, 3 * RATE)), 16_000));
+    expect(code).toBe(1000);
+    expect(received[0]).toMatchObject({ type: 'ready' });
+    expect(normalizeWords(received.at(-1)!.text as string).join(' ')).toBe('and so my fellow americans');
+  });
+});
+
 describe('limits and aborts', () => {
   it('closes the connection over maxLiveConnections with 1013 and a reason, and admits one again once a slot is free', async () => {
     const server = await serve({ maxLiveConnections: 1 });
