@@ -117,7 +117,21 @@ describe('serve refuses before listening', () => {
   });
 });
 
-describe('a model that cannot load ends the server', () => {
+describe('serve ends with exit 1 when it cannot serve', () => {
+  it('a port in use: one error line, nothing loaded', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as net.AddressInfo;
+    try {
+      const run = spawnCli(['serve', '-m', BASE, '--port', String(port)]);
+      expect(await run.exited).toEqual({ code: 1, signal: null });
+      expect(run.stdout()).toBe('');
+      expect(run.stderr()).toBe(`whisper-napi: EADDRINUSE: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
   it('a name that is not in the catalogue: it listens, then exits 1 with one error line', async () => {
     const run = spawnCli(['serve', '-m', 'no-such-model', '--port', '0']);
     expect(await run.exited).toEqual({ code: 1, signal: null });
@@ -186,7 +200,7 @@ describe('serve --model base (two API keys by flag)', () => {
     expect(await errorOf(await transcribe(served.url, JFK_WAV, { Authorization: 'Bearer third-key' }))).toMatchObject({ status: 401, code: 'invalid_api_key' });
   });
 
-  it('SIGTERM during a job: new connections are refused, the running job answers 200 in full, then exit 0', async () => {
+  it('SIGTERM (twice) during a job: new connections are refused, the running job answers 200 in full, then exit 0', async () => {
     const running = transcribe(served.url, JFK_WAV, auth);
     const deadline = Date.now() + 60_000;
     while (!/whisper_napi_running_jobs\{model="ggml-base-q8_0"\} 1\n/.test(await (await fetch(`${served.url}/metrics`)).text())) {
@@ -205,6 +219,8 @@ describe('serve --model base (two API keys by flag)', () => {
       if (Date.now() > refusedBy) throw new Error('still accepting connections 10 s after SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // A second SIGTERM (an impatient supervisor) does not cut the job short.
+    served.child.kill('SIGTERM');
     const response = await running;
     expect(response.status).toBe(200);
     expect(((await response.json()) as { text: string }).text).toBe(JFK_TEXT);

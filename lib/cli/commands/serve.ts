@@ -176,7 +176,7 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 /** "25mb", "512kb", "1048576": bytes, the units 1024-based (OpenAI's "25 MB" is 25 MiB). */
-export function byteSize(option: string, value: string): number {
+function byteSize(option: string, value: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
   const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
@@ -213,11 +213,14 @@ function importServer(): ServerModule {
   return require('../../server/server') as ServerModule;
 }
 
-/** Resolves when the server should stop: SIGTERM, or the CLI's Ctrl-C signal. */
+/**
+ * Aborted when the server should stop: SIGTERM, or the CLI's Ctrl-C signal. A second SIGTERM
+ * changes nothing: running jobs still finish (SIGKILL, or a second Ctrl-C, ends it at once).
+ */
 function stopRequested(interrupt: AbortSignal): { stopping: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  process.once('SIGTERM', stop);
+  process.on('SIGTERM', stop);
   if (interrupt.aborted) stop();
   interrupt.addEventListener('abort', stop, { once: true });
   return {
@@ -295,12 +298,13 @@ async function serve(server: ServerModule, settings: ServeSettings, interrupt: A
     if (failure === undefined) say('stopping: finishing the running jobs');
   } finally {
     go(false);
-    dispose();
     await server.shutdown(http);
     await loading.then(
       (model) => model.dispose(),
       () => {},
     );
+    // Only now: a SIGTERM while the jobs finish must not find node's default (exit at once).
+    dispose();
   }
   if (failure !== undefined) throw failure;
 }
