@@ -112,13 +112,26 @@ export function parseTranscriptionFields(fields: FormFields, endpoint: OpenAIEnd
   return { model, responseFormat, granularities, stream, options };
 }
 
-/** The job's options: the handler's defaults, then the request's fields, then what the route adds (signal, onSegment). */
+/**
+ * The job's options: the handler's defaults, then the request's fields, then what the route
+ * adds. A signal or onSegment among the defaults still works beside the route's own.
+ */
 export function transcribeOptionsFor(
   fields: TranscriptionFields,
   defaults: TranscribeOptions,
   route: Pick<TranscribeOptions, 'signal' | 'onSegment'>,
 ): TranscribeOptions {
-  return { ...defaults, ...fields.options, ...route };
+  const options: TranscribeOptions = { ...defaults, ...fields.options, ...route };
+  if (defaults.signal && route.signal) options.signal = AbortSignal.any([defaults.signal, route.signal]);
+  const { onSegment: first } = defaults;
+  const { onSegment: second } = route;
+  if (first && second) {
+    options.onSegment = (segment) => {
+      first(segment);
+      second(segment);
+    };
+  } else if (first) options.onSegment = first;
+  return options;
 }
 
 /** transcribe()'s option names for the fields they came from, to name the field in a refusal. */

@@ -173,6 +173,25 @@ describe('transcribeOptionsFor', () => {
     const options = transcribeOptionsFor(parse({ language: 'fr', temperature: '0.2' }), { threads: 2, language: 'en', beamSize: 3 }, { signal, onSegment });
     expect(options).toEqual({ threads: 2, language: 'fr', beamSize: 3, temperature: 0.2, signal, onSegment });
   });
+
+  it("keeps the defaults' signal and onSegment working beside the route's", () => {
+    const server = new AbortController();
+    const client = new AbortController();
+    const seen: string[] = [];
+    const options = transcribeOptionsFor(
+      parse({}),
+      { signal: server.signal, onSegment: (segment) => seen.push(`defaults ${segment.text}`) },
+      { signal: client.signal, onSegment: (segment) => seen.push(`route ${segment.text}`) },
+    );
+    options.onSegment!(SEGMENTS[0]!);
+    expect(seen).toEqual(['defaults  Ten of clubs.', 'route  Ten of clubs.']);
+    expect(options.signal!.aborted).toBe(false);
+    server.abort(new Error('shutting down'));
+    expect(options.signal!.aborted).toBe(true);
+    const onlyDefaults = transcribeOptionsFor(parse({}), { onSegment: () => seen.push('only') }, { signal: client.signal });
+    onlyDefaults.onSegment!(SEGMENTS[0]!);
+    expect(seen.at(-1)).toBe('only');
+  });
 });
 
 describe('fieldError', () => {
