@@ -152,6 +152,28 @@ describe('/metrics counts the jobs and reads the model', () => {
     expect(model.stats()).toMatchObject({ completed: 2, failed: 1 });
   });
 
+  it('a client that disconnects mid-job: counted aborted, in stats() too', async () => {
+    const controller = new AbortController();
+    const form = new FormData();
+    form.append('file', new Blob([fs.readFileSync(JFK_WAV)]), 'jfk.wav');
+    const request = fetch(`${server.url}/v1/audio/transcriptions`, { method: 'POST', body: form, signal: controller.signal });
+    await waitForGauge(server.url, 'whisper_napi_running_jobs', 1);
+    controller.abort();
+    await expect(request).rejects.toThrow();
+    await waitForGauge(server.url, 'whisper_napi_running_jobs', 0);
+    const deadline = Date.now() + 30_000;
+    let aborted: number | undefined;
+    while ((aborted = sampleOf(await scrape(server.url), 'whisper_napi_jobs_total', { endpoint: 'transcriptions', outcome: 'aborted' })) === undefined) {
+      if (Date.now() > deadline) throw new Error('the aborted job was never counted');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(aborted).toBe(1);
+    const after = await scrape(server.url);
+    expect(sampleOf(after, 'whisper_napi_jobs_total', { endpoint: 'transcriptions', outcome: 'completed' })).toBe(2);
+    expect(sampleOf(after, 'whisper_napi_real_time_factor_count', { endpoint: 'transcriptions' })).toBe(2);
+    expect(model.stats()).toMatchObject({ completed: 2, failed: 2, aborted: 1 });
+  });
+
   it('/metrics and /health ask for no API key; HEAD gets the headers only', async () => {
     const keyed = await startServer({ models: model, apiKey: 'sekret' });
     try {
