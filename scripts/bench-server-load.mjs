@@ -275,12 +275,13 @@ async function main() {
     log,
   });
   if (values.json) fs.writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  const [load] = os.loadavg();
   console.log(
-    `\`node scripts/bench-server-load.mjs\` on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${path.basename(model)}, serve --concurrency ${report.concurrency} --max-queue ${report.maxQueue} --threads ${report.threads}, ${new Date().toISOString().slice(0, 10)}\n`,
+    `\`node scripts/bench-server-load.mjs\` on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()} (load average ${load.toFixed(1)} at the end), ${path.basename(model)}, serve --concurrency ${report.concurrency} --max-queue ${report.maxQueue} --threads ${report.threads}, ${new Date().toISOString().slice(0, 10)}\n`,
   );
   console.log(markdownTable(report));
   console.log(
-    `\nok by format: ${Object.entries(report.byFormat)
+    `\n${(report.ok / report.wallSeconds).toFixed(2)} ok answers a second; ok by format: ${Object.entries(report.byFormat)
       .map(([format, n]) => `${format} ${n}`)
       .join(
         ', ',
