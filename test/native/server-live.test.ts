@@ -339,6 +339,14 @@ describe('bad messages close with 1008', () => {
     expect(error.code).toBe('model_not_found');
   });
 
+  it('a model still loading: model_loading, try again later (1013)', async () => {
+    const loading = await serve({ models: new Promise<WhisperModel>(() => {}) });
+    const session = await connect(liveUrl(loading));
+    session.ws.send('{"type":"start","format":"s16"}');
+    expect(await session.closed).toEqual({ code: 1013, reason: 'the model `whisper-1` is still loading' });
+    expect(session.received).toEqual([{ type: 'error', error: { message: 'the model `whisper-1` is still loading', type: 'server_error', code: 'model_loading' } }]);
+  });
+
   it('no start message within bodyTimeoutMs', async () => {
     const { code, error } = await firstMessageRefused(() => {});
     expect(code).toBe(1008);
