@@ -4,7 +4,7 @@
  * restarted during a run, and every job still completes. Then `whisper-napi submit` as a user
  * runs it. Needs `npm run build` and /usr/bin/redis-server.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../lib/model/whisper-model';
 import { MAX_INLINE_AUDIO_BYTES, type TranscriptionJobData, type TranscriptionResult } from '../../lib/queue/job-data';
 import { enqueueTranscription } from '../../lib/queue/producer';
-import { JFK_WAV } from '../support/paths';
+import { JFK_WAV, REPO_ROOT } from '../support/paths';
 import { CLI, FAST_JOB_OPTIONS, isNearestTo, makeClips, resultText, startWorkerProcess, waitForJobs, type WorkerProcess } from '../support/queue-fixtures';
 import { realModels } from '../support/real-models';
 import { redisUnavailable, startRedisServer, type RedisServer } from '../support/redis-server';
@@ -192,5 +192,48 @@ describe.skipIf(unavailable !== undefined)('recovery', () => {
       expect(badFormat.code).toBe(2);
       expect(badFormat.stderr).toContain('-o expects one of txt, srt, vtt, json, verbose_json, tsv, lrc, got "docx"');
     });
+  });
+});
+
+describe('the queue commands without bullmq and ioredis', () => {
+  /** A copy of the package whose node_modules has everything but bullmq and ioredis (the rest linked to ours). */
+  function packageWithoutQueueDependencies(dir: string): string {
+    fs.cpSync(path.join(REPO_ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+    fs.copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(dir, 'package.json'));
+    fs.mkdirSync(path.join(dir, 'node_modules'));
+    for (const entry of fs.readdirSync(path.join(REPO_ROOT, 'node_modules'))) {
+      if (entry === 'bullmq' || entry === 'ioredis' || entry.startsWith('.')) continue;
+      fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', entry), path.join(dir, 'node_modules', entry));
+    }
+    return path.join(dir, 'dist', 'cli', 'cli.js');
+  }
+
+  it('worker and submit say what to install, exit 1, and the other commands still run', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-napi-no-bullmq-'));
+    try {
+      const cli = packageWithoutQueueDependencies(dir);
+      // NODE_PATH cleared: nothing outside the copy may supply them.
+      const env = { ...process.env, NODE_PATH: '' };
+      const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8' });
+      const submit = run(['submit', '--redis', 'redis://127.0.0.1:1', '--queue', 'q', JFK_WAV]);
+      expect(submit.status).toBe(1);
+      expect(submit.stderr).toMatch(
+        /^whisper-napi: MISSING_DEPENDENCY: submit needs the optional dependencies bullmq and ioredis \(missing: bullmq(, ioredis)?\): npm install bullmq ioredis\n$/,
+      );
+      const worker = run(['worker', '--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--model', 'base.en']);
+      expect(worker.status).toBe(1);
+      expect(worker.stderr).toContain('worker needs the optional dependencies bullmq and ioredis');
+      expect(run(['--version']).status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a --redis that is not a Redis URL is a usage mistake', () => {
+    const run = spawnSync(process.execPath, [CLI, 'worker', '--redis', 'http://127.0.0.1:6379', '--queue', 'q', '--model', 'base.en'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      'whisper-napi worker: --redis: expected a Redis URL: redis://[user:password@]host[:port][/db] (rediss:// for TLS), got "http://127.0.0.1:6379"',
+    );
   });
 });

@@ -15,7 +15,9 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WhisperError } from '../../lib/errors/whisper-error';
+import { loadModelGroup } from '../../lib/model/model-group';
 import { loadModel, type WhisperModel } from '../../lib/model/whisper-model';
+import { getDevices } from '../../lib/native/system';
 import { MAX_INLINE_AUDIO_BYTES, type TranscriptionJobData, type TranscriptionResult } from '../../lib/queue/job-data';
 import { registerQueueMetrics } from '../../lib/queue/metrics';
 import { cancelTranscription, enqueueTranscription, waitForTranscription } from '../../lib/queue/producer';
@@ -240,6 +242,22 @@ describe.skipIf(unavailable !== undefined)('whisper-napi/queue', () => {
       await Promise.all(jobs.map((job) => waitForTranscription(job, events)));
       expect(two.stats()).toMatchObject({ completed: 6, peakRunning: 2, peakQueued: 0 });
     });
+  });
+
+  it('a worker over a model group (one CPU model here) takes as many jobs as the group has slots', async () => {
+    const group = await loadModelGroup(realModels().models.base.files.q8_0.path, { concurrency: 2 });
+    closers.push(() => group.dispose());
+    const gpus = getDevices().filter((device) => device.type === 'gpu' || device.type === 'igpu').length;
+    expect(group.size).toBe(Math.max(1, gpus));
+    expect(group.devices.map((device) => device.kind)).toEqual(Array.from({ length: group.size }, () => (gpus > 0 ? 'gpu' : 'cpu')));
+    const { queue, events, worker } = await setUp(group);
+    expect(worker.concurrency).toBe(group.concurrency);
+    const jobs = await Promise.all(clips.slice(0, 4).map((clip) => enqueueTranscription(queue, { audio: clip, options: FAST_JOB_OPTIONS })));
+    await Promise.all(jobs.map((job) => waitForTranscription(job, events)));
+    const stats = group.stats();
+    expect(stats.total).toMatchObject({ completed: 4, failed: 0, running: 0 });
+    expect(stats.devices.reduce((sum, entry) => sum + entry.stats.completed, 0)).toBe(4);
+    expect(stats.total.peakRunning).toBeLessThanOrEqual(group.concurrency);
   });
 
   it('metrics: queue depth by state and per-worker counts on the caller’s Registry', async () => {
