@@ -85,7 +85,7 @@ describe.skipIf(unavailable !== undefined)('whisper-napi/queue', () => {
   afterAll(async () => {
     for (const close of closers) await close().catch(() => undefined);
     await model?.dispose();
-    await new Promise((resolve) => audioServer?.close(resolve));
+    if (audioServer) await new Promise((resolve) => audioServer.close(resolve));
     await redis?.stop();
     fs.rmSync(scratch, { recursive: true, force: true });
   });

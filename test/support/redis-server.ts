@@ -69,7 +69,17 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** BullMQ 6 loads ioredis, its Redis client, only when connecting: without it every queue test would time out instead of failing with the reason. */
+function assertRedisClientInstalled(): void {
+  try {
+    require.resolve('ioredis');
+  } catch {
+    throw new Error('ioredis is not installed: BullMQ 6 needs it as its Redis client for { host, port } connections (npm install --save-dev ioredis)');
+  }
+}
+
 export async function startRedisServer(): Promise<RedisServer> {
+  assertRedisClientInstalled();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-napi-redis-'));
   const port = await freePort();
   let output = '';
