@@ -31,3 +31,4 @@ export {
   type TranscriptionResult,
 } from './job-data';
 export { registerQueueMetrics, QUEUE_DEPTH_STATES } from './metrics';
+export { redisConnectionFromUrl, type RedisConnectionOptions } from './connection';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WhisperError } from '../../lib/errors/whisper-error';
 import { errorFromFailure, failureReason, isPermanentFailure, MAX_INLINE_AUDIO_BYTES, parseJobData, toJobAudio, checkQueueOptions } from '../../lib/queue/job-data';
+import { redisConnectionFromUrl } from '../../lib/queue/connection';
 import { transcriptionJobData } from '../../lib/queue/producer';
 import { itRefusesEach, thrownWhisperError } from '../support/errors';
 
@@ -162,4 +163,24 @@ describe('failures', () => {
     expect(isPermanentFailure(new Error('Connection is closed.'))).toBe(false);
     expect(thrownWhisperError(() => toJobAudio(null)).code).toBe('INVALID_ARGUMENT');
   });
+});
+
+describe('a Redis URL as connection options', () => {
+  it('reads host, port, credentials, database and TLS', () => {
+    expect(redisConnectionFromUrl('--redis', 'redis://127.0.0.1:6380')).toEqual({ host: '127.0.0.1', port: 6380 });
+    expect(redisConnectionFromUrl('--redis', 'redis://cache')).toEqual({ host: 'cache', port: 6379 });
+    expect(redisConnectionFromUrl('--redis', 'rediss://me:p%40ss@[::1]:7000/2')).toEqual({ host: '::1', port: 7000, username: 'me', password: 'p@ss', db: 2, tls: {} });
+  });
+
+  const expected = 'a Redis URL: redis://[user:password@]host[:port][/db] (rediss:// for TLS)';
+  itRefusesEach([
+    ['another scheme', () => redisConnectionFromUrl('--redis', 'http://127.0.0.1:6379'), `--redis: expected ${expected}, got "http://127.0.0.1:6379"`],
+    ['not a URL', () => redisConnectionFromUrl('--redis', '127.0.0.1:6379'), `--redis: expected ${expected}, got "127.0.0.1:6379"`],
+    [
+      'a path that is no database number',
+      () => redisConnectionFromUrl('--redis', 'redis://h/zero'),
+      `--redis: expected ${expected}; the path is the database number, got "redis://h/zero"`,
+    ],
+    ['a number', () => redisConnectionFromUrl('connection', 6379), `connection: expected ${expected}, got 6379`],
+  ]);
 });
