@@ -30,6 +30,16 @@ export interface QueueTranscriber {
   /** The most transcriptions it runs at once: the worker never takes more jobs than this. */
   readonly concurrency: number;
   transcribe(audio: AudioInput, options?: TranscribeOptions): Promise<Transcript>;
+  /**
+   * A WhisperModel's or ModelGroup's stats. When there is one model and it has them, the worker
+   * takes no more jobs than its pool has free: calls made to the model from elsewhere count.
+   */
+  stats?(): BusyCounts | { total: BusyCounts };
+}
+
+interface BusyCounts {
+  running: number;
+  queued: number;
 }
 
 export interface TranscriptionWorkerOptions {
@@ -41,7 +51,10 @@ export interface TranscriptionWorkerOptions {
   model?: QueueTranscriber;
   /** Models by name: a job's data.model picks one (default: the first). */
   models?: Readonly<Record<string, QueueTranscriber>>;
-  /** Jobs at once. Default, and most: the model's concurrency (with `models`, the smallest). */
+  /**
+   * Jobs at once. Default, and most: the model's concurrency (with `models`, the smallest). With
+   * one model that has stats(), fewer while calls from elsewhere hold some of its slots.
+   */
   concurrency?: number;
   /** The worker's name in results, metrics and Redis' client list. Default `<hostname>:<pid>`. */
   name?: string;
@@ -74,6 +87,9 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'workerOptions',
 ]);
 
+/** How often the worker's concurrency is fitted to the pool's free slots, besides at each job's start and end. */
+const FIT_INTERVAL_MS = 1000;
+
 /** Progress is written to Redis in steps of this many percent, not on every whisper callback. */
 const PROGRESS_STEP = 5;
 
@@ -97,6 +113,7 @@ export class TranscriptionWorker {
   readonly #jobTimeoutMs: number | undefined;
   readonly #cancelPollMs: number;
   readonly #counts: WorkerCounts = { completed: 0, failed: 0, active: 0 };
+  readonly #fitTimer: NodeJS.Timeout;
 
   constructor(options: TranscriptionWorkerOptions) {
     const o = optionsObject('options', options);
@@ -126,6 +143,25 @@ export class TranscriptionWorker {
     });
     this.worker.on('completed', () => this.#counts.completed++);
     this.worker.on('failed', () => this.#counts.failed++);
+    for (const event of ['active', 'completed', 'failed'] as const) this.worker.on(event, () => this.#fitConcurrency());
+    this.#fitTimer = setInterval(() => this.#fitConcurrency(), FIT_INTERVAL_MS);
+    this.#fitTimer.unref();
+  }
+
+  /**
+   * BullMQ's concurrency set to the pool's free slots: the model's concurrency less the calls
+   * others are making to it (its running and queued calls that are not this worker's), at
+   * least 1 so the worker never stops, and at most `concurrency`.
+   */
+  #fitConcurrency(): void {
+    if (this.#models.size !== 1) return;
+    const [model] = this.#models.values();
+    if (typeof model.stats !== 'function') return;
+    const stats = model.stats();
+    const busy = 'total' in stats ? stats.total : stats;
+    const others = Math.max(0, busy.running + busy.queued - this.#counts.active);
+    const fitted = Math.max(1, Math.min(this.concurrency, model.concurrency - others));
+    if (this.worker.concurrency !== fitted) this.worker.concurrency = fitted;
   }
 
   counts(): WorkerCounts {
@@ -142,6 +178,7 @@ export class TranscriptionWorker {
    * elsewhere. The models are the caller's: nothing is disposed.
    */
   close(force = false): Promise<void> {
+    clearInterval(this.#fitTimer);
     return this.worker.close(force);
   }
 

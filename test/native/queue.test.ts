@@ -244,6 +244,22 @@ describe.skipIf(unavailable !== undefined)('whisper-napi/queue', () => {
     });
   });
 
+  it('takes fewer jobs while calls from elsewhere hold some of the pool, and all again once they end', async () => {
+    const two = await loadModel(realModels().models.base.files.q8_0.path, { gpu: false, concurrency: 2 });
+    closers.push(() => two.dispose());
+    const { worker } = await setUp(two);
+    const concurrencyBecomes = async (wanted: number) => {
+      const deadline = Date.now() + 5000;
+      while (worker.worker.concurrency !== wanted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      return worker.worker.concurrency;
+    };
+    expect(worker.worker.concurrency).toBe(2);
+    const direct = two.transcribe(JFK_WAV, { threads: 1 });
+    expect(await concurrencyBecomes(1)).toBe(1);
+    await direct;
+    expect(await concurrencyBecomes(2)).toBe(2);
+  });
+
   it('a worker over a model group (one CPU model here) takes as many jobs as the group has slots', async () => {
     const group = await loadModelGroup(realModels().models.base.files.q8_0.path, { concurrency: 2 });
     closers.push(() => group.dispose());
