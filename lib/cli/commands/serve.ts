@@ -11,6 +11,7 @@ import { setLogger } from '../../native/system';
 import type { LoadModelOptions } from '../../transcription/options';
 import { parseCommandArgs } from '../args';
 import { intOption, usageError, type Command } from '../command';
+import { requirePeerDependencies } from '../peer-dependencies';
 import { resolveModelArgument } from '../model-argument';
 import { progressMode } from '../progress';
 
@@ -192,22 +193,7 @@ function servedName(model: string): string {
 
 /** lib/server, after checking its optional peer dependencies are installed: one line naming what to install if not. */
 function importServer(): ServerModule {
-  const missing = PEER_DEPENDENCIES.filter((name) => {
-    try {
-      require.resolve(name);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length > 0) {
-    throw Object.assign(
-      new Error(`serve needs the optional dependencies busboy, ws and prom-client (missing: ${missing.join(', ')}): npm install busboy ws prom-client`),
-      {
-        code: 'MISSING_DEPENDENCY',
-      },
-    );
-  }
+  requirePeerDependencies('serve', PEER_DEPENDENCIES);
   // Loaded here, not imported at the top: importing it loads busboy, ws and prom-client.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../../server/server') as ServerModule;

@@ -9,6 +9,7 @@ import { setLogger } from '../../native/system';
 import { redisConnectionFromUrl, type RedisConnectionOptions } from '../../queue/connection';
 import { parseCommandArgs } from '../args';
 import { intOption, usageError, type Command } from '../command';
+import { requirePeerDependencies } from '../peer-dependencies';
 import { describeFailure } from '../errors';
 import { resolveModelArgument } from '../model-argument';
 import { progressMode } from '../progress';
@@ -118,19 +119,7 @@ export function redisOption(value: string | undefined): RedisConnectionOptions {
 
 /** lib/queue, after checking that bullmq and ioredis are installed: one line naming what to install if not. */
 export function loadQueue(command: string): QueueModule {
-  const missing = QUEUE_DEPENDENCIES.filter((name) => {
-    try {
-      require.resolve(name);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length > 0) {
-    throw Object.assign(new Error(`${command} needs the optional dependencies bullmq and ioredis (missing: ${missing.join(', ')}): npm install bullmq ioredis`), {
-      code: 'MISSING_DEPENDENCY',
-    });
-  }
+  requirePeerDependencies(command, QUEUE_DEPENDENCIES);
   // Loaded here, not imported at the top: importing them loads bullmq. require, not import():
   // BullMQ's ES module build cannot load ioredis from connection options.
   /* eslint-disable @typescript-eslint/no-require-imports */
