@@ -8,10 +8,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../../lib/model/whisper-model';
 import type { TranscriptionJobData, TranscriptionResult } from '../../lib/queue/job-data';
 import { enqueueTranscription } from '../../lib/queue/producer';
-import { FAST_JOB_OPTIONS, isNearestTo, makeClips, resultText, startWorkerProcess, waitForJobs, type WorkerProcess } from '../support/queue-fixtures';
+import {
+  FAST_JOB_OPTIONS,
+  isNearestTo,
+  makeClips,
+  referenceTranscripts,
+  resultText,
+  startWorkerProcess,
+  waitForJobs,
+  type WorkerProcess,
+} from '../support/queue-fixtures';
 import { realModels } from '../support/real-models';
 import { redisUnavailable, startRedisServer, type RedisServer } from '../support/redis-server';
 
@@ -32,13 +40,7 @@ describe.skipIf(unavailable !== undefined)('two worker processes, 100 jobs', () 
     clips = makeClips(scratch);
     redis = await startRedisServer();
     queue = new Queue('farm', { connection: redis.connection });
-    // Each clip's transcript with the jobs' own options, in this process: what every job of it must return.
-    const reference = await loadModel(model, { gpu: false });
-    try {
-      for (const clip of clips) expected.set(clip, (await reference.transcribe(clip, FAST_JOB_OPTIONS)).text);
-    } finally {
-      await reference.dispose();
-    }
+    for (const [clip, text] of await referenceTranscripts(model, clips)) expected.set(clip, text);
   });
 
   afterAll(async () => {

@@ -10,11 +10,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../../lib/model/whisper-model';
 import { MAX_INLINE_AUDIO_BYTES, type TranscriptionJobData, type TranscriptionResult } from '../../lib/queue/job-data';
 import { enqueueTranscription } from '../../lib/queue/producer';
 import { JFK_WAV, REPO_ROOT } from '../support/paths';
-import { CLI, FAST_JOB_OPTIONS, isNearestTo, makeClips, resultText, startWorkerProcess, waitForJobs, type WorkerProcess } from '../support/queue-fixtures';
+import {
+  CLI,
+  FAST_JOB_OPTIONS,
+  isNearestTo,
+  makeClips,
+  referenceTranscripts,
+  resultText,
+  startWorkerProcess,
+  waitForJobs,
+  type WorkerProcess,
+} from '../support/queue-fixtures';
 import { realModels } from '../support/real-models';
 import { redisUnavailable, startRedisServer, type RedisServer } from '../support/redis-server';
 
@@ -51,12 +60,7 @@ describe.skipIf(unavailable !== undefined)('recovery', () => {
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-napi-queue-recovery-'));
     clips = makeClips(scratch);
     redis = await startRedisServer();
-    const reference = await loadModel(model, { gpu: false });
-    try {
-      for (const clip of clips) expected.set(clip, (await reference.transcribe(clip, FAST_JOB_OPTIONS)).text);
-    } finally {
-      await reference.dispose();
-    }
+    for (const [clip, text] of await referenceTranscripts(model, clips)) expected.set(clip, text);
   });
 
   afterAll(async () => {

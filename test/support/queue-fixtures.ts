@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Job, Queue } from 'bullmq';
 import type { QueueTranscribeOptions, TranscriptionJobData, TranscriptionResult } from '../../lib/queue/job-data';
+import { loadModel } from '../../lib/model/whisper-model';
 import { normalizeWords, wordEdits } from '../../lib/tools/wer';
 import { REPO_ROOT, SHARED } from './paths';
 
@@ -44,6 +45,18 @@ export function makeClips(dir: string): string[] {
     cut(jfk, 'jfk-start', 0, 3.3),
     cut(jfk, 'jfk-middle', 3.8, 3.4),
   ];
+}
+
+/** Each clip's transcript with the jobs' own options, made in this process: what every job of that clip must return. */
+export async function referenceTranscripts(model: string, clips: readonly string[]): Promise<Map<string, string>> {
+  const expected = new Map<string, string>();
+  const reference = await loadModel(model, { gpu: false });
+  try {
+    for (const clip of clips) expected.set(clip, (await reference.transcribe(clip, FAST_JOB_OPTIONS)).text);
+  } finally {
+    await reference.dispose();
+  }
+  return expected;
 }
 
 /**
