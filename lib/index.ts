@@ -4,10 +4,20 @@
  * blocks are in `whisper-napi/tools` (lib/tools/index.ts).
  */
 export { loadModel, WhisperModel, type ModelInfo, type ModelStats } from './model/whisper-model';
+export {
+  loadModelGroup,
+  ModelGroup,
+  type LoadModelGroupOptions,
+  type ModelGroupStats,
+  type DeviceStats,
+  type GroupDevices,
+  type ModelGroupMember,
+} from './model/model-group';
 export type { ModelDescription } from './model-files/inspect';
 export type { WhisperHparams } from './model-files/hparams';
 export type { ModelType } from './model-files/tensors';
 export type { AutoConcurrency } from './model/concurrency';
+export type { ModelDevice } from './model/devices';
 export { ALIGNMENT_HEADS_PRESETS, type AlignmentHeadsPreset, type LoadModelOptions, type TranscribeOptions, type VadOptions } from './transcription/options';
 export type { Transcript, Segment, Token } from './transcription/transcript';
 export type { Word } from './transcription/words';

@@ -9,6 +9,7 @@ export {
   type QueueTranscriber,
   type WorkerCounts,
   type TranscriptionProgress,
+  type BusyCounts,
 } from './worker';
 export {
   enqueueTranscription,

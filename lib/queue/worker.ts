@@ -37,7 +37,7 @@ export interface QueueTranscriber {
   stats?(): BusyCounts | { total: BusyCounts };
 }
 
-interface BusyCounts {
+export interface BusyCounts {
   running: number;
   queued: number;
 }

@@ -28,7 +28,7 @@ describe('the package boundary', () => {
   let tarball: string;
 
   beforeAll(() => {
-    for (const file of ['dist/index.js', 'dist/esm/index.mjs', 'dist/tools/index.d.ts', 'dist/esm/tools.d.mts']) {
+    for (const file of ['dist/index.js', 'dist/esm/index.mjs', 'dist/tools/index.d.ts', 'dist/esm/tools.d.mts', 'dist/esm/server.d.mts', 'dist/esm/queue.d.mts']) {
       if (!fs.existsSync(path.join(REPO_ROOT, file))) throw new Error(`${file} is missing: run \`npm run build\` first`);
     }
     // The tarball of what is built now; --ignore-scripts so that packing does not rebuild dist/.
@@ -54,7 +54,7 @@ describe('the package boundary', () => {
       analysis: { entrypoints: Record<string, unknown>; problems: unknown[] };
       problems: Record<string, unknown>;
     };
-    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(['.', './package.json', './tools']);
+    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(['.', './package.json', './queue', './server', './tools']);
     expect(report.analysis.problems).toEqual([]);
     expect(report.problems).toEqual({});
   });

@@ -21,3 +21,9 @@ import { convertModel as notInRuntime } from 'whisper-napi';
 // @ts-expect-error dist/ files other than the entries are not exported
 import type { WordErrorRate as Deep } from 'whisper-napi/dist/tools/wer.js';
 export type Unreachable = [typeof notInRuntime, Deep];
+
+// The subpaths resolve under require too.
+import server = require('whisper-napi/server');
+import queue = require('whisper-napi/queue');
+expectTypeOf(server.createTranscriptionHandler).toBeFunction();
+expectTypeOf(queue.createTranscriptionWorker).toBeFunction();

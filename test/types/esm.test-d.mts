@@ -89,3 +89,22 @@ import type { ResolvedLoadOptions } from 'whisper-napi/dist/transcription/option
 // @ts-expect-error the CommonJS build has no path of its own in the exports map
 import type { WhisperModel as Deep } from 'whisper-napi/dist/index.js';
 export type Unreachable = [typeof notInRuntime, typeof notInTools, ResolvedLoadOptions, Deep];
+
+// whisper-napi/server and whisper-napi/queue take the core's WhisperModel and give typed handlers and workers.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createTranscriptionHandler, createTranscriptionServer, type ServerMessage, type TranscriptionHandler } from 'whisper-napi/server';
+import { createTranscriptionWorker, enqueueTranscription, type TranscriptionResult } from 'whisper-napi/queue';
+
+declare const served: WhisperModel;
+const handler = createTranscriptionHandler({ models: { 'whisper-1': served, large: loadModel('large-v3-q5_0') }, apiKey: 'key', maxFileSize: 1 << 20 });
+expectTypeOf(handler).toEqualTypeOf<TranscriptionHandler>();
+expectTypeOf(handler).toBeCallableWith({} as IncomingMessage, {} as ServerResponse);
+expectTypeOf(handler.close()).toEqualTypeOf<Promise<void>>();
+handler.attach(createServer(handler));
+expectTypeOf(createTranscriptionServer({ models: served, headersTimeoutMs: 5000 }).handler).toEqualTypeOf<TranscriptionHandler>();
+// @ts-expect-error: models are WhisperModels or promises of them, not paths
+createTranscriptionHandler({ models: 'base.en' });
+expectTypeOf<Extract<ServerMessage, { type: 'segment' }>['start']>().toEqualTypeOf<number>();
+expectTypeOf(createTranscriptionWorker).parameter(0).toHaveProperty('queue');
+expectTypeOf(enqueueTranscription).returns.resolves.toHaveProperty('id');
+expectTypeOf<TranscriptionResult>().toHaveProperty('output');

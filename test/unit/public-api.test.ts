@@ -1,13 +1,16 @@
 /**
  * Which values each package entry exports: 'whisper-napi' (lib/index.ts) is what a program
  * that transcribes needs, 'whisper-napi/tools' (lib/tools/index.ts) the model-file tools, WER
- * scoring and the planner's building blocks. A name added to or dropped from either is a
+ * scoring and the planner's building blocks, 'whisper-napi/server' the HTTP and live API,
+ * 'whisper-napi/queue' the BullMQ workers and producers. A name added to or dropped from either is a
  * change to the public API, made here on purpose (and in api/, by `npm run api:report`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as runtime from '../../lib';
+import * as queue from '../../lib/queue';
+import * as server from '../../lib/server';
 import * as tools from '../../lib/tools';
 
 const RUNTIME_VALUES = [
@@ -16,6 +19,7 @@ const RUNTIME_VALUES = [
   'GPU_PREFERENCES',
   'LANGUAGE_NAMES',
   'MODEL_CATALOGUE',
+  'ModelGroup',
   'TRANSCRIPTION_TASKS',
   'TRANSCRIPT_FORMATS',
   'WHISPER_ERROR_CODES',
@@ -41,6 +45,7 @@ const RUNTIME_VALUES = [
   'loadAudio',
   'loadBackend',
   'loadModel',
+  'loadModelGroup',
   'removeModel',
   'resample',
   'setLogger',
@@ -78,6 +83,43 @@ const TOOLS_VALUES = [
   'writeSyntheticModel',
 ];
 
+const SERVER_VALUES = [
+  'CLOSE_CODES',
+  'DEFAULT_HEADERS_TIMEOUT_MS',
+  'DEFAULT_KEEP_ALIVE_TIMEOUT_MS',
+  'DEFAULT_MAX_FILE_SIZE',
+  'DEFAULT_REQUEST_TIMEOUT_MS',
+  'LIVE_FORMATS',
+  'LIVE_PATH',
+  'OPENAI_MODEL_ALIAS',
+  'RESPONSE_FORMATS',
+  'TIMESTAMP_GRANULARITIES',
+  'createTranscriptionHandler',
+  'createTranscriptionServer',
+];
+
+const QUEUE_VALUES = [
+  'DEFAULT_ATTEMPTS',
+  'DEFAULT_BACKOFF_MS',
+  'MAX_INLINE_AUDIO_BYTES',
+  'QUEUE_DEPTH_STATES',
+  'TRANSCRIPTION_JOB_NAME',
+  'TranscriptionWorker',
+  'cancelTranscription',
+  'createTranscriptionWorker',
+  'enqueueTranscription',
+  'errorFromFailure',
+  'parseJobData',
+  'redisConnectionFromUrl',
+  'registerQueueMetrics',
+  'transcriptionJobData',
+  'waitForTranscription',
+];
+
+function readReport(report: string): string {
+  return fs.readFileSync(path.join(__dirname, '..', '..', 'api', report), 'utf8');
+}
+
 function valueNames(module: object): string[] {
   return Object.keys(module).sort();
 }
@@ -89,6 +131,12 @@ describe('the package entries', () => {
 
   it('whisper-napi/tools exports the tools and nothing else', () => {
     expect(valueNames(tools)).toEqual(TOOLS_VALUES);
+  });
+
+  it('whisper-napi/server and whisper-napi/queue export their APIs and nothing else', () => {
+    expect(valueNames(server)).toEqual(SERVER_VALUES);
+    expect(valueNames(queue)).toEqual(QUEUE_VALUES);
+    for (const name of valueNames(server)) expect(name in queue, name).toBe(false);
   });
 
   it('no name is exported by both entries but the architecture names and presets, the same object in both', () => {
@@ -119,8 +167,17 @@ describe('the package entries', () => {
   it('uses no type that its entry does not export (the API reports list none)', () => {
     // test/native/package-surface.test.ts checks that the reports are those of the current build
     for (const report of ['whisper-napi.api.md', 'whisper-napi-tools.api.md']) {
-      const text = fs.readFileSync(path.join(__dirname, '..', '..', 'api', report), 'utf8');
-      expect(text.match(/ae-forgotten-export.*/g) ?? [], report).toEqual([]);
+      expect(readReport(report).match(/ae-forgotten-export.*/g) ?? [], report).toEqual([]);
+    }
+  });
+
+  it('names in the server and queue entries only types that whisper-napi exports (WhisperModel, Transcript, ...)', () => {
+    const runtimeReport = readReport('whisper-napi.api.md');
+    for (const report of ['whisper-napi-server.api.md', 'whisper-napi-queue.api.md']) {
+      const borrowed = [...readReport(report).matchAll(/ae-forgotten-export\) The symbol "(\w+)"/g)].map((match) => match[1]!);
+      for (const name of borrowed) {
+        expect(runtimeReport, `${report}: ${name}`).toMatch(new RegExp(`^export (declare )?(class|interface|type|function|const) ${name}\\b`, 'm'));
+      }
     }
   });
 });
