@@ -27,6 +27,7 @@ import type { Transcript } from '../../lib/transcription/transcript';
 import { rejectedWhisperError, thrownWhisperError } from '../support/errors';
 import { JFK_WAV } from '../support/paths';
 import { FAST_JOB_OPTIONS, makeClips } from '../support/queue-fixtures';
+import { startServer } from '../support/server-fixture';
 import { realModels } from '../support/real-models';
 import { redisUnavailable, startRedisServer, type RedisServer } from '../support/redis-server';
 
@@ -298,6 +299,15 @@ describe.skipIf(unavailable !== undefined)('whisper-napi/queue', () => {
     expect(text).toContain(`whisper_napi_queue_worker_jobs_active{${labels}} 0`);
     expect(text).toContain(`whisper_napi_queue_worker_job_duration_seconds_count{${labels}} 1`);
     expect(text).toContain(`whisper_napi_queue_worker_throughput_jobs_per_minute{${labels}} 1`);
+    // The same registry behind the server's /metrics: one scrape shows the queue and the server.
+    const server = await startServer({ models: model, metrics: { registry } });
+    try {
+      const scraped = await (await fetch(`${server.url}/metrics`)).text();
+      expect(scraped).toContain(`whisper_napi_queue_worker_jobs_completed_total{${labels}} 1`);
+      expect(scraped).toMatch(/^whisper_napi_running_jobs\{model="whisper-1"\} 0$/m);
+    } finally {
+      await server.close();
+    }
     expect(thrownWhisperError(() => registerQueueMetrics({} as Registry, queue)).message).toBe(
       "registry: expected a prom-client Registry (new Registry() from 'prom-client'), got an object (Object)",
     );
