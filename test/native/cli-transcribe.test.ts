@@ -73,7 +73,7 @@ function modelsDir(name: string): string {
   return dir;
 }
 
-const COMMAND_NAMES = ['transcribe', 'models', 'info', 'devices', 'doctor', 'convert', 'quantize', 'synthesize'];
+const COMMAND_NAMES = ['transcribe', 'models', 'serve', 'worker', 'submit', 'info', 'devices', 'doctor', 'convert', 'quantize', 'synthesize'];
 
 describe('help and usage mistakes', () => {
   it('--help lists every command and exits 0; each command has its own --help', async () => {
