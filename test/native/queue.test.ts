@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WhisperError } from '../../lib/errors/whisper-error';
 import { loadModelGroup } from '../../lib/model/model-group';
 import { loadModel, type WhisperModel } from '../../lib/model/whisper-model';
@@ -103,7 +103,8 @@ describe.skipIf(unavailable !== undefined)('whisper-napi/queue', () => {
       const json = await waitForTranscription(byUrl, events);
       expect(json.format).toBe('json');
       expect((JSON.parse(json.output) as Transcript).text).toBe(direct.text);
-      expect(worker.counts()).toEqual({ completed: 3, failed: 0, active: 0 });
+      // The worker counts on its own 'completed' event, which can come after the queue's.
+      await vi.waitFor(() => expect(worker.counts()).toEqual({ completed: 3, failed: 0, active: 0 }), { timeout: 5000 });
     });
 
     it('reports progress up to 100 with job.updateProgress', async () => {
@@ -138,7 +139,7 @@ describe.skipIf(unavailable !== undefined)('whisper-napi/queue', () => {
       const goneError = await rejectedWhisperError(waitForTranscription(gone, events));
       expect([goneError.code, goneError.message]).toEqual(['AUDIO_NOT_FOUND', `audio ${audioBase}/missing.wav: HTTP 404 Not Found`]);
       expect((await queue.getJob(gone.id!))?.attemptsMade).toBe(1);
-      expect(worker.counts().failed).toBe(3);
+      await vi.waitFor(() => expect(worker.counts().failed).toBe(3), { timeout: 5000 });
     });
 
     it('an option the model refuses fails with INVALID_ARGUMENT naming it, not retried', async () => {
