@@ -204,6 +204,19 @@ describe.skipIf(unavailable !== undefined)('whisper-napi/queue', () => {
       expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
     });
 
+    it('a job past its deadline fails with TIMEOUT, not retried: its own timeoutMs, else the worker’s jobTimeoutMs', async () => {
+      const { queue, events } = await setUp(model, { jobTimeoutMs: 200 });
+      const before = model.stats().timedOut;
+      const own = await enqueueTranscription(queue, { audio: JFK_WAV, options: { threads: 1, timeoutMs: 100 }, jobOptions: { attempts: 3 } });
+      const byWorker = await enqueueTranscription(queue, { audio: JFK_WAV, options: { threads: 1 }, jobOptions: { attempts: 3 } });
+      for (const job of [own, byWorker]) {
+        const error = await rejectedWhisperError(waitForTranscription(job, events));
+        expect(error.code).toBe('TIMEOUT');
+        expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
+      }
+      expect(model.stats()).toMatchObject({ running: 0, timedOut: before + 2 });
+    });
+
     it('a job cancelled while it waits fails with ABORTED when taken, without running', async () => {
       const { queue, events, name } = await setUp(null);
       const job = await enqueueTranscription(queue, { audio: clips[0] });
