@@ -38,6 +38,8 @@ const { corpusWordErrorRate } = await import(path.join(root, 'dist', 'tools', 'w
 const FASTER_WHISPER_PINS = ['faster-whisper==1.2.1', 'ctranslate2==4.8.5'];
 const ENGINES = ['whisper-napi', 'whisper-cli', 'fw-int8', 'fw-int8-batched'];
 const WORKLOADS = ['short', 'joined', 'long'];
+/** Other processes keeping more than this many cores busy on average during a run make it a disturbed one. */
+const DISTURBED_CORES = 0.1;
 
 const { values } = parseArgs({
   options: {
@@ -206,13 +208,30 @@ function engineSpecs() {
   return specs;
 }
 
-/** Runs one command to its exit under /usr/bin/time: wall seconds from spawn to exit, peak RSS in bytes, stdout. */
+/** CPU seconds the whole machine has spent busy since boot (/proc/stat), or null where there is none. */
+function machineBusySeconds() {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // Linux reports jiffies of USER_HZ, which is 100 on every architecture Node runs on.
+    return (user + nice + system + irq + softirq + steal) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs one command to its exit under /usr/bin/time: wall seconds from spawn to exit, peak RSS in
+ * bytes, stdout, and the cores other processes kept busy meanwhile on average (the machine's busy
+ * time less the child's CPU time): ggml's spinning threads make a run many times slower when
+ * anything else wants the same cores, so such runs are flagged rather than silently kept.
+ */
 function timedRun({ argv, input, env }) {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-vs-peers-'));
   const rssFile = path.join(scratch, 'rss');
   return new Promise((resolve, reject) => {
+    const busyBefore = machineBusySeconds();
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, ...argv], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, ...argv], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout = [];
     const stderr = [];
     child.stdout.on('data', (b) => stdout.push(b));
@@ -220,13 +239,17 @@ function timedRun({ argv, input, env }) {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const rssText = fs.existsSync(rssFile) ? fs.readFileSync(rssFile, 'utf8').trim().split('\n').at(-1) : '';
+      const busyAfter = machineBusySeconds();
+      const timeLine = fs.existsSync(rssFile) ? fs.readFileSync(rssFile, 'utf8').trim().split('\n').at(-1) : '';
+      const [rssKiB, userSeconds, systemSeconds] = timeLine.split(' ').map(Number);
+      const cpuSeconds = userSeconds + systemSeconds;
+      const otherCores = busyBefore === null || busyAfter === null ? null : Math.max(0, busyAfter - busyBefore - cpuSeconds) / seconds;
       fs.rmSync(scratch, { recursive: true, force: true });
       if (code !== 0) {
         reject(new Error(`\`${path.basename(argv[0])}\` exited ${code ?? signal}:\n${Buffer.concat(stderr).toString().trim().split('\n').slice(-15).join('\n')}`));
         return;
       }
-      resolve({ seconds, rssBytes: Number(rssText) * 1024, stdout: Buffer.concat(stdout).toString() });
+      resolve({ seconds, rssBytes: rssKiB * 1024, cpuSeconds, otherCores, stdout: Buffer.concat(stdout).toString() });
     });
     child.stdin.end(input ?? '');
   });
@@ -249,8 +272,12 @@ async function benchWorkload(name, workload, specs) {
         const run = await timedRun(spec.command(workload.wavs, scratch));
         const texts = spec.texts(run, workload.wavs, scratch);
         const wer = corpusWordErrorRate(workload.references.map((reference, i) => ({ reference, hypothesis: texts[i] })));
-        results[engine].push({ seconds: run.seconds, rssBytes: run.rssBytes, wer: wer.wer, referenceWords: wer.referenceWords, texts });
-        log(`${name} round ${round + 1}/${runs} ${engine}: ${run.seconds.toFixed(2)} s, ${(run.rssBytes / 2 ** 20).toFixed(0)} MiB, WER ${pct(wer.wer)}`);
+        const disturbed = run.otherCores !== null && run.otherCores > DISTURBED_CORES;
+        results[engine].push({ ...run, stdout: undefined, disturbed, wer: wer.wer, referenceWords: wer.referenceWords, texts });
+        const other = run.otherCores === null ? '' : `, other load ${run.otherCores.toFixed(2)} cores${disturbed ? ' (DISTURBED)' : ''}`;
+        log(
+          `${name} round ${round + 1}/${runs} ${engine}: ${run.seconds.toFixed(2)} s, CPU ${run.cpuSeconds.toFixed(1)} s, ${(run.rssBytes / 2 ** 20).toFixed(0)} MiB, WER ${pct(wer.wer)}${other}`,
+        );
       } finally {
         fs.rmSync(scratch, { recursive: true, force: true });
       }
@@ -276,6 +303,10 @@ function table(name, workload, results, specs) {
       `| ${specs[engine].label} | ${specs[engine].weights} | ${seconds.toFixed(2)}${spread} | ${ratio} | ${(workload.seconds / seconds).toFixed(1)} | ${(median(rs.map((r) => r.rssBytes)) / 2 ** 20).toFixed(0)} | ${wer} |`,
     );
   }
+  const disturbed = engines.flatMap((engine) =>
+    results[engine].flatMap((r, i) => (r.disturbed ? [`${specs[engine].label} run ${i + 1} (${r.otherCores.toFixed(2)} cores)`] : [])),
+  );
+  if (disturbed.length > 0) lines.push('', `Other processes were busy during ${disturbed.join(', ')}: those figures are not clean.`);
   return lines.join('\n');
 }
 
