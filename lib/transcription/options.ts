@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { invalidArgument } from '../errors/whisper-error';
-import { INT32_MAX, integerIn, isBoolean, isString, numberIn, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
+import { INT32_MAX, integerIn, isBoolean, isString, numberIn, oneOf, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
 import type { NativeTranscribeParams } from '../native/native-api';
 import type { DownloadProgress } from '../model-files/download';
 import { WHISPER_SAMPLE_RATE, type AudioOptions } from '../audio/pcm';
@@ -128,7 +128,22 @@ export interface TranscribeOptions {
    * next graph boundary and its state goes back to the pool. Default: none.
    */
   timeoutMs?: number;
+  /**
+   * How audio longer than one 30 s window is split (audio read whole, a Float32Array or WAV
+   * bytes, is never windowed). 'sequential' (default): windows cut in pauses, each transcribed
+   * after the one before; when a cut falls inside speech, the audio after the last finished
+   * segment is carried into the next window. 'parallel', like faster-whisper's batched mode:
+   * speech is found by Silero VAD (`vad` is required), the silence between speech is left out,
+   * the speech is packed into windows of up to 30 s cut between speech, and the windows run at
+   * once on the pool's free states (up to the model's `concurrency`, never one another job is
+   * waiting for); timestamps are mapped back to the original audio. No window is prompted with
+   * an earlier one's text.
+   */
+  windowing?: Windowing;
 }
+
+/** See TranscribeOptions.windowing. */
+export type Windowing = 'sequential' | 'parallel';
 
 export interface LoadModelOptions {
   /** Use a GPU (CUDA, Metal, ...: any ggml device of kind gpu or igpu) when there is one. Default true. */
@@ -277,6 +292,7 @@ const TRANSCRIBE_KEYS = new Set([
   'audio',
   'priority',
   'timeoutMs',
+  'windowing',
 ]);
 
 export interface ModelLimits {
@@ -523,6 +539,7 @@ export interface JobOptions {
   priority: number;
   /** Infinity when the job has no deadline. */
   timeoutMs: number;
+  windowing: Windowing;
 }
 
 /** The options that steer a job through the model's queue rather than through whisper. */
@@ -540,5 +557,14 @@ export function resolveJobOptions(input: unknown): JobOptions {
     ),
     // setTimeout's own ceiling (2^31-1 ms) ends the range: beyond it Node fires at once.
     timeoutMs: pick(o, 'timeoutMs', integerIn(1, INT32_MAX), Number.POSITIVE_INFINITY),
+    windowing: resolveWindowing(o),
   };
+}
+
+function resolveWindowing(o: Record<string, unknown>): Windowing {
+  const windowing = pick(o, 'windowing', oneOf<Windowing>(['sequential', 'parallel']), 'sequential');
+  if (windowing === 'parallel' && (o.vad === undefined || o.vad === false)) {
+    throw invalidArgument('options.windowing', "'sequential', or 'parallel' together with options.vad (parallel windows are cut by Silero VAD)", windowing);
+  }
+  return windowing;
 }
