@@ -13,6 +13,10 @@
  * - close() rejects every waiter and makes every later acquire() throw; permits already held
  *   stay valid.
  *
+ * - tryReserve() lends a free permit only when nobody waits, so borrowing never jumps the
+ *   queue; a borrowed permit is a running job's extra window, not a job, so `running` and
+ *   `peakRunning` leave it out (they count jobs) while it still holds one of `concurrency`.
+ *
  * Refusals that need no waiting (queue full, closed, signal already aborted) throw from
  * acquire() itself rather than rejecting later, so a caller learns them before it spends
  * anything (decoding audio) on a job that will never run.
@@ -30,11 +34,11 @@ export interface AcquireOptions {
 }
 
 export interface SemaphoreStats {
-  /** Permits held now. */
+  /** Permits held now by jobs (borrowed ones left out). */
   running: number;
   /** Waiters now. */
   queued: number;
-  /** The most permits ever held at once. */
+  /** The most permits ever held at once by jobs. */
   peakRunning: number;
   /** The longest the queue has ever been. */
   peakQueued: number;
@@ -56,7 +60,9 @@ export class Semaphore {
   readonly concurrency: number;
   readonly maxQueue: number;
   readonly #queue: Waiter[] = [];
+  /** Every permit held, borrowed ones included. */
   #running = 0;
+  #borrowed = 0;
   #peakRunning = 0;
   #peakQueued = 0;
   #seq = 0;
@@ -74,13 +80,18 @@ export class Semaphore {
 
   stats(): SemaphoreStats {
     return {
-      running: this.#running,
+      running: this.#running - this.#borrowed,
       queued: this.#queue.length,
       peakRunning: this.#peakRunning,
       peakQueued: this.#peakQueued,
       concurrency: this.concurrency,
       maxQueue: this.maxQueue,
     };
+  }
+
+  /** Permits lent by tryReserve() and not yet given back. */
+  get borrowed(): number {
+    return this.#borrowed;
   }
 
   get closed(): boolean {
@@ -130,6 +141,16 @@ export class Semaphore {
     });
   }
 
+  /**
+   * A free permit, borrowed, when one is free and nobody waits for it; otherwise (or once
+   * closed) undefined. Give it back as soon as its work is done, so a waiter that came
+   * meanwhile gets it next.
+   */
+  tryReserve(): Release | undefined {
+    if (this.#closed || this.#running >= this.concurrency || this.#queue.length > 0) return undefined;
+    return this.#take(true);
+  }
+
   /** Rejects every waiter, and every later acquire(), with `error()`. Idempotent. */
   close(error: () => WhisperError): void {
     if (this.#closed) return;
@@ -150,14 +171,16 @@ export class Semaphore {
     this.#peakQueued = Math.max(this.#peakQueued, this.#queue.length);
   }
 
-  #take(): Release {
+  #take(borrowed = false): Release {
     this.#running++;
-    this.#peakRunning = Math.max(this.#peakRunning, this.#running);
+    if (borrowed) this.#borrowed++;
+    this.#peakRunning = Math.max(this.#peakRunning, this.#running - this.#borrowed);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#running--;
+      if (borrowed) this.#borrowed--;
       this.#dispatch();
     };
   }

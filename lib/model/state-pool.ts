@@ -27,6 +27,14 @@ export class StatePool {
   }
 
   /**
+   * A free permit that nobody waits for, lent to a running job for one more window at once
+   * (see Semaphore.tryReserve); undefined when there is none or the pool is closing.
+   */
+  tryReserve(): Release | undefined {
+    return this.#closed ? undefined : this.#semaphore.tryReserve();
+  }
+
+  /**
    * Runs `work` on an idle state, or a new one. Call it only while holding a permit. The
    * state goes back to the pool afterwards, unless the pool was closed meanwhile or native
    * code freed the state (whisper_full_with_state does on a failed KV cache allocation).
