@@ -26,9 +26,11 @@ import {
 import { isNonSpeechSegment } from '../transcription/silence';
 import { toSegment, toTranscript, type Transcript } from '../transcription/transcript';
 import { sourcePieces, transcribeWindowed } from '../stream/long-file';
+import { PackedWindowPlanner, sileroProbabilities } from '../stream/packed-windows';
 import { shiftSegment } from '../stream/seams';
 import type { StreamTranscriber } from '../stream/windows';
 import { LONG_FILE_SAMPLES, mayWindow } from './long-file-routing';
+import { transcribeParallelWindows } from './parallel-windows';
 import type { StatePool } from './state-pool';
 import { clampDuration } from './upstream-quirks';
 
@@ -54,7 +56,7 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
   if (host.isDisposed()) throw new WhisperError('DISPOSED', 'the model has been disposed');
   const params = resolveTranscribeOptions(options, host.limits);
   const shaping = resolveResultShaping(options, host.limits);
-  const { priority, timeoutMs } = resolveJobOptions(options);
+  const { priority, timeoutMs, windowing } = resolveJobOptions(options);
   const audioOptions = resolveAudioOptions(options.audio);
   const { signal: callerSignal, onProgress, onSegment } = options;
   admitted();
@@ -99,6 +101,13 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
           const decodeStart = performance.now();
           // Each window resolves its options again: give them the VAD file found for the job.
           const windowedOptions = params.vad && options.vad ? { ...options, vad: { ...options.vad, modelPath: params.vadModelPath } } : options;
+          if (windowing === 'parallel') {
+            // Windows overlap, so the audio's share is what planning them took (decoding and Silero).
+            const transcript = await transcribeParallelOnState(host, state, audioToRun, options, params, job.signal);
+            transcript.timings.audioMs += audioMs;
+            transcript.timings.queueMs = queueMs;
+            return transcript;
+          }
           const transcript = await transcribeWindowsOnState(host, state, audioToRun, windowedOptions, job.signal);
           const whisperMs = transcript.timings.inferenceMs;
           transcript.timings.audioMs = audioMs + Math.max(0, performance.now() - decodeStart - whisperMs);
@@ -204,6 +213,66 @@ async function transcribeWindowsOnState(
   if (audio.offsetMs > 0) transcript.segments = transcript.segments.map((segment, index) => shiftSegment(segment, audio.offsetMs, index));
   if (audio.totalSamples !== undefined) transcript.audioDurationMs = Math.round(audio.totalSamples / SAMPLES_PER_MS);
   return transcript;
+}
+
+/**
+ * Long audio in windows planned by Silero and run at once (windowing 'parallel'): the job's
+ * state and, while windows are ready, free permits nobody waits for. `params` are the job's
+ * own, VAD file resolved; the windows are decoded without VAD (they are speech already) and
+ * without a prompt from one another.
+ */
+async function transcribeParallelOnState(
+  host: JobHost,
+  state: NativeState,
+  audio: Extract<PreparedAudio, { kind: 'windows' }>,
+  options: TranscribeOptions,
+  params: NativeTranscribeParams,
+  signal: AbortSignal,
+): Promise<Transcript> {
+  const {
+    audio: _audio,
+    signal: _signal,
+    timeoutMs: _timeoutMs,
+    priority: _priority,
+    offsetMs: _offsetMs,
+    durationMs: _durationMs,
+    detectLanguage: _detectLanguage,
+    onProgress,
+    onSegment,
+    windowing: _windowing,
+    vad: _vad,
+    ...windowOptions
+  } = options;
+  const windowParams = resolveTranscribeOptions(windowOptions, host.limits);
+  const shaping = resolveResultShaping(windowOptions, host.limits);
+  const planner = new PackedWindowPlanner(sourcePieces(audio.source, audio.head), {
+    threshold: params.vadThreshold,
+    minSpeechDurationMs: params.vadMinSpeechDurationMs,
+    minSilenceDurationMs: params.vadMinSilenceDurationMs,
+    speechPadMs: params.vadSpeechPadMs,
+    speechProbabilities: sileroProbabilities(params.vadModelPath),
+  });
+  try {
+    const transcript = await transcribeParallelWindows({
+      planner,
+      pool: host.pool,
+      ownState: state,
+      language: windowParams.language,
+      signal,
+      statedSamples: audio.source.statedSamples,
+      onSegment,
+      onProgress,
+      transcribeWindow: async (windowState, window, language, windowSignal) => {
+        const result = await transcribeOnState(host, windowState, window.pcm, { ...windowParams, language }, shaping, {}, windowSignal);
+        return toTranscript(result, { audioSamples: window.pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 }, shaping);
+      },
+    });
+    if (audio.offsetMs > 0) transcript.segments = transcript.segments.map((segment, index) => shiftSegment(segment, audio.offsetMs, index));
+    if (audio.totalSamples !== undefined) transcript.audioDurationMs = Math.round(audio.totalSamples / SAMPLES_PER_MS);
+    return transcript;
+  } finally {
+    await planner.close();
+  }
 }
 
 /**
