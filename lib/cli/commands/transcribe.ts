@@ -5,7 +5,7 @@ import { WhisperError } from '../../errors/whisper-error';
 import { loadModel, type WhisperModel } from '../../model/whisper-model';
 import { setLogger } from '../../native/system';
 import { formatTranscript, TRANSCRIPT_FORMATS, type SubtitleOptions, type TranscriptFormat } from '../../transcription/formats';
-import type { LoadModelOptions, TranscribeOptions } from '../../transcription/options';
+import type { LoadModelOptions, TranscribeOptions, Windowing } from '../../transcription/options';
 import type { Transcript } from '../../transcription/transcript';
 import { parseCommandArgs } from '../args';
 import { intOption, usageError, type Command } from '../command';
@@ -23,6 +23,7 @@ const OPTIONS = {
   'word-timestamps': { type: 'boolean' },
   'token-timestamps': { type: 'boolean' },
   vad: { type: 'string' },
+  windowing: { type: 'string' },
   'beam-size': { type: 'string' },
   threads: { type: 'string', short: 't' },
   'max-line-length': { type: 'string' },
@@ -76,6 +77,11 @@ Transcription:
   --vad [<name|path.bin>] Silero voice activity detection first: the catalogue's
                           ${DEFAULT_VAD_NAME} when no model follows, or a VAD name or .bin path
                           (write --vad=<value> for anything else)
+  --windowing <mode>      how audio over 30 s (not read whole) is split: sequential (default;
+                          each window after the one before, cut in a pause) or parallel
+                          (needs --vad: the speech is packed into 30 s windows, the silence
+                          left out, and the windows run at once on as many whisper states as
+                          memory and cores allow)
   --keep-non-speech       keep segments that are only [BLANK_AUDIO], (music) and the like
   --beam-size <n>         beam search with n beams (1..8)
   -t, --threads <n>       CPU threads
@@ -115,6 +121,7 @@ Exit codes: 0 all files done, 1 a file or the model failed, 2 a usage mistake, 1
     const modelsDir = values['models-dir'];
     if (values.verbose) setLogger((level, message) => process.stderr.write(`[${level}] ${message}\n`));
 
+    const windowing = windowingOption(values.windowing, values.vad !== undefined);
     const vadValue = values.vad === BARE_VAD ? DEFAULT_VAD_NAME : values.vad;
     const vadPath =
       vadValue === undefined ? undefined : await resolveModelArgument(vadValue, { kind: 'vad', option: '--vad', download, modelsDir, mode, signal: context.signal });
@@ -130,10 +137,16 @@ Exit codes: 0 all files done, 1 a file or the model failed, 2 a usage mistake, 1
       ...(values['keep-non-speech'] ? { keepNonSpeech: true } : {}),
       ...(beamSize !== undefined ? { strategy: 'beam' as const, beamSize } : {}),
       ...(vadPath !== undefined ? { vad: { modelPath: vadPath } } : {}),
+      ...(windowing !== undefined ? { windowing } : {}),
       ...(values.ffmpeg !== undefined ? { audio: { ffmpegPath: values.ffmpeg } } : {}),
     };
     if (outputDir !== undefined) await fsp.mkdir(outputDir, { recursive: true });
-    const loadOptions: LoadModelOptions = { gpu: !values.cpu, ...(wordTimestamps ? { wordTimestamps: true } : {}) };
+    // Parallel windows need states to run on: as many as the planner finds room for.
+    const loadOptions: LoadModelOptions = {
+      gpu: !values.cpu,
+      ...(wordTimestamps ? { wordTimestamps: true } : {}),
+      ...(windowing === 'parallel' ? { concurrency: 'auto' as const } : {}),
+    };
     const model = await loadModel(modelPath, loadOptions);
     let failed = 0;
     try {
@@ -161,6 +174,14 @@ function markBareVad(args: string[]): string[] {
     const takesNext = next !== undefined && (end === -1 || i + 1 < end) && !next.startsWith('-') && (next.endsWith('.bin') || next.startsWith('silero'));
     return takesNext ? arg : `--vad=${BARE_VAD}`;
   });
+}
+
+/** --windowing's value; parallel windows are planned by Silero, so they need --vad. */
+function windowingOption(value: string | undefined, vad: boolean): Windowing | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'sequential' && value !== 'parallel') usageError(`--windowing expects sequential or parallel, got "${value}"`);
+  if (value === 'parallel' && !vad) usageError('--windowing parallel needs --vad: its windows are planned from Silero VAD');
+  return value;
 }
 
 function outputFormats(list: string | undefined, json: boolean, outputDir: string | undefined): TranscriptFormat[] {
