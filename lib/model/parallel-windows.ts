@@ -15,6 +15,8 @@ import type { Release } from './semaphore';
 /** What the windows need of the model's pool. */
 export interface WindowPool<State> {
   tryReserve(): Release | undefined;
+  /** Resolves when a permit comes free that nobody waits for. */
+  nextFree(): Promise<void>;
   withState<T>(work: (state: State) => Promise<T>): Promise<T>;
 }
 
@@ -141,14 +143,14 @@ class WindowRun<State> {
     }
   }
 
-  /** The own state when it is free, else a permit nobody waits for, else the first to come free. */
+  /** The own state when it is free, else a permit nobody waits for, else whichever of them comes free first. */
   async #runner(): Promise<Runner | undefined> {
     for (;;) {
       if (this.#failure) return undefined;
       if (this.#ownIdle) return { kind: 'own' };
       const release = this.#job.pool.tryReserve();
       if (release) return { kind: 'borrowed', release };
-      await Promise.race(this.#running);
+      await Promise.race([...this.#running, this.#job.pool.nextFree()]);
     }
   }
 

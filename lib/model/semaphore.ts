@@ -67,6 +67,7 @@ export class Semaphore {
   #peakQueued = 0;
   #seq = 0;
   #closed: (() => WhisperError) | undefined;
+  #onFree: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(options: { concurrency: number; maxQueue?: number }) {
     const { concurrency, maxQueue = Number.POSITIVE_INFINITY } = options;
@@ -151,11 +152,25 @@ export class Semaphore {
     return this.#take(true);
   }
 
+  /**
+   * Resolves the next time a permit comes free with nobody waiting for it (when tryReserve()
+   * could succeed), or at close(): how a job that borrows learns of a permit another job gave back.
+   */
+  nextFree(): Promise<void> {
+    if (this.#onFree === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#onFree = { promise, resolve };
+    }
+    return this.#onFree.promise;
+  }
+
   /** Rejects every waiter, and every later acquire(), with `error()`. Idempotent. */
   close(error: () => WhisperError): void {
     if (this.#closed) return;
     this.#closed = error;
     for (const waiter of this.#queue.splice(0)) waiter.fail(error());
+    this.#notifyFree();
   }
 
   #enqueue(waiter: Waiter): void {
@@ -190,5 +205,12 @@ export class Semaphore {
       const next = this.#queue.shift()!;
       next.grant(this.#take());
     }
+    if (this.#running < this.concurrency) this.#notifyFree();
+  }
+
+  #notifyFree(): void {
+    const onFree = this.#onFree;
+    this.#onFree = undefined;
+    onFree?.resolve();
   }
 }

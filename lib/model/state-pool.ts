@@ -34,6 +34,11 @@ export class StatePool {
     return this.#closed ? undefined : this.#semaphore.tryReserve();
   }
 
+  /** Resolves when a permit comes free that nobody waits for (see Semaphore.nextFree). */
+  nextFree(): Promise<void> {
+    return this.#semaphore.nextFree();
+  }
+
   /**
    * Runs `work` on an idle state, or a new one. Call it only while holding a permit. The
    * state goes back to the pool afterwards, unless the pool was closed meanwhile or native

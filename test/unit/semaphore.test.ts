@@ -293,3 +293,71 @@ describe("autoConcurrency (concurrency: 'auto')", () => {
     });
   });
 });
+
+describe('Semaphore.tryReserve: permits lent to a running job', () => {
+  it('lends a free permit, which counts against concurrency but not as a running job', async () => {
+    const semaphore = new Semaphore({ concurrency: 2 });
+    const own = await semaphore.acquire();
+    const borrowed = semaphore.tryReserve();
+    expect(borrowed).toBeTypeOf('function');
+    expect(semaphore.stats()).toMatchObject({ running: 1, peakRunning: 1, queued: 0 });
+    expect(semaphore.borrowed).toBe(1);
+    expect(semaphore.tryReserve()).toBeUndefined();
+    borrowed!();
+    borrowed!();
+    expect(semaphore.borrowed).toBe(0);
+    expect(semaphore.stats()).toMatchObject({ running: 1, peakRunning: 1 });
+    own();
+  });
+
+  it('never takes a permit a waiter is owed, and a returned one goes to the waiter first', async () => {
+    const semaphore = new Semaphore({ concurrency: 2 });
+    const own = await semaphore.acquire();
+    const borrowed = semaphore.tryReserve()!;
+    let waiterGot: Release | undefined;
+    void semaphore.acquire().then((release) => (waiterGot = release));
+    expect(semaphore.stats().queued).toBe(1);
+    borrowed();
+    // Handed over on release: nothing is free for the next tryReserve.
+    expect(semaphore.tryReserve()).toBeUndefined();
+    await tick();
+    expect(waiterGot).toBeTypeOf('function');
+    expect(semaphore.stats()).toMatchObject({ running: 2, queued: 0 });
+    waiterGot!();
+    own();
+  });
+
+  it('lends nothing while anyone waits, nor once closed', async () => {
+    const semaphore = new Semaphore({ concurrency: 1, maxQueue: 5 });
+    const own = await semaphore.acquire();
+    const waiting = semaphore.acquire();
+    own();
+    // The freed permit went to the waiter.
+    expect(semaphore.tryReserve()).toBeUndefined();
+    (await waiting)();
+    expect(semaphore.stats().running).toBe(0);
+    semaphore.close(() => new WhisperError('DISPOSED', 'closed'));
+    expect(semaphore.tryReserve()).toBeUndefined();
+  });
+
+  it('nextFree resolves when a permit comes free with nobody waiting, not when it is handed to a waiter', async () => {
+    const semaphore = new Semaphore({ concurrency: 1 });
+    const first = await semaphore.acquire();
+    const waiting = semaphore.acquire();
+    let freed = false;
+    void semaphore.nextFree().then(() => (freed = true));
+    first();
+    await tick();
+    expect(freed).toBe(false);
+    (await waiting)();
+    await tick();
+    expect(freed).toBe(true);
+    let freedAtClose = false;
+    const holder = await semaphore.acquire();
+    void semaphore.nextFree().then(() => (freedAtClose = true));
+    semaphore.close(() => new WhisperError('DISPOSED', 'closed'));
+    await tick();
+    expect(freedAtClose).toBe(true);
+    holder();
+  });
+});
