@@ -31,6 +31,8 @@ let model: WhisperModel;
 const placed: Array<{ atMs: number; endMs: number; reference: string }> = [];
 let reference = '';
 let sequential: Transcript;
+/** How long the whole parallel job took. */
+let parallelWallMs = 0;
 
 function writeWav(file: string, pcm: Float32Array): void {
   const wav = new WaveFile();
@@ -94,6 +96,7 @@ describe("windowing 'parallel' on a long file", () => {
       clearInterval(sampler);
     }
     wallMs = performance.now() - started;
+    parallelWallMs = wallMs;
   });
 
   it('is as accurate as the sequential windows (within 2 points of WER)', () => {
@@ -177,7 +180,8 @@ describe("windowing 'parallel' beside other jobs", () => {
     const error = await rejectedWhisperError(model.transcribe(longWav, { ...OPTIONS, language: 'en', windowing: 'parallel', signal: controller.signal }));
     clearTimeout(timer);
     expect(error.code).toBe('ABORTED');
-    expect(performance.now() - started).toBeLessThan(8000);
+    // Stopped at whisper's next graph boundary, long before the job would have ended.
+    expect(performance.now() - started).toBeLessThan(0.7 * parallelWallMs);
     expect(model.stats()).toMatchObject({ running: 0, queued: 0 });
     // Both states are free again: two jobs start at once (and are stopped at once: only their start matters).
     const jfk = await loadAudio(JFK_WAV);
