@@ -75,8 +75,14 @@ export interface TranscribeOptions {
   splitOnWord?: boolean;
   /** Maximum tokens per segment; 0 (default) = no limit. */
   maxTokensPerSegment?: number;
-  /** Encoder context override (speed-up with lower quality); 0 (default) = the model's. */
-  audioContext?: number;
+  /**
+   * Encoder context in frames of 20 ms: 0 (default) = the model's (1500, 30 s); a smaller
+   * number encodes less padding (faster, but whisper may then repeat itself or stop early).
+   * 'auto' fits it to each call's audio: the audio, 2 s more, at least 256 frames; a result
+   * that shows trimming went wrong (text past the end of the audio, or none) is decoded
+   * again with the model's context. A model loaded with word timestamps always uses its own.
+   */
+  audioContext?: number | 'auto';
   /** Text to prime the decoder with (names, spelling, style). */
   initialPrompt?: string;
   /** Prepend initialPrompt to every 30 s window, not only the first. Default false. */
@@ -312,6 +318,14 @@ export interface ResultShaping {
   keepNonSpeech: boolean;
 }
 
+/**
+ * Whether each native call's encoder context is fitted to its audio (`audioContext: 'auto'`):
+ * not on a model with word timestamps, whose DTW needs the model's whole context.
+ */
+export function fitsAudioContext(input: unknown, limits: ModelLimits): boolean {
+  return input !== null && typeof input === 'object' && (input as TranscribeOptions).audioContext === 'auto' && !limits.wordTimestamps;
+}
+
 /** The options that shape the result rather than the decoding (checked with the rest by resolveTranscribeOptions). */
 export function resolveResultShaping(input: unknown, limits: ModelLimits): ResultShaping {
   const o = optionsObject('options', input);
@@ -361,7 +375,7 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
   }
   const vadPick = <T>(key: string, check: Check<T>, fallback: T) => (vad ? pick(vad, key, check, fallback, 'options.vad.') : fallback);
 
-  const audioContext = pick(o, 'audioContext', integerIn(0, limits.nAudioCtx), 0);
+  const audioContext = o.audioContext === 'auto' ? 0 : pick(o, 'audioContext', integerIn(0, limits.nAudioCtx), 0);
   if (audioContext !== 0 && audioContext < 64) {
     // Tiny encoder contexts break the conv/attention graph shapes.
     throw invalidArgument('options.audioContext', `0 (the model's ${limits.nAudioCtx}) or from 64 to ${limits.nAudioCtx}`, audioContext);
