@@ -11,7 +11,7 @@
  * pause can be found.
  */
 import { SAMPLES_PER_MS, WHISPER_SAMPLE_RATE } from '../audio/pcm';
-import { native } from '../native/addon';
+import { fromNativeError, native } from '../native/addon';
 import type { Segment } from '../transcription/transcript';
 
 /** Silero's frame: one probability per this many samples. */
@@ -345,7 +345,13 @@ export type SpeechProbabilities = (pcm: Float32Array) => Promise<Float32Array>;
 
 /** Silero through the addon, on one thread: it is small next to whisper, which runs beside it. */
 export function sileroProbabilities(modelPath: string): SpeechProbabilities {
-  return (pcm) => native().vadSpeechProbabilities(modelPath, pcm, 1);
+  return async (pcm) => {
+    try {
+      return await native().vadSpeechProbabilities(modelPath, pcm, 1);
+    } catch (error) {
+      throw fromNativeError(error);
+    }
+  };
 }
 
 /** Samples kept from `base` on, in arrival order; the oldest are dropped when no window can need them. */
