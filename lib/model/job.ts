@@ -219,7 +219,7 @@ async function transcribeWindowsOnState(
  * Long audio in windows planned by Silero and run at once (windowing 'parallel'): the job's
  * state and, while windows are ready, free permits nobody waits for. `params` are the job's
  * own, VAD file resolved; the windows are decoded without VAD (they are speech already) and
- * without a prompt from one another.
+ * without text from one another (noContext), each with the caller's own prompt if any.
  */
 async function transcribeParallelOnState(
   host: JobHost,
@@ -263,7 +263,8 @@ async function transcribeParallelOnState(
       onSegment,
       onProgress,
       transcribeWindow: async (windowState, window, language, windowSignal) => {
-        const result = await transcribeOnState(host, windowState, window.pcm, { ...windowParams, language }, shaping, {}, windowSignal);
+        // noContext: a state's previous text would be whichever window it ran before, not the one before this.
+        const result = await transcribeOnState(host, windowState, window.pcm, { ...windowParams, language, noContext: true }, shaping, {}, windowSignal);
         return toTranscript(result, { audioSamples: window.pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 }, shaping);
       },
     });
