@@ -17,6 +17,10 @@ set(GGML_NATIVE OFF CACHE BOOL "")
 # ggml's own thread pool instead of OpenMP: no libgomp at run time, and the same
 # threading in the addon and in whisper-cli.
 set(GGML_OPENMP OFF CACHE BOOL "")
+# llamafile's tiled GEMM kernels for f16 (and q8_0/q4_0) matrix products on AVX2 and AVX-512:
+# ggml leaves them off unless asked; on the CPU they make the f16 encoder much faster
+# (BENCHMARKS.md, "Build levers").
+set(GGML_LLAMAFILE ON CACHE BOOL "")
 set(GGML_CCACHE OFF CACHE BOOL "")
 set(GGML_BLAS OFF CACHE BOOL "")
 set(GGML_METAL OFF CACHE BOOL "")
