@@ -12,6 +12,7 @@
 //
 //   node scripts/bench-vs-peers.mjs [--runs 3] [--threads 2] [--workloads short,joined,long]
 //        [--engines whisper-napi,whisper-cli,fw-int8,fw-int8-batched] [--weights q8_0]
+//        [--napi-weights f16] [--vad <silero.bin>]
 //        [--batch-size 8] [--fw-venv <dir>] [--clips <ids or sets>] [--json out.json]
 //
 // --clips keeps only some of the short clips (ids such as 001, or sets: jfk, librivox, cards), for a
@@ -29,14 +30,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { sharedCorpus } from './corpus.mjs';
+import { SHARED_DIR, sharedCorpus } from './corpus.mjs';
 import { fixtureDir, fixtureKey, makeFixtureDir, toolVersionLine } from './fixture-cache.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { corpusWordErrorRate } = await import(path.join(root, 'dist', 'tools', 'wer.js'));
 
 const FASTER_WHISPER_PINS = ['faster-whisper==1.2.1', 'ctranslate2==4.8.5'];
-const ENGINES = ['whisper-napi', 'whisper-cli', 'fw-int8', 'fw-int8-batched'];
+/**
+ * whisper-napi-fit is whisper-napi with `--audio-context auto`; whisper-napi-parallel runs the windows
+ * of long audio at once (`--windowing parallel` with Silero VAD: as many states as cores, one thread each),
+ * the counterpart of faster-whisper's batched mode.
+ */
+const NAPI_VARIANTS = ['whisper-napi-fit', 'whisper-napi-parallel'];
+const ENGINES = ['whisper-napi', 'whisper-cli', 'fw-int8', 'fw-int8-batched', ...NAPI_VARIANTS];
+const DEFAULT_ENGINES = ['whisper-napi', 'whisper-cli', 'fw-int8', 'fw-int8-batched'];
 const WORKLOADS = ['short', 'joined', 'long'];
 /** Other processes keeping more than this many cores busy on average during a run make it a disturbed one. */
 const DISTURBED_CORES = 0.1;
@@ -46,8 +54,10 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
     workloads: { type: 'string', default: WORKLOADS.join(',') },
-    engines: { type: 'string', default: ENGINES.join(',') },
+    engines: { type: 'string', default: DEFAULT_ENGINES.join(',') },
     weights: { type: 'string', default: 'q8_0' },
+    'napi-weights': { type: 'string' },
+    vad: { type: 'string' },
     'batch-size': { type: 'string', default: '8' },
     'fw-venv': { type: 'string', default: path.join(os.homedir(), '.cache', 'whisper-napi', 'fw-venv') },
     clips: { type: 'string' },
@@ -84,7 +94,10 @@ const models = JSON.parse(
   execFileSync(process.execPath, [path.join(root, 'scripts', 'fetch-real-models.mjs'), '--check'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }),
 ).models;
 const base = models.base ?? fail('the converted base model is missing: run `npm run models`');
-const ggmlModel = base.files[values.weights]?.path ?? fail(`no base ${values.weights} model; have ${Object.keys(base.files).join(', ')}`);
+const ggmlModelOf = (weights) => base.files[weights]?.path ?? fail(`no base ${weights} model; have ${Object.keys(base.files).join(', ')}`);
+const ggmlModel = ggmlModelOf(values.weights);
+const napiWeights = values['napi-weights'] ?? values.weights;
+const napiModel = ggmlModelOf(napiWeights);
 
 function whisperCliPath() {
   return execFileSync(process.execPath, [path.join(root, 'scripts', 'build-whisper-cli.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
@@ -143,22 +156,43 @@ const audioSeconds = (wavs) => wavs.reduce((sum, wav) => sum + Number(execFileSy
  */
 function engineSpecs() {
   const specs = {};
-  specs['whisper-napi'] = {
-    label: 'whisper-napi',
-    weights: values.weights,
+  const napiSpec = (label, extraArgs, napiThreads = threads) => ({
+    label,
+    weights: napiWeights,
     command: (wavs) => ({
-      argv: [process.execPath, path.join(root, 'dist', 'cli', 'cli.js'), 'transcribe', ...wavs, '-m', ggmlModel, '--json', '-l', 'en', '-t', String(threads), '--cpu'],
+      argv: [
+        process.execPath,
+        path.join(root, 'dist', 'cli', 'cli.js'),
+        'transcribe',
+        ...wavs,
+        '-m',
+        napiModel,
+        '--json',
+        '-l',
+        'en',
+        '-t',
+        String(napiThreads),
+        '--cpu',
+        ...extraArgs,
+      ],
     }),
     texts: ({ stdout }, wavs) => {
       const lines = stdout
         .split('\n')
         .filter((l) => l.trim() !== '')
         .map((l) => JSON.parse(l));
-      for (const l of lines) if (l.error) throw new Error(`whisper-napi failed on ${l.file}: ${l.error.code} ${l.error.message}`);
-      if (lines.length !== wavs.length) throw new Error(`whisper-napi printed ${lines.length} transcripts for ${wavs.length} files`);
+      for (const l of lines) if (l.error) throw new Error(`${label} failed on ${l.file}: ${l.error.code} ${l.error.message}`);
+      if (lines.length !== wavs.length) throw new Error(`${label} printed ${lines.length} transcripts for ${wavs.length} files`);
       return lines.map((l) => l.transcript.text);
     },
-  };
+  });
+  specs['whisper-napi'] = napiSpec('whisper-napi', []);
+  specs['whisper-napi-fit'] = napiSpec('whisper-napi, audio context auto', ['--audio-context', 'auto']);
+  if (engines.includes('whisper-napi-parallel')) {
+    const vad = values.vad ?? path.join(SHARED_DIR, 'models', 'ggml-silero-v6.2.0.bin');
+    if (!fs.existsSync(vad)) fail(`whisper-napi-parallel needs a Silero VAD model: --vad <file> (${vad} is missing)`);
+    specs['whisper-napi-parallel'] = napiSpec('whisper-napi parallel windows, 1 thread per state', ['--windowing', 'parallel', '--vad', vad], 1);
+  }
   if (engines.includes('whisper-cli')) {
     const cli = whisperCliPath();
     specs['whisper-cli'] = {

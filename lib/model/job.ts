@@ -14,8 +14,10 @@ import { WhisperError } from '../errors/whisper-error';
 import { resolveVadModelPath } from '../model-files/resolve-model';
 import { checkVadModelFile } from '../model-files/vad-file';
 import { fromNativeError } from '../native/addon';
+import { callWithFittedContext, type NativeCall, type NativeEvent } from './fitted-context';
 import type { NativeSegment, NativeState, NativeTranscribeParams, NativeTranscript } from '../native/native-api';
 import {
+  fitsAudioContext,
   resolveJobOptions,
   resolveResultShaping,
   resolveTranscribeOptions,
@@ -42,7 +44,8 @@ export interface JobHost {
   isDisposed(): boolean;
 }
 
-type Listeners = Pick<TranscribeOptions, 'onProgress' | 'onSegment'>;
+/** What a native call delivers to, and whether its encoder context is fitted to its audio (audioContext 'auto'). */
+type CallOptions = Pick<TranscribeOptions, 'onProgress' | 'onSegment'> & { fitContext: boolean };
 
 const disposedWhile = (what: 'waited' | 'ran', cause?: unknown) =>
   new WhisperError('DISPOSED', `the model was disposed while the transcription ${what}`, cause === undefined ? undefined : { cause });
@@ -116,7 +119,8 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
         }
         const pcm = audioToRun.pcm;
         params.durationMs = clampDuration(params.offsetMs, params.durationMs, pcm.length);
-        const result = await transcribeOnState(host, state, pcm, params, shaping, { onProgress, onSegment }, job.signal);
+        const call = { onProgress, onSegment, fitContext: fitsAudioContext(options, host.limits) };
+        const result = await transcribeOnState(host, state, pcm, params, shaping, call, job.signal);
         return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs, queueMs }, shaping);
       });
     } finally {
@@ -190,7 +194,7 @@ async function transcribeWindowsOnState(
     transcribe: async (pcm, windowOptions) => {
       const params = resolveTranscribeOptions(windowOptions ?? {}, host.limits);
       const shaping = resolveResultShaping(windowOptions ?? {}, host.limits);
-      const result = await transcribeOnState(host, state, pcm, params, shaping, {}, signal);
+      const result = await transcribeOnState(host, state, pcm, params, shaping, { fitContext: fitsAudioContext(windowOptions, host.limits) }, signal);
       return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 }, shaping);
     },
   };
@@ -245,6 +249,7 @@ async function transcribeParallelOnState(
   } = options;
   const windowParams = resolveTranscribeOptions(windowOptions, host.limits);
   const shaping = resolveResultShaping(windowOptions, host.limits);
+  const fitContext = fitsAudioContext(windowOptions, host.limits);
   const planner = new PackedWindowPlanner(sourcePieces(audio.source, audio.head), {
     threshold: params.vadThreshold,
     minSpeechDurationMs: params.vadMinSpeechDurationMs,
@@ -264,7 +269,7 @@ async function transcribeParallelOnState(
       onProgress,
       transcribeWindow: async (windowState, window, language, windowSignal) => {
         // noContext: a state's previous text would be whichever window it ran before, not the one before this.
-        const result = await transcribeOnState(host, windowState, window.pcm, { ...windowParams, language, noContext: true }, shaping, {}, windowSignal);
+        const result = await transcribeOnState(host, windowState, window.pcm, { ...windowParams, language, noContext: true }, shaping, { fitContext }, windowSignal);
         return toTranscript(result, { audioSamples: window.pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 }, shaping);
       },
     });
@@ -308,37 +313,35 @@ async function transcribeOnState(
   pcm: Float32Array,
   params: NativeTranscribeParams,
   shaping: ResultShaping,
-  listeners: Listeners,
+  call: CallOptions,
   signal: AbortSignal,
 ): Promise<NativeTranscript> {
   if (host.isDisposed()) throw disposedWhile('waited');
   if (signal.aborted) throw abortError(signal);
-  const { onProgress, onSegment } = listeners;
+  const { onProgress, onSegment, fitContext } = call;
   let listenerError: unknown;
   const onAbort = () => state.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   const wantsEvents = onProgress !== undefined || onSegment !== undefined;
   let outcome: { result: NativeTranscript } | { error: WhisperError };
   try {
-    const result = await state.transcribe(
-      pcm,
-      params,
-      wantsEvents
-        ? (kind, payload) => {
-            if (listenerError !== undefined) return;
-            try {
-              if (kind === 'progress') onProgress?.(payload as number);
-              else {
-                const segment = toSegment(payload as NativeSegment, shaping);
-                if (shaping.keepNonSpeech || !isNonSpeechSegment(segment)) onSegment?.(segment);
-              }
-            } catch (error) {
-              listenerError = error;
-              state.abort();
+    const onEvent: NativeEvent | undefined = wantsEvents
+      ? (kind, payload) => {
+          if (listenerError !== undefined) return;
+          try {
+            if (kind === 'progress') onProgress?.(payload as number);
+            else {
+              const segment = toSegment(payload as NativeSegment, shaping);
+              if (shaping.keepNonSpeech || !isNonSpeechSegment(segment)) onSegment?.(segment);
             }
+          } catch (error) {
+            listenerError = error;
+            state.abort();
           }
-        : undefined,
-    );
+        }
+      : undefined;
+    const native: NativeCall = (callParams, events) => state.transcribe(pcm, callParams, events);
+    const result = fitContext ? (await callWithFittedContext(native, params, pcm.length, host.limits.nAudioCtx, onEvent)).result : await native(params, onEvent);
     outcome = { result };
   } catch (error) {
     outcome = { error: nativeFailure(host, error, signal) };

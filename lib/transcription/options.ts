@@ -78,7 +78,9 @@ export interface TranscribeOptions {
   /**
    * Encoder context in frames of 20 ms: 0 (default) = the model's (1500, 30 s); a smaller
    * number encodes less padding (faster, but whisper may then repeat itself or stop early).
-   * 'auto' fits it to each call's audio: the audio, 2 s more, at least 256 frames; a result
+   * With flash attention (the default) use a multiple of 256: whisper.cpp then reads the cross
+   * cache padded to 256 without a mask, so other values depend on the state's previous job.
+   * 'auto' fits it to each call's audio: the audio and 2 s more, rounded up to 256; a result
    * that shows trimming went wrong (text past the end of the audio, or none) is decoded
    * again with the model's context. A model loaded with word timestamps always uses its own.
    */

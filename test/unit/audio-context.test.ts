@@ -18,20 +18,19 @@ function transcript(...segments: NativeSegment[]): NativeTranscript {
 const limits = (wordTimestamps: boolean): ModelLimits => ({ multilingual: true, nAudioCtx: 1500, languages: new Set(['en']), defaultThreads: 1, wordTimestamps });
 
 describe('fittedAudioContext', () => {
-  it('is the audio and 2 s more in 20 ms frames, rounded up to 64, at least 256', () => {
+  it('is the audio and 2 s more in 20 ms frames, rounded up to 256', () => {
     expect(fittedAudioContext(1 * SECOND, 1500)).toBe(256);
-    expect(fittedAudioContext(3 * SECOND, 1500)).toBe(256);
-    // 11 s: 550 + 100 frames, up to 704.
-    expect(fittedAudioContext(11 * SECOND, 1500)).toBe(704);
-    expect(fittedAudioContext(11 * SECOND + 1, 1500)).toBe(704);
-    expect(fittedAudioContext(20 * SECOND, 1500)).toBe(1152);
+    // 3.12 s: 156 + 100 frames.
+    expect(fittedAudioContext(3.12 * SECOND, 1500)).toBe(256);
+    expect(fittedAudioContext(3.12 * SECOND + 320, 1500)).toBe(512);
+    // 11 s: 550 + 100 frames.
+    expect(fittedAudioContext(11 * SECOND, 1500)).toBe(768);
+    expect(fittedAudioContext(20 * SECOND, 1500)).toBe(1280);
   });
 
   it("is 0 (the model's) when fitting would not make the context a tenth smaller", () => {
-    // 25 s: 1250 + 100 frames, rounded up to 1408: more than 90 % of 1500.
-    expect(fittedAudioContext(25 * SECOND, 1500)).toBe(0);
-    expect(fittedAudioContext(24 * SECOND, 1500)).toBe(1344);
-    expect(fittedAudioContext(27 * SECOND, 1500)).toBe(0);
+    // 24 s: 1200 + 100 frames, rounded up to 1536, over 90 % of 1500.
+    expect(fittedAudioContext(24 * SECOND, 1500)).toBe(0);
     expect(fittedAudioContext(30 * SECOND, 1500)).toBe(0);
     expect(fittedAudioContext(3 * SECOND, 256)).toBe(0);
   });
@@ -48,6 +47,9 @@ describe('fittedContextFailed', () => {
     expect(fittedContextFailed(transcript(segment(' ', 0, 500)), 2 * SECOND)).toBe(true);
     expect(fittedContextFailed(transcript(segment(' He was not.', 0, 2900), segment(' He was not.', 2900, 4500)), 3 * SECOND)).toBe(true);
     expect(fittedContextFailed(transcript(segment(' five'.repeat(12), 0, 3000)), 3.5 * SECOND)).toBe(true);
+    // Ten words in 1.55 s, which no zlib ratio catches in so short a text.
+    expect(fittedContextFailed(transcript(segment(' 5, 5 5 5 5 5 5 5 5 5', 0, 1500)), 1.55 * SECOND)).toBe(true);
+    expect(fittedContextFailed(transcript(segment(' 5, 5', 0, 1500)), 1.55 * SECOND)).toBe(false);
   });
 });
 
@@ -104,7 +106,7 @@ describe('callWithFittedContext', () => {
       1500,
       onEvent,
     );
-    expect({ contexts, attempts, result }).toEqual({ contexts: [320, 0], attempts: 2, result: good });
+    expect({ contexts, attempts, result }).toEqual({ contexts: [512, 0], attempts: 2, result: good });
     // Progress only moves forward across the two attempts.
     expect(events).toEqual([
       ['progress', 60],

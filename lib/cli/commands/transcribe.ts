@@ -24,6 +24,7 @@ const OPTIONS = {
   'token-timestamps': { type: 'boolean' },
   vad: { type: 'string' },
   windowing: { type: 'string' },
+  'audio-context': { type: 'string' },
   'beam-size': { type: 'string' },
   threads: { type: 'string', short: 't' },
   'max-line-length': { type: 'string' },
@@ -82,6 +83,10 @@ Transcription:
                           (needs --vad: the speech is packed into 30 s windows, the silence
                           left out, and the windows run at once on as many whisper states as
                           memory and cores allow)
+  --audio-context <n|auto>
+                          encoder context in 20 ms frames (default: the model's 1500);
+                          auto fits it to each clip (faster on short clips; a result that
+                          went wrong is decoded again with the full context)
   --keep-non-speech       keep segments that are only [BLANK_AUDIO], (music) and the like
   --beam-size <n>         beam search with n beams (1..8)
   -t, --threads <n>       CPU threads
@@ -122,6 +127,7 @@ Exit codes: 0 all files done, 1 a file or the model failed, 2 a usage mistake, 1
     if (values.verbose) setLogger((level, message) => process.stderr.write(`[${level}] ${message}\n`));
 
     const windowing = windowingOption(values.windowing, values.vad !== undefined);
+    const audioContext = audioContextOption(values['audio-context']);
     const vadValue = values.vad === BARE_VAD ? DEFAULT_VAD_NAME : values.vad;
     const vadPath =
       vadValue === undefined ? undefined : await resolveModelArgument(vadValue, { kind: 'vad', option: '--vad', download, modelsDir, mode, signal: context.signal });
@@ -138,6 +144,7 @@ Exit codes: 0 all files done, 1 a file or the model failed, 2 a usage mistake, 1
       ...(beamSize !== undefined ? { strategy: 'beam' as const, beamSize } : {}),
       ...(vadPath !== undefined ? { vad: { modelPath: vadPath } } : {}),
       ...(windowing !== undefined ? { windowing } : {}),
+      ...(audioContext !== undefined ? { audioContext } : {}),
       ...(values.ffmpeg !== undefined ? { audio: { ffmpegPath: values.ffmpeg } } : {}),
     };
     if (outputDir !== undefined) await fsp.mkdir(outputDir, { recursive: true });
@@ -174,6 +181,13 @@ function markBareVad(args: string[]): string[] {
     const takesNext = next !== undefined && (end === -1 || i + 1 < end) && !next.startsWith('-') && (next.endsWith('.bin') || next.startsWith('silero'));
     return takesNext ? arg : `--vad=${BARE_VAD}`;
   });
+}
+
+/** --audio-context's value: auto, or a number of frames that transcribe() checks against the model. */
+function audioContextOption(value: string | undefined): number | 'auto' | undefined {
+  if (value === undefined || value === 'auto') return value;
+  if (!/^\d+$/.test(value)) usageError(`--audio-context expects auto or a number of frames, got "${value}"`);
+  return Number(value);
 }
 
 /** --windowing's value; parallel windows are planned by Silero, so they need --vad. */
