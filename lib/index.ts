@@ -18,7 +18,14 @@ export type { WhisperHparams } from './model-files/hparams';
 export type { ModelType } from './model-files/tensors';
 export type { AutoConcurrency } from './model/concurrency';
 export type { ModelDevice } from './model/devices';
-export { ALIGNMENT_HEADS_PRESETS, type AlignmentHeadsPreset, type LoadModelOptions, type TranscribeOptions, type VadOptions } from './transcription/options';
+export {
+  ALIGNMENT_HEADS_PRESETS,
+  type AlignmentHeadsPreset,
+  type LoadModelOptions,
+  type TranscribeOptions,
+  type VadOptions,
+  type Windowing,
+} from './transcription/options';
 export type { Transcript, Segment, Token } from './transcription/transcript';
 export type { Word } from './transcription/words';
 export { formatTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat, type SubtitleOptions, type FormatOptions } from './transcription/formats';

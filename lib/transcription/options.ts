@@ -145,7 +145,7 @@ export interface TranscribeOptions {
    * the speech is packed into windows of up to 30 s cut between speech, and the windows run at
    * once on the pool's free states (up to the model's `concurrency`, never one another job is
    * waiting for); timestamps are mapped back to the original audio. No window is prompted with
-   * an earlier one's text.
+   * an earlier one's text: each is decoded with `noContext`.
    */
   windowing?: Windowing;
 }
