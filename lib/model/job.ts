@@ -198,7 +198,18 @@ async function transcribeWindowsOnState(
       return toTranscript(result, { audioSamples: pcm.length, sampleRate: WHISPER_SAMPLE_RATE, audioMs: 0, queueMs: 0 }, shaping);
     },
   };
-  // What only the job uses (the range is already cut out of the audio); the rest are each window's transcribe options.
+  const transcript = await transcribeWindowed(
+    onState,
+    { pieces: sourcePieces(audio.source, audio.head), statedSamples: audio.source.statedSamples, format: audio.source.format },
+    { ...windowTranscribeOptions(options), signal },
+  );
+  if (audio.offsetMs > 0) transcript.segments = transcript.segments.map((segment, index) => shiftSegment(segment, audio.offsetMs, index));
+  if (audio.totalSamples !== undefined) transcript.audioDurationMs = Math.round(audio.totalSamples / SAMPLES_PER_MS);
+  return transcript;
+}
+
+/** A job's options less what only the job uses (the range is already cut out of the audio): what its windows are transcribed with. */
+function windowTranscribeOptions(options: TranscribeOptions): TranscribeOptions {
   const {
     audio: _audio,
     signal: _signal,
@@ -209,14 +220,7 @@ async function transcribeWindowsOnState(
     detectLanguage: _detectLanguage,
     ...windowOptions
   } = options;
-  const transcript = await transcribeWindowed(
-    onState,
-    { pieces: sourcePieces(audio.source, audio.head), statedSamples: audio.source.statedSamples, format: audio.source.format },
-    { ...windowOptions, signal },
-  );
-  if (audio.offsetMs > 0) transcript.segments = transcript.segments.map((segment, index) => shiftSegment(segment, audio.offsetMs, index));
-  if (audio.totalSamples !== undefined) transcript.audioDurationMs = Math.round(audio.totalSamples / SAMPLES_PER_MS);
-  return transcript;
+  return windowOptions;
 }
 
 /**
@@ -233,20 +237,7 @@ async function transcribeParallelOnState(
   params: NativeTranscribeParams,
   signal: AbortSignal,
 ): Promise<Transcript> {
-  const {
-    audio: _audio,
-    signal: _signal,
-    timeoutMs: _timeoutMs,
-    priority: _priority,
-    offsetMs: _offsetMs,
-    durationMs: _durationMs,
-    detectLanguage: _detectLanguage,
-    onProgress,
-    onSegment,
-    windowing: _windowing,
-    vad: _vad,
-    ...windowOptions
-  } = options;
+  const { onProgress, onSegment, windowing: _windowing, vad: _vad, ...windowOptions } = windowTranscribeOptions(options);
   const windowParams = resolveTranscribeOptions(windowOptions, host.limits);
   const shaping = resolveResultShaping(windowOptions, host.limits);
   const fitContext = fitsAudioContext(windowOptions, host.limits);

@@ -10,12 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WaveFile } from 'wavefile';
 import { loadAudio, loadModel, type Segment, type Transcript, type TranscribeOptions, type WhisperModel } from '../../lib';
 import { normalizeWords, parseSphinxTranscription, wordErrorRate } from '../../lib/tools/wer';
 import { rejectedWhisperError } from '../support/errors';
 import { JFK_WAV, SHARED } from '../support/paths';
 import { realModels } from '../support/real-models';
+import { writeWav16k } from '../support/wav-file';
 
 const RATE = 16000;
 const VAD_MODEL = path.join(SHARED, 'models', 'ggml-silero-v6.2.0.bin');
@@ -34,17 +34,6 @@ let sequential: Transcript;
 /** How long the whole parallel job took. */
 let parallelWallMs = 0;
 
-function writeWav(file: string, pcm: Float32Array): void {
-  const wav = new WaveFile();
-  wav.fromScratch(
-    1,
-    RATE,
-    '16',
-    Int16Array.from(pcm, (s) => Math.max(-32768, Math.min(32767, Math.round(s * 32767)))),
-  );
-  fs.writeFileSync(file, wav.toBuffer());
-}
-
 beforeAll(async () => {
   model = await loadModel(realModels().models.base.files.q8_0.path, { gpu: false, concurrency: 2, wordTimestamps: true });
   const references = parseSphinxTranscription(fs.readFileSync(path.join(LIBRIVOX, 'transcription'), 'utf8'));
@@ -60,7 +49,7 @@ beforeAll(async () => {
     at += clip.pcm.length + gapSamples[i]!;
   });
   reference = order.map((c) => c.reference).join(' ');
-  writeWav(longWav, joined);
+  writeWav16k(longWav, joined);
   sequential = await model.transcribe(longWav, { ...OPTIONS, language: 'en' });
 });
 

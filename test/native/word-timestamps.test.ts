@@ -12,7 +12,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { WaveFile } from 'wavefile';
 import { loadAudio, loadModel, type Segment, type Transcript, type WhisperModel } from '../../lib';
 import { dtwMemoryBytes } from '../../lib/model/planner';
 import { stateMemory } from '../../lib/model/memory';
@@ -22,6 +21,7 @@ import { writeSyntheticModel } from '../../lib/tools/synthetic-model';
 import { rejectedWhisperError } from '../support/errors';
 import { JFK_WAV, REPO_ROOT, SHARED } from '../support/paths';
 import { realModels } from '../support/real-models';
+import { writeWav16k } from '../support/wav-file';
 
 const THREADS = 2;
 const RATE = 16000;
@@ -41,17 +41,6 @@ function join(pieces: Float32Array[], gapSamples: number): Float32Array {
     at += p.length + gapSamples;
   }
   return out;
-}
-
-function writeWav(file: string, pcm: Float32Array): void {
-  const wav = new WaveFile();
-  wav.fromScratch(
-    1,
-    RATE,
-    '16',
-    Int16Array.from(pcm, (s) => Math.max(-32768, Math.min(32767, Math.round(s * 32767)))),
-  );
-  fs.writeFileSync(file, wav.toBuffer());
 }
 
 /** Words present, in order, inside their segment, with probabilities; every text token aligned. */
@@ -164,7 +153,7 @@ describe('real base loaded with wordTimestamps', () => {
 
   it('times words of long audio read in windows from a file in absolute time', async () => {
     const file = path.join(dir, 'joined.wav');
-    writeWav(file, joined);
+    writeWav16k(file, joined);
     const seen: Segment[] = [];
     const transcript = await model.transcribe(file, { language: 'en', threads: THREADS, wordTimestamps: true, onSegment: (s) => seen.push(s) });
     expectWellFormedWords(transcript);

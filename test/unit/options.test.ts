@@ -215,9 +215,16 @@ describe('resolveLoadOptions', () => {
 });
 
 describe('resolveJobOptions', () => {
-  it('defaults to priority 0 and no deadline, and names bad values', () => {
-    expect(resolveJobOptions({})).toEqual({ priority: 0, timeoutMs: Number.POSITIVE_INFINITY });
-    expect(resolveJobOptions({ priority: -2.5, timeoutMs: 10 })).toEqual({ priority: -2.5, timeoutMs: 10 });
+  it('defaults to priority 0, no deadline and sequential windows, and names bad values', () => {
+    expect(resolveJobOptions({})).toEqual({ priority: 0, timeoutMs: Number.POSITIVE_INFINITY, windowing: 'sequential' });
+    expect(resolveJobOptions({ priority: -2.5, timeoutMs: 10 })).toEqual({ priority: -2.5, timeoutMs: 10, windowing: 'sequential' });
+    expect(resolveJobOptions({ windowing: 'parallel', vad: { modelPath: 'silero.bin' } }).windowing).toBe('parallel');
+    expect(thrownWhisperError(() => resolveJobOptions({ windowing: 'parallel' })).message).toMatch(
+      /^options\.windowing: expected .*together with options\.vad.*, got "parallel"$/,
+    );
+    expect(thrownWhisperError(() => resolveJobOptions({ windowing: 'batched' })).message).toBe(
+      "options.windowing: expected one of 'sequential', 'parallel', got \"batched\"",
+    );
     expect(thrownWhisperError(() => resolveJobOptions({ priority: Number.NaN })).message).toBe('options.priority: expected a finite number, got NaN');
     expect(thrownWhisperError(() => resolveJobOptions({ timeoutMs: 0 })).message).toContain('options.timeoutMs');
   });
