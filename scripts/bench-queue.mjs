@@ -22,7 +22,7 @@ const { Queue } = require('bullmq');
 const { enqueueTranscription } = require(path.join(root, 'dist', 'queue', 'index.js'));
 const CLI = path.join(root, 'dist', 'cli', 'cli.js');
 const SHARED = path.resolve(root, '..', 'shared', 'audio');
-const JOB_OPTIONS = { threads: 1, audioContext: 192, temperatureIncrement: 0 };
+const JOB_OPTIONS = { threads: 1, audioContext: 256, temperatureIncrement: 0 };
 
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '40' }, workers: { type: 'string', default: '1,2,3,4' }, model: { type: 'string' } } });
 const jobCount = Number(values.jobs);

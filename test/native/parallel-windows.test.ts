@@ -126,8 +126,10 @@ describe("windowing 'parallel' on a long file", () => {
   });
 
   it('ran two windows at once, yet counted one running job and never more states than concurrency', () => {
-    // Each window's inference time is its own wall time: summed, they exceed the job's wall time only if windows overlapped.
-    expect(parallel.timings.inferenceMs).toBeGreaterThan(1.2 * wallMs);
+    // Each window's inference time is its own wall time: summed, they exceed the job's wall time only if windows
+    // overlapped (one state in turn sums to less than the wall time). The margin is small because CI runs another
+    // test file on the same two cores, which stretches the part of the job that runs alone.
+    expect(parallel.timings.inferenceMs).toBeGreaterThan(1.05 * wallMs);
     expect([...sampledRunning].every((n) => n <= 1)).toBe(true);
     expect(sampledRunning.has(1)).toBe(true);
     expect(peakStates).toBe(2);
@@ -154,8 +156,10 @@ describe("windowing 'parallel' beside other jobs", () => {
     const longEndedAt = performance.now();
     expect(queued).toBeDefined();
     const short = await queued!.job;
-    expect(queued!.queuedThen).toBe(1);
-    // It got a permit while the long job still ran, not when the long job gave all of its back.
+    // Queued (1) while the lent state was busy, or started at once (0) when the window on it had already ended and
+    // the next was not planned yet (which happens when other work slows Silero down); the job never holds both.
+    expect(queued!.queuedThen).toBeLessThanOrEqual(1);
+    // Either way it got a permit while the long job still ran, not when the long job gave all of its back.
     expect(queued!.submittedAt + short.timings.queueMs).toBeLessThan(longEndedAt);
     expect(normalizeWords(short.text)).toEqual(normalizeWords(JFK_TEXT));
     expect(wordErrorRate(reference, long.text).wer).toBeLessThan(0.1);

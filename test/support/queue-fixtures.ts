@@ -16,10 +16,12 @@ import { REPO_ROOT, SHARED } from './paths';
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'cli.js');
 
 /**
- * One thread; a 3.84 s encoder window (every clip is shorter) instead of 30 s; no temperature
- * fallback, whose retries make a clip cut mid-word take many times longer.
+ * One thread; a 5.12 s encoder window (every clip is shorter) instead of 30 s, a multiple of 256
+ * frames so that results do not depend on the state's earlier jobs (with flash attention other
+ * contexts read the cross-cache padding: ARCHITECTURE.md); no temperature fallback, whose
+ * retries make a clip cut mid-word take many times longer.
  */
-export const FAST_JOB_OPTIONS: QueueTranscribeOptions = { threads: 1, audioContext: 192, temperatureIncrement: 0 };
+export const FAST_JOB_OPTIONS: QueueTranscribeOptions = { threads: 1, audioContext: 256, temperatureIncrement: 0 };
 
 /** Ten clips of 1 to 3.5 s with ten clearly different texts: three playing cards read out, six book and speech cuts. */
 export function makeClips(dir: string): string[] {
