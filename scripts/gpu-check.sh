@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # The prepared GPU check (issue 15): on a CUDA host without internet or Node, in one run of at
-# most 10 minutes, it builds the CUDA addon for sm_90 from carried sources, checks GPU against
+# most 10 minutes, it builds the CUDA addon for sm_90 from the bundled sources, checks GPU against
 # CPU text on the real base model and a pool of GPU states, and measures synthetic large-v3
 # q5_0 and q8_0 with flash attention (nvidia-smi's whole-process VRAM against the planner,
 # encoder ms and decode ms per token against whisper-bench, throughput at 1, 2 and 4 states).
-# Everything goes into one Markdown report, $OUT/gpu-check-report.md.
+# Everything goes into one Markdown report, gpu-check-report.md in the --out folder.
 #
-#   scripts/gpu-pack.sh              # here, first: fills .gpu-carry/ and checks the 64 MiB budget
+#   scripts/gpu-pack.sh              # here, first: fills the bundle .gpu-carry/ within its size cap
 #   bash scripts/gpu-check.sh        # there
 #   bash scripts/gpu-check.sh --dry-run   # here: the same flow on this CPU, in about 3 minutes
 #
-# With the device tool: carry [".gpu-carry"], timeout_s 600, and the command
-#   bash scripts/gpu-check.sh
-# (OUT is set there; the report is the one file that comes back.)
+# On the GPU host: copy the working tree there with the bundle .gpu-carry/ in it, then run
+#   bash scripts/gpu-check.sh        # under a 10-minute limit
+# and bring back the report, the one file the check writes.
 #
-# Options: --carry DIR (default .gpu-carry), --out DIR (default $OUT, else /tmp/gpu-check-out),
-# --budget SECONDS (default 570: every step is cut to what is left of it, so the report is
-# always written inside the device tool's 600 s), --jobs N (compile jobs, default nproc).
+# Options: --carry DIR (the bundle, default .gpu-carry), --out DIR (default: the OUT environment
+# variable if set, else /tmp/gpu-check-out), --budget SECONDS (default 570: every step is cut to
+# what is left of it, so the report is written within a 10-minute run), --jobs N (default nproc).
 #
 # The host needs bash, xz, tar, cmake >= 3.24, a C++ compiler, CUDA 13 nvcc and cuBLAS (a
 # toolkit's, or the nvidia-* wheels of its python3), and an NVIDIA driver. The build is the
@@ -24,7 +24,7 @@
 # with whisper-bench added to the same build (scripts/gpu/whisper-bench.cmake), so ggml-cuda is
 # compiled once. --dry-run replaces the build by this machine's build/Release addon and cached
 # whisper-bench (it still configures, to check the build's CMake step), large-v3 by tiny, and
-# skips nvidia-smi; it unpacks .gpu-carry into a copy of the working tree, so the carried
+# skips nvidia-smi; it unpacks .gpu-carry into a copy of the working tree, so the bundled
 # dist/ and node_modules/ subset is what runs.
 set -euo pipefail
 
@@ -105,12 +105,12 @@ step() {
   return "$rc"
 }
 
-# ---- the tree to run in, with the carried files unpacked into it ----------------------------------
+# ---- the tree to run in, with the bundled files unpacked into it ----------------------------------
 for file in node.xz whisper-src.tar.xz app.tar.xz data.tar.xz; do
-  [ -f "$CARRY_DIR/$file" ] || { say "$CARRY_DIR/$file is missing: run scripts/gpu-pack.sh first and carry .gpu-carry"; exit 1; }
+  [ -f "$CARRY_DIR/$file" ] || { say "$CARRY_DIR/$file is missing: run scripts/gpu-pack.sh first and copy .gpu-carry/ with the working tree"; exit 1; }
 done
 if [ "$DRY_RUN" = 1 ]; then
-  # A copy of what the device tool would send, so nothing here is read from this checkout's ignored folders.
+  # A copy of what goes to the host (tracked and untracked-not-ignored files), so nothing here is read from this checkout's ignored folders.
   TREE="$WORK/tree"
   mkdir -p "$TREE"
   (cd "$ROOT_DIR" && git ls-files -co --exclude-standard -z | tar -cf - --null -T -) | tar -xf - -C "$TREE"
@@ -135,7 +135,7 @@ PARITY_MODEL="$(find "$DATA/models" -name 'base-*.bin' | head -n 1)"
 
 section Machine
 {
-  printf -- '- node %s (carried), cmake %s, %s\n' "$(node --version)" "$(cmake --version | head -n 1 | awk '{ print $3 }')" "$(c++ --version | head -n 1)"
+  printf -- '- node %s (bundled), cmake %s, %s\n' "$(node --version)" "$(cmake --version | head -n 1 | awk '{ print $3 }')" "$(c++ --version | head -n 1)"
   if [ "$DRY_RUN" = 0 ]; then
     printf -- '- GPU: %s\n' "$(nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader 2>&1 | head -n 1)"
   fi

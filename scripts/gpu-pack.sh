@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Packs what scripts/gpu-check.sh needs on a GPU host without internet into one git-ignored
-# folder, .gpu-carry/, and refuses if the folder plus the working tree would pass the device
-# tool's 64 MiB (the `carry` limit counts the tracked and untracked-not-ignored files too).
+# Packs what scripts/gpu-check.sh needs on a GPU host without internet into a bundle in one
+# git-ignored folder, .gpu-carry/, copied to the host with the working tree; it refuses when the
+# bundle plus that tree (tracked and untracked-not-ignored files) would pass a 64 MiB size cap.
 #
 #   scripts/gpu-pack.sh [--parity-type q3_k] [--out DIR]
 #
@@ -20,7 +20,7 @@
 #                        (q3_k: base q5_0 is 53 MiB and does not fit beside Node; our own quantizer
 #                        stops at q4_0, 44 MiB, which does not fit either), five shared clips, and
 #                        expected.json: their transcripts on this machine's CPU with that model
-# The large-v3 models are not carried: gpu-check.sh synthesizes them there.
+# The large-v3 models are not bundled: gpu-check.sh synthesizes them there.
 set -euo pipefail
 
 say() { printf '[gpu-pack] %s\n' "$*" >&2; }
@@ -48,7 +48,7 @@ for tool in node xz tar; do command -v "$tool" >/dev/null || die "$tool not foun
 AUDIO_DIR="$ROOT_DIR/../shared/audio"
 [ -f "$AUDIO_DIR/jfk.wav" ] || die "the shared clips are missing ($AUDIO_DIR)"
 
-# The carry folder must be git-ignored, or the device tool counts it twice and git sees it.
+# The bundle folder must be git-ignored, or the size check counts it twice and git sees it.
 exclude_file="$(git rev-parse --git-path info/exclude)"
 grep -qx '/.gpu-carry/' "$exclude_file" 2>/dev/null || { mkdir -p "$(dirname "$exclude_file")"; echo '/.gpu-carry/' >> "$exclude_file"; }
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/whisper-napi/gpu-pack"
@@ -117,7 +117,7 @@ say "transcribing the clips on this CPU for expected.json"
 node scripts/gpu/checks.mjs expected --model "$model" --audio "$work/data/audio" --out "$work/data/expected.json" >&2
 tar -cJf "$CARRY_DIR/data.tar.xz" -C "$work/data" models audio expected.json
 
-# 5. The budget: the carry folder plus everything else the device tool sends.
+# 5. The size cap: the bundle plus the working tree that goes to the host with it.
 tree_bytes="$(git ls-files -co --exclude-standard -z | xargs -0 stat -c %s 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')"
 if [ -d shared ]; then tree_bytes=$((tree_bytes + $(du -sb shared | cut -f1))); fi
 mib() { awk -v bytes="$1" 'BEGIN { printf "%.1f", bytes / 1048576 }'; }
@@ -133,4 +133,4 @@ printf '| **total** (limit %d) | **%d** | **%s** |\n' "$LIMIT_BYTES" "$total" "$
 extra="$(find "$CARRY_DIR" -mindepth 1 -not -name node.xz -not -name whisper-src.tar.xz -not -name app.tar.xz -not -name data.tar.xz | head -n 1)"
 [ -z "$extra" ] || die "$CARRY_DIR holds more than the four packed files ($extra): it would travel too; remove it"
 [ "$total" -le "$LIMIT_BYTES" ] || die "$total bytes is over the $LIMIT_BYTES-byte limit: try --parity-type q2_k"
-say "ready: carry [\".gpu-carry\"] and run: bash scripts/gpu-check.sh"
+say "ready: copy the working tree with .gpu-carry/ to the GPU host and run: bash scripts/gpu-check.sh"
