@@ -307,7 +307,8 @@ async function attempt(download: Download): Promise<AttemptResult> {
   }
   const expected = expectedSha256(download, response);
   let start = 0;
-  let total: number | undefined;
+  // What the server states is a fallback only: the catalogue's size, where it has one, bounds what is taken.
+  let stated: number | undefined;
   if (status === 206) {
     const range = contentRange(response);
     if (offset === 0 || range.start !== offset) {
@@ -317,12 +318,12 @@ async function attempt(download: Download): Promise<AttemptResult> {
       return { done: false, receivedBytes: 0 };
     }
     start = offset;
-    total = range.total;
+    stated = range.total;
   } else {
     const length = Number(responseHeader(response.headers, 'content-length'));
-    total = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    stated = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
   }
-  total ??= response.linkedSize ?? download.entry.sizeBytes;
+  const total = download.entry.sizeBytes ?? stated ?? response.linkedSize;
   download.progress.totalBytes = total;
   const partInfo: PartInfo = { url: download.url.href, validator: validatorOf(response), totalBytes: total };
   await onDisk(download, `write ${download.partInfo}`, () => fsp.writeFile(download.partInfo, JSON.stringify(partInfo)));
@@ -337,10 +338,14 @@ async function attempt(download: Download): Promise<AttemptResult> {
     download.progress.restart(received);
     for await (const chunk of response.body) {
       const bytes = chunk as Buffer;
+      // Refused before it is written: never more on disk than the file should be.
+      if (total !== undefined && received + bytes.length > total) {
+        received += bytes.length;
+        throw new RetryableError(`${download.what}: ${response.url.host} sent more than the ${total} bytes expected`);
+      }
       await onDisk(download, `write ${download.part}`, () => file.write(bytes));
       hash.update(bytes);
       received += bytes.length;
-      if (total !== undefined && received > total) throw new RetryableError(`${download.what}: ${response.url.host} sent more than the ${total} bytes it announced`);
       download.progress.report(received);
     }
     await onDisk(download, `write ${download.part}`, () => file.sync());
