@@ -1,8 +1,9 @@
 /** What every route of one handler shares: its options, its models, its running work and its observer. */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WhisperModel } from '../model/whisper-model';
 import { HttpError, RETRY_AFTER_SECONDS } from './openai-errors';
-import { OPENAI_MODEL_ALIAS, type ResolvedHandlerOptions, type ServedModel } from './options';
+import { DEFAULT_QUEUE_PER_SLOT, OPENAI_MODEL_ALIAS, type ResolvedHandlerOptions, type ServedModel } from './options';
 
 export type JobOutcome = 'completed' | 'failed' | 'aborted' | 'rejected' | 'timed_out';
 export type JobEndpoint = 'transcriptions' | 'translations' | 'stream';
@@ -85,7 +86,8 @@ export class ModelRegistry {
     const name = this.canonicalName(requested);
     const state = name === undefined ? undefined : this.#states.get(name);
     if (name === undefined || state === undefined) {
-      throw new HttpError(400, `The model \`${requested}\` is not served here; served: ${[OPENAI_MODEL_ALIAS, ...this.names()].join(', ')}`, {
+      const named = requested !== undefined && requested.length <= 60 ? `\`${requested}\`` : 'asked for';
+      throw new HttpError(400, `The model ${named} is not served here; served: ${[OPENAI_MODEL_ALIAS, ...this.names()].join(', ')}`, {
         param: 'model',
         code: 'model_not_found',
       });
@@ -94,6 +96,107 @@ export class ModelRegistry {
     if (state.status === 'failed') throw unavailable(`the model \`${name}\` failed to load`, 'model_load_failed');
     return { name, model: state.model };
   }
+}
+
+/** The longest key looked at: longer is no key of ours (options.ts allows up to 1024). */
+const MAX_OFFERED_KEY_LENGTH = 1024;
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * Checks offered keys against the handler's in constant time: both sides are hashed (so their
+ * lengths say nothing) and every key is compared, a match or not.
+ */
+export class ApiKeys {
+  readonly #hashes: Buffer[];
+
+  constructor(keys: Iterable<string>) {
+    this.#hashes = [...keys].map(sha256);
+  }
+
+  /** True when no key is asked for. */
+  get open(): boolean {
+    return this.#hashes.length === 0;
+  }
+
+  accepts(offered: string | undefined): boolean {
+    if (offered === undefined || offered.length === 0 || offered.length > MAX_OFFERED_KEY_LENGTH) return false;
+    const hash = sha256(offered);
+    let found = false;
+    for (const known of this.#hashes) found = timingSafeEqual(known, hash) || found;
+    return found;
+  }
+}
+
+/** The key of an `Authorization: Bearer <key>` header, if the request has one. */
+export function bearerKey(req: IncomingMessage): string | undefined {
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+  return match?.[1];
+}
+
+/**
+ * What the handler holds and admits: uploads (from before their body is read until their job
+ * has settled), and per model the jobs it admitted and has not seen settle. Refusing here,
+ * before the body is read, is what bounds memory: uploads × maxFileSize, whatever clients do.
+ */
+export class Admissions {
+  readonly #jobs = new Map<string, number>();
+  #uploads = 0;
+
+  constructor(
+    readonly models: ModelRegistry,
+    readonly options: Pick<ResolvedHandlerOptions, 'maxQueue' | 'maxUploads'>,
+  ) {}
+
+  /** The jobs of `model` that may wait: the handler's bound, or the model's own if smaller. */
+  queueBound(model: WhisperModel): number {
+    const ours = this.options.maxQueue ?? DEFAULT_QUEUE_PER_SLOT * model.concurrency;
+    return Math.min(ours, model.stats().maxQueue);
+  }
+
+  /** Uploads held at once: as configured, else what the ready models run and queue together. */
+  uploadLimit(): number {
+    if (this.options.maxUploads !== undefined) return this.options.maxUploads;
+    const capacity = this.models.ready().reduce((sum, { model }) => sum + model.concurrency + this.queueBound(model), 0);
+    return Math.max(1, capacity);
+  }
+
+  get uploads(): number {
+    return this.#uploads;
+  }
+
+  /** An upload slot and its release (safe to call twice), or undefined when every slot is taken. */
+  takeUpload(): (() => void) | undefined {
+    if (this.#uploads >= this.uploadLimit()) return undefined;
+    this.#uploads++;
+    return once(() => this.#uploads--);
+  }
+
+  /**
+   * A job slot of the model and its release, or undefined when the model runs and queues as many
+   * as it takes: the handler's own jobs (counted before transcribe() sees them) or the model's
+   * stats() (other callers of a shared model) say so.
+   */
+  takeJob(name: string, model: WhisperModel): (() => void) | undefined {
+    const admitted = this.#jobs.get(name) ?? 0;
+    const stats = model.stats();
+    const bound = this.queueBound(model);
+    const startsAtOnce = stats.running < stats.concurrency && stats.queued === 0;
+    if (admitted >= model.concurrency + bound || (!startsAtOnce && stats.queued >= bound)) return undefined;
+    this.#jobs.set(name, admitted + 1);
+    return once(() => this.#jobs.set(name, (this.#jobs.get(name) ?? 1) - 1));
+  }
+}
+
+function once(action: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    action();
+  };
 }
 
 export function unavailable(message: string, code: string): HttpError {
@@ -148,7 +251,24 @@ export interface ServerContext {
   readonly options: ResolvedHandlerOptions;
   readonly models: ModelRegistry;
   readonly work: RunningWork;
+  readonly admissions: Admissions;
+  readonly keys: ApiKeys;
   readonly observer: JobObserver;
-  /** True when the request carries an accepted key, or when no key is asked for. */
+  /** True when the request carries an accepted key (`Authorization: Bearer`), or when no key is asked for. */
   authorized(req: IncomingMessage): boolean;
+}
+
+/** The context of one handler: its options resolved, its models followed, nothing running yet. */
+export function createServerContext(options: ResolvedHandlerOptions, observer: JobObserver): ServerContext {
+  const models = new ModelRegistry(options.models, options.defaultModel);
+  const keys = new ApiKeys(options.apiKeys);
+  return {
+    options,
+    models,
+    work: new RunningWork(),
+    admissions: new Admissions(models, options),
+    keys,
+    observer,
+    authorized: (req) => keys.open || keys.accepts(bearerKey(req)),
+  };
 }

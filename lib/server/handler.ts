@@ -10,7 +10,7 @@ import { createLiveEndpoint } from './live';
 import { createMetrics } from './metrics';
 import { HttpError, sendError } from './openai-errors';
 import { resolveHandlerOptions, type TranscriptionHandlerOptions } from './options';
-import { ModelRegistry, RunningWork, type ServerContext } from './context';
+import { createServerContext, type JobObserver, type ServerContext } from './context';
 import { healthRoute } from './routes/health';
 import { modelsRoute } from './routes/models';
 import { pageRoute } from './routes/page';
@@ -68,20 +68,11 @@ function unauthorized(): HttpError {
 
 export function createTranscriptionHandler(options: TranscriptionHandlerOptions): TranscriptionHandler {
   const resolved = resolveHandlerOptions(options);
-  const models = new ModelRegistry(resolved.models, resolved.defaultModel);
-  const metrics = resolved.metrics ? createMetrics(models, resolved.metrics) : undefined;
-  const context: ServerContext = {
-    options: resolved,
-    models,
-    work: new RunningWork(),
-    observer: metrics?.observer ?? { jobSettled() {} },
-    authorized(req) {
-      if (resolved.apiKeys.size === 0) return true;
-      const header = req.headers.authorization ?? '';
-      const match = /^Bearer\s+(.+)$/i.exec(header);
-      return match !== null && resolved.apiKeys.has(match[1]!.trim());
-    },
-  };
+  // The metrics read the models the context follows: the observer is connected once both exist.
+  let observer: JobObserver = { jobSettled() {} };
+  const context = createServerContext(resolved, { jobSettled: (report) => observer.jobSettled(report) });
+  const metrics = resolved.metrics ? createMetrics(context.admissions, resolved.metrics) : undefined;
+  if (metrics) observer = metrics.observer;
   const live = createLiveEndpoint(context);
 
   const table: RouteEntry[] = [
@@ -90,7 +81,7 @@ export function createTranscriptionHandler(options: TranscriptionHandlerOptions)
     { method: 'GET', path: '/v1/models', route: modelsRoute, authenticated: true },
     { method: 'GET', path: '/v1/models/', route: modelsRoute, authenticated: true },
     { method: 'GET', path: '/health', route: healthRoute, authenticated: false },
-    ...(metrics ? [{ method: 'GET' as const, path: '/metrics', route: metrics.route, authenticated: false }] : []),
+    ...(metrics ? [{ method: 'GET' as const, path: '/metrics', route: metrics.route, authenticated: resolved.metricsAuth }] : []),
     ...(resolved.page ? [{ method: 'GET' as const, path: '/', route: pageRoute, authenticated: false }] : []),
     ...(resolved.page ? [{ method: 'GET' as const, path: '/page/', route: pageRoute, authenticated: false }] : []),
   ];

@@ -9,11 +9,20 @@ export {
   createTranscriptionServer,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   type TranscriptionServer,
   type TranscriptionServerOptions,
 } from './server';
-export { DEFAULT_MAX_FILE_SIZE, OPENAI_MODEL_ALIAS, type TranscriptionHandlerOptions, type ServedModel, type MetricsOptions } from './options';
+export {
+  DEFAULT_MAX_AUDIO_DURATION_MS,
+  DEFAULT_QUEUE_PER_SLOT,
+  DEFAULT_MAX_FILE_SIZE,
+  OPENAI_MODEL_ALIAS,
+  type TranscriptionHandlerOptions,
+  type ServedModel,
+  type MetricsOptions,
+} from './options';
 export { RESPONSE_FORMATS, TIMESTAMP_GRANULARITIES, type ResponseFormat, type TimestampGranularity } from './openai-fields';
 export type { OpenAIErrorBody } from './openai-errors';
 export {

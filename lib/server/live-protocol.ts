@@ -3,10 +3,16 @@
  * what a client may send, what the server answers, and which close code ends a connection.
  *
  * Authentication, when the handler has API keys: `Authorization: Bearer <key>` on the upgrade
- * request, or `?api_key=<key>` in its URL (a browser cannot set headers on a WebSocket). A
- * missing or wrong key refuses the upgrade with HTTP 401 and OpenAI's error body.
+ * request, or (a browser cannot set headers on a WebSocket) the subprotocol
+ * `openai-insecure-api-key.<key>` as OpenAI's Realtime API takes it, or `?api_key=<key>` in
+ * the URL (which ends up in access logs: prefer the others). A missing or wrong key refuses
+ * the upgrade with HTTP 401 and OpenAI's error body. A browser page may connect only from the
+ * server's own origin or one of the handler's `allowedOrigins` (else HTTP 403).
  *
  * Client to server:
+ * Text messages are at most MAX_TEXT_MESSAGE_BYTES (16 KiB), `prompt` at most MAX_PROMPT_BYTES
+ * (4 KiB of UTF-8), `model` at most 256 characters.
+ *
  * 1. One JSON text message first:
  *    `{"type":"start","format":"s16"|"f32"|"webm","language"?,"model"?,"prompt"?,"wordTimestamps"?,"windowMs"?}`.
  *    `format` is how the binary messages are read: 16 kHz mono PCM as little-endian signed
@@ -39,7 +45,7 @@
  * reading) gets an error and 1008. Closing the socket aborts the transcription.
  */
 import { WhisperError, invalidArgument } from '../errors/whisper-error';
-import { integerIn, isBoolean, isString, oneOf, rejectUnknownKeys } from '../errors/validate';
+import { integerIn, isBoolean, oneOf, rejectUnknownKeys } from '../errors/validate';
 import type { Segment } from '../transcription/transcript';
 import { LANGUAGE_NAMES } from '../transcription/languages';
 import { toHttpError, type HttpError } from './openai-errors';
@@ -48,6 +54,14 @@ export const LIVE_PATH = '/v1/audio/stream';
 
 /** The largest binary message, in bytes: 1 MiB is 32 s of s16 audio. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** The largest text message (start, stop), in bytes: far more than a start message needs. */
+export const MAX_TEXT_MESSAGE_BYTES = 16 * 1024;
+/** The longest `prompt`, in UTF-8 bytes: whisper keeps at most 224 tokens of it, far fewer bytes than this in any script. */
+export const MAX_PROMPT_BYTES = 4096;
+/** The longest `model` name, in characters. */
+export const MAX_MODEL_NAME_LENGTH = 256;
+/** The WebSocket subprotocol that carries an API key, as OpenAI's Realtime API takes it: `openai-insecure-api-key.<key>`. */
+export const API_KEY_PROTOCOL_PREFIX = 'openai-insecure-api-key.';
 
 export const CLOSE_CODES = {
   normal: 1000,
@@ -117,7 +131,13 @@ const isLanguage = (name: string, value: unknown): string => {
 };
 
 const isModelName = (name: string, value: unknown): string => {
-  if (typeof value !== 'string' || value.length === 0) throw invalidArgument(name, 'the name of a served model', value);
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_MODEL_NAME_LENGTH) throw invalidArgument(name, 'the name of a served model', value);
+  return value;
+};
+
+const isPrompt = (name: string, value: unknown): string => {
+  if (typeof value !== 'string') throw invalidArgument(name, 'a string', value);
+  if (Buffer.byteLength(value) > MAX_PROMPT_BYTES) throw invalidArgument(name, `a string of at most ${MAX_PROMPT_BYTES} bytes`, value);
   return value;
 };
 
@@ -126,7 +146,7 @@ function parseStart(message: Record<string, unknown>): StartMessage {
   const start: StartMessage = { type: 'start', format: oneOf(LIVE_FORMATS)('start.format', message.format) };
   const language = optional(message, 'language', isLanguage);
   const model = optional(message, 'model', isModelName);
-  const prompt = optional(message, 'prompt', isString);
+  const prompt = optional(message, 'prompt', isPrompt);
   const wordTimestamps = optional(message, 'wordTimestamps', isBoolean);
   const windowMs = optional(message, 'windowMs', integerIn(2000, 30_000));
   if (language !== undefined) start.language = language;
@@ -139,6 +159,9 @@ function parseStart(message: Record<string, unknown>): StartMessage {
 
 /** A client's text message, checked: INVALID_ARGUMENT naming what was wrong. */
 export function parseClientMessage(text: string): ClientMessage {
+  if (Buffer.byteLength(text) > MAX_TEXT_MESSAGE_BYTES) {
+    throw new WhisperError('INVALID_ARGUMENT', `message: a text message is at most ${MAX_TEXT_MESSAGE_BYTES} bytes`);
+  }
   const message = parseJsonObject(text);
   if (message.type === 'start') return parseStart(message);
   if (message.type === 'stop') {

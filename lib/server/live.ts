@@ -20,12 +20,14 @@ import { WhisperError, isWhisperError } from '../errors/whisper-error';
 import type { WhisperModel } from '../model/whisper-model';
 import type { StreamOptions } from '../stream/options';
 import type { TranscribeOptions } from '../transcription/options';
-import { unavailable, type JobOutcome, type ServerContext } from './context';
+import { bearerKey, unavailable, type JobOutcome, type ServerContext } from './context';
 import { AudioInbox } from './live-inbox';
 import {
+  API_KEY_PROTOCOL_PREFIX,
   CLOSE_CODES,
   LIVE_PATH,
   MAX_MESSAGE_BYTES,
+  MAX_TEXT_MESSAGE_BYTES,
   closeReason,
   doneMessage,
   failureOf,
@@ -35,7 +37,7 @@ import {
   type ServerMessage,
   type StartMessage,
 } from './live-protocol';
-import { HttpError, errorBody, toHttpError } from './openai-errors';
+import { HttpError, audioTooLong, errorBody, toHttpError } from './openai-errors';
 
 export interface LiveEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -56,6 +58,12 @@ const QUEUED_ENCODED_BYTES = 256 * 1024;
 const DECODED_PIECE_SAMPLES = 8000;
 /** A client that does not answer our close frame is cut off after this long. */
 const CLOSE_GRACE_MS = 2000;
+/**
+ * While the inbox holds the socket paused, nothing is read from it, so a client that went away
+ * would go unnoticed until the transcriber caught up: a ping this often finds it (the write
+ * fails once the peer has closed), and its work is stopped at once.
+ */
+const PAUSED_PROBE_MS = 500;
 /** transcribe() options a stream refuses; the handler's defaults may hold them for the HTTP routes. */
 const NOT_FOR_STREAMS = ['offsetMs', 'durationMs', 'onProgress', 'onSegment', 'audio', 'detectLanguage'] as const;
 
@@ -77,10 +85,63 @@ function loadWs(): typeof import('ws') {
 }
 
 function unauthorized(): HttpError {
-  return new HttpError(401, 'Incorrect API key provided. Send it as `Authorization: Bearer <key>` or as `?api_key=<key>`.', {
+  return new HttpError(401, 'Incorrect API key provided. Send it as `Authorization: Bearer <key>` or as the WebSocket subprotocol `openai-insecure-api-key.<key>`.', {
     code: 'invalid_api_key',
     headers: { 'WWW-Authenticate': 'Bearer' },
   });
+}
+
+function forbiddenOrigin(): HttpError {
+  return new HttpError(403, "this page's origin may not open live connections here; the server's allowedOrigins (--allow-origin) name those that may", {
+    code: 'origin_not_allowed',
+  });
+}
+
+/** The subprotocols the client offered (Sec-WebSocket-Protocol), in order. */
+function offeredProtocols(req: IncomingMessage): string[] {
+  const header = req.headers['sec-websocket-protocol'];
+  return typeof header === 'string'
+    ? header
+        .split(',')
+        .map((protocol) => protocol.trim())
+        .filter((protocol) => protocol !== '')
+    : [];
+}
+
+/** The key in an `openai-insecure-api-key.<key>` subprotocol, if one was offered. */
+function protocolKey(req: IncomingMessage): string | undefined {
+  return offeredProtocols(req)
+    .find((protocol) => protocol.startsWith(API_KEY_PROTOCOL_PREFIX))
+    ?.slice(API_KEY_PROTOCOL_PREFIX.length);
+}
+
+/**
+ * The subprotocol to answer with: a browser that offered some fails the connection unless one
+ * comes back. The first that carries no key, else the key's own (the client's own key, echoed).
+ */
+function chosenProtocol(protocols: ReadonlySet<string>): string | false {
+  const offered = [...protocols];
+  return offered.find((protocol) => !protocol.startsWith(API_KEY_PROTOCOL_PREFIX)) ?? offered[0] ?? false;
+}
+
+/**
+ * Same-origin, or listed: an upgrade with an Origin header comes from a browser page, which
+ * may use this server only from its own origin or one the handler allows. No Origin header is
+ * a program, not a page, and is allowed (it could send any Origin it liked).
+ */
+function originAllowed(req: IncomingMessage, allowed: '*' | ReadonlySet<string>): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined || allowed === '*') return true;
+  if (allowed.has(origin)) return true;
+  const host = req.headers.host;
+  if (host === undefined) return false;
+  try {
+    const page = new URL(origin);
+    // The scheme the page used is the one the server answered on (TLS ends at a proxy, if anywhere).
+    return page.origin === origin && page.host === new URL(`${page.protocol}//${host}`).host;
+  } catch {
+    return false;
+  }
 }
 
 /** Answers an upgrade request with an HTTP error instead of a WebSocket. */
@@ -103,9 +164,12 @@ function refusalFor(req: IncomingMessage, context: ServerContext, closing: boole
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (url.pathname !== LIVE_PATH) return new HttpError(404, `Unknown path ${url.pathname}`, { code: 'not_found' });
   if (closing || context.work.closing) return unavailable('the server is shutting down', 'shutting_down');
-  const key = url.searchParams.get('api_key');
-  const authorized = context.authorized(req) || (key !== null && context.options.apiKeys.has(key));
-  return authorized ? undefined : unauthorized();
+  if (!originAllowed(req, context.options.allowedOrigins)) return forbiddenOrigin();
+  if (context.keys.open) return undefined;
+  const offered = [bearerKey(req), protocolKey(req), url.searchParams.get('api_key') ?? undefined];
+  // Every offered key is checked, so the time taken does not say which one was tried.
+  const accepted = offered.map((key) => context.keys.accepts(key));
+  return accepted.includes(true) ? undefined : unauthorized();
 }
 
 /** The most connections at once: as configured, else one per slot of the default model's pool. */
@@ -181,6 +245,7 @@ class LiveConnection {
   #receivedSamples = 0;
   #text = '';
   #idleTimer: NodeJS.Timeout | undefined;
+  #probe: NodeJS.Timeout | undefined;
   #work: Promise<void> = Promise.resolve();
   #reported = false;
 
@@ -217,13 +282,14 @@ class LiveConnection {
     if (this.#phase === 'over') return;
     if (this.#phase === 'stopped') throw new WhisperError('INVALID_ARGUMENT', 'message: nothing may follow the stop message');
     if (this.#phase === 'streaming' && isBinary) {
-      if (this.#bytesPerSample !== undefined) this.#receivedSamples += data.length / this.#bytesPerSample;
+      if (this.#bytesPerSample !== undefined) this.#countReceived(data.length / this.#bytesPerSample);
       this.#inbox!.push(data);
       // A paused socket sends nothing, through no fault of the client's.
       if (!this.#inbox!.paused) this.#armIdle();
       return;
     }
     if (isBinary) throw new WhisperError('INVALID_ARGUMENT', 'message: expected the start message (JSON text) first, got binary audio');
+    if (data.length > MAX_TEXT_MESSAGE_BYTES) throw new WhisperError('INVALID_ARGUMENT', `message: a text message is at most ${MAX_TEXT_MESSAGE_BYTES} bytes`);
     const message = parseClientMessage(data.toString('utf8'));
     if (this.#phase === 'awaiting-start') {
       if (message.type !== 'start') throw new WhisperError('INVALID_ARGUMENT', 'message: expected the start message first, got stop');
@@ -237,7 +303,9 @@ class LiveConnection {
   }
 
   #begin(start: StartMessage): void {
-    this.#modelName = this.#context.models.canonicalName(start.model) ?? start.model ?? this.#modelName;
+    // A name the client sent is recorded only once it is known to be served: it labels metrics.
+    const canonical = this.#context.models.canonicalName(start.model);
+    if (canonical !== undefined) this.#modelName = canonical;
     const { name, model } = this.#context.models.require(start.model);
     this.#bytesPerSample = BYTES_PER_SAMPLE[start.format];
     const limitBytes = this.#bytesPerSample === undefined ? QUEUED_ENCODED_BYTES : QUEUED_AUDIO_SECONDS * WHISPER_SAMPLE_RATE * this.#bytesPerSample;
@@ -245,8 +313,10 @@ class LiveConnection {
       pause: () => {
         this.#ws.pause();
         this.#clearIdle();
+        this.#startProbing();
       },
       resume: () => {
+        this.#stopProbing();
         this.#ws.resume();
         if (this.#phase === 'streaming') this.#armIdle();
       },
@@ -271,7 +341,7 @@ class LiveConnection {
     const options = streamOptions(this.#context, start, signal, onBuffer);
     let pcm: AsyncIterable<Uint8Array | Float32Array> = inbox;
     if (start.format === 'webm') {
-      pcm = decodedPcm(inbox, this.#audioOptions(), signal, (samples) => (this.#receivedSamples += samples));
+      pcm = decodedPcm(inbox, this.#audioOptions(), signal, (samples) => this.#countReceived(samples));
     }
     for await (const segment of model.transcribeStream(pcm, options)) {
       this.#text += segment.text;
@@ -285,6 +355,13 @@ class LiveConnection {
     return { ...resolved, maxInputBytes: Math.min(resolved.maxInputBytes, this.#context.options.maxFileSize) };
   }
 
+  /** Counts audio received, and ends the stream once it passes the handler's maxAudioDurationMs. */
+  #countReceived(samples: number): void {
+    this.#receivedSamples += samples;
+    const maxMs = this.#context.options.maxAudioDurationMs;
+    if (this.#receivedMs() > maxMs) throw audioTooLong(maxMs);
+  }
+
   #reportHeld(): void {
     this.#instrumentation.onHeld?.({ queuedBytes: this.#inbox?.queuedBytes ?? 0, windowSamples: this.#windowSamples });
   }
@@ -293,6 +370,7 @@ class LiveConnection {
     if (this.#phase === 'over') return;
     this.#phase = 'over';
     this.#clearIdle();
+    this.#stopProbing();
     this.#send(doneMessage(this.#text, this.#receivedMs()));
     this.#close(CLOSE_CODES.normal, 'done');
     this.#report('completed');
@@ -303,6 +381,7 @@ class LiveConnection {
     if (this.#phase === 'over') return;
     this.#phase = 'over';
     this.#clearIdle();
+    this.#stopProbing();
     this.#controller.abort(error);
     this.#inbox?.discard();
     const failure = failureOf(error);
@@ -313,6 +392,7 @@ class LiveConnection {
 
   #onClose(): void {
     this.#clearIdle();
+    this.#stopProbing();
     if (this.#phase === 'over') return;
     this.#phase = 'over';
     const gone = new WhisperError('ABORTED', 'the live stream was aborted: the client closed the connection');
@@ -361,6 +441,19 @@ class LiveConnection {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
   }
+
+  #startProbing(): void {
+    this.#stopProbing();
+    this.#probe = setInterval(() => {
+      if (this.#ws.readyState === this.#ws.OPEN) this.#ws.ping();
+    }, PAUSED_PROBE_MS);
+    this.#probe.unref();
+  }
+
+  #stopProbing(): void {
+    clearInterval(this.#probe);
+    this.#probe = undefined;
+  }
 }
 
 export function createLiveEndpoint(context: ServerContext, instrumentation: LiveInstrumentation = {}): LiveEndpoint {
@@ -391,7 +484,13 @@ export function createLiveEndpoint(context: ServerContext, instrumentation: Live
         const refusal = refusalFor(req, context, closing);
         if (refusal) return refuse(socket, refusal);
         const { WebSocketServer } = loadWs();
-        server ??= new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
+        server ??= new WebSocketServer({
+          noServer: true,
+          maxPayload: MAX_MESSAGE_BYTES,
+          perMessageDeflate: false,
+          clientTracking: false,
+          handleProtocols: chosenProtocol,
+        });
         server.handleUpgrade(req, socket, head, admit);
       } catch (error) {
         refuse(socket, error);

@@ -7,7 +7,7 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { WhisperError } from '../errors/whisper-error';
 import type { WhisperModel } from '../model/whisper-model';
-import type { JobObserver, JobReport, ModelRegistry } from './context';
+import type { Admissions, JobObserver, JobReport, ModelRegistry } from './context';
 import type { Route } from './handler';
 import type { ResolvedMetricsOptions } from './options';
 
@@ -67,7 +67,7 @@ function memoryOf(model: WhisperModel): ReturnType<WhisperModel['memory']> | und
 }
 
 /** The gauges read from the models at scrape time. Each collect starts from reset(), so a model that went away leaves no stale series. */
-function modelGauges(client: PromClient, prefix: string, models: ModelRegistry): Gauge[] {
+function modelGauges(client: PromClient, prefix: string, models: ModelRegistry, queueBound: (model: WhisperModel) => number): Gauge[] {
   // Registered by registerAll, all at once.
   const registers: Registry[] = [];
   const fromStats = (name: string, help: string, read: (stats: ReturnType<WhisperModel['stats']>) => number) =>
@@ -85,7 +85,16 @@ function modelGauges(client: PromClient, prefix: string, models: ModelRegistry):
     fromStats('queue_depth', 'Transcription jobs waiting for a whisper state.', (stats) => stats.queued),
     fromStats('running_jobs', 'Transcription jobs running on a whisper state.', (stats) => stats.running),
     fromStats('concurrency', 'The most transcription jobs that run at once.', (stats) => stats.concurrency),
-    fromStats('max_queue', 'The most jobs that may wait before requests are refused with 429 (+Inf: unlimited).', (stats) => stats.maxQueue),
+    new client.Gauge({
+      name: `${prefix}max_queue`,
+      help: "The most jobs that may wait before requests are refused with 429: the handler's bound, or the model's own if smaller.",
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { name: model, model: served } of models.ready()) this.set({ model }, queueBound(served));
+      },
+    }),
     fromStats('whisper_states', 'whisper.cpp states created so far.', (stats) => stats.states),
     new client.Gauge({
       name: `${prefix}model_ready`,
@@ -156,8 +165,12 @@ function jobMetrics(client: PromClient, prefix: string): JobMetrics {
   };
 }
 
-function countJob(metrics: JobMetrics, report: JobReport): void {
-  const { model, endpoint, outcome, audioSeconds, wallSeconds } = report;
+/** The label for a job's model when it names none the handler serves: client input never becomes a label. */
+export const UNKNOWN_MODEL_LABEL = 'unknown';
+
+function countJob(metrics: JobMetrics, models: ModelRegistry, report: JobReport): void {
+  const { endpoint, outcome, audioSeconds, wallSeconds } = report;
+  const model = models.state(report.model) === undefined ? UNKNOWN_MODEL_LABEL : report.model;
   metrics.jobs.inc({ model, endpoint, outcome });
   if (outcome !== 'completed' || audioSeconds === undefined || !(audioSeconds > 0)) return;
   metrics.audioSeconds.inc({ model, endpoint }, audioSeconds);
@@ -169,16 +182,17 @@ function countJob(metrics: JobMetrics, report: JobReport): void {
  * process metrics (CPU, memory, event loop, GC). A caller's registry gets no process
  * metrics from us: it may have them already, and a second set would collide.
  */
-export function createMetrics(models: ModelRegistry, options: ResolvedMetricsOptions): HandlerMetrics {
+export function createMetrics(admissions: Admissions, options: ResolvedMetricsOptions): HandlerMetrics {
+  const { models } = admissions;
   const client = loadPromClient();
   const { prefix } = options;
   const registry = options.registry ?? new client.Registry();
   const jobs = jobMetrics(client, prefix);
-  registerAll(registry, [...modelGauges(client, prefix, models), jobs.jobs, jobs.audioSeconds, jobs.realTimeFactor]);
+  registerAll(registry, [...modelGauges(client, prefix, models, (model) => admissions.queueBound(model)), jobs.jobs, jobs.audioSeconds, jobs.realTimeFactor]);
   if (options.registry === undefined) client.collectDefaultMetrics({ register: registry, prefix });
   return {
     registry,
-    observer: { jobSettled: (report) => countJob(jobs, report) },
+    observer: { jobSettled: (report) => countJob(jobs, models, report) },
     async route(_req, res) {
       const body = await registry.metrics();
       res.writeHead(200, { 'Content-Type': registry.contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });

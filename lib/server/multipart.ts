@@ -35,7 +35,8 @@ export interface ReceivedForm {
 export const FILE_FIELD = 'file';
 /** Far more than OpenAI's fields need, so a form of thousands of parts is refused early. */
 export const MAX_FIELDS = 64;
-export const MAX_FIELD_BYTES = 64 * 1024;
+/** Every OpenAI field is short; the longest, `prompt`, is bounded at 4 KiB by openai-fields.ts. */
+export const MAX_FIELD_BYTES = 8 * 1024;
 const MAX_PARTS = MAX_FIELDS + 1;
 /**
  * What a form adds around the file: boundaries, part headers and the text fields. A

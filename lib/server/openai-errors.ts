@@ -72,3 +72,8 @@ export function sendError(res: ServerResponse, failure: unknown): void {
 export function badField(param: string, message: string, code: string | null = 'invalid_value'): HttpError {
   return new HttpError(400, message, { type: 'invalid_request_error', param, code });
 }
+
+/** 413 for audio longer than the handler's maxAudioDurationMs. */
+export function audioTooLong(maxMs: number): HttpError {
+  return new HttpError(413, `file: the audio is longer than the limit of ${maxMs / 1000} s`, { param: 'file', code: 'audio_too_long' });
+}

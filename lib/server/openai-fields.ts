@@ -3,7 +3,7 @@
  * transcribe() options. Pure: no request, no model. Fields OpenAI has and we do not (include[],
  * chunking_strategy, …) and any a client adds are ignored, as clients send extras.
  */
-import { isWhisperError } from '../errors/whisper-error';
+import { describeValue, isWhisperError } from '../errors/whisper-error';
 import type { TranscribeOptions } from '../transcription/options';
 import { badField, type HttpError } from './openai-errors';
 
@@ -33,6 +33,26 @@ export interface TranscriptionFields {
 
 type FormFields = ReadonlyMap<string, readonly string[]>;
 
+/** The longest `prompt`, in UTF-8 bytes: whisper keeps at most 224 tokens of it, far fewer bytes than this in any script. */
+export const MAX_PROMPT_BYTES = 4096;
+/** The longest `model`, in characters: no served name is longer. */
+export const MAX_MODEL_FIELD_LENGTH = 256;
+
+function readPrompt(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_PROMPT_BYTES) throw badField('prompt', `prompt: expected at most ${MAX_PROMPT_BYTES} bytes, got ${bytes}`);
+  return value;
+}
+
+function readModel(value: string | undefined): string | undefined {
+  const model = value?.trim();
+  if (model === undefined || model === '') return undefined;
+  if (model.length > MAX_MODEL_FIELD_LENGTH)
+    throw badField('model', `model: expected the name of a served model, got a string of length ${model.length}`, 'model_not_found');
+  return model;
+}
+
 function single(fields: FormFields, name: string): string | undefined {
   const values = fields.get(name);
   if (values === undefined) return undefined;
@@ -43,7 +63,7 @@ function single(fields: FormFields, name: string): string | undefined {
 function readLanguage(value: string | undefined): string | undefined {
   const language = value?.trim().toLowerCase();
   if (language === undefined || language === '') return undefined;
-  if (!/^([a-z]{2,3}|auto)$/.test(language)) throw badField('language', `language: expected an ISO-639-1 code such as 'en', got ${JSON.stringify(value)}`);
+  if (!/^([a-z]{2,3}|auto)$/.test(language)) throw badField('language', `language: expected an ISO-639-1 code such as 'en', got ${describeValue(value)}`);
   return language;
 }
 
@@ -51,7 +71,7 @@ function readTemperature(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const temperature = Number(value);
   if (!Number.isFinite(temperature) || temperature < 0 || temperature > 1) {
-    throw badField('temperature', `temperature: expected a number from 0 to 1, got ${JSON.stringify(value)}`);
+    throw badField('temperature', `temperature: expected a number from 0 to 1, got ${describeValue(value)}`);
   }
   return temperature;
 }
@@ -59,7 +79,7 @@ function readTemperature(value: string | undefined): number | undefined {
 function readResponseFormat(value: string | undefined): ResponseFormat {
   if (value === undefined || value === '') return 'json';
   if (!(RESPONSE_FORMATS as readonly string[]).includes(value)) {
-    throw badField('response_format', `response_format: expected one of ${RESPONSE_FORMATS.join(', ')}, got ${JSON.stringify(value)}`);
+    throw badField('response_format', `response_format: expected one of ${RESPONSE_FORMATS.join(', ')}, got ${describeValue(value)}`);
   }
   return value as ResponseFormat;
 }
@@ -67,7 +87,7 @@ function readResponseFormat(value: string | undefined): ResponseFormat {
 function readStream(value: string | undefined): boolean {
   if (value === undefined || value === '') return false;
   const lower = value.toLowerCase();
-  if (lower !== 'true' && lower !== 'false') throw badField('stream', `stream: expected true or false, got ${JSON.stringify(value)}`);
+  if (lower !== 'true' && lower !== 'false') throw badField('stream', `stream: expected true or false, got ${describeValue(value)}`);
   return lower === 'true';
 }
 
@@ -76,7 +96,7 @@ function readGranularities(fields: FormFields): Set<TimestampGranularity> {
   const granularities = new Set<TimestampGranularity>();
   for (const value of values) {
     if (!(TIMESTAMP_GRANULARITIES as readonly string[]).includes(value)) {
-      throw badField(GRANULARITIES_FIELD, `${GRANULARITIES_FIELD}: expected word or segment, got ${JSON.stringify(value)}`);
+      throw badField(GRANULARITIES_FIELD, `${GRANULARITIES_FIELD}: expected word or segment, got ${describeValue(value)}`);
     }
     granularities.add(value as TimestampGranularity);
   }
@@ -90,9 +110,9 @@ function readGranularities(fields: FormFields): Set<TimestampGranularity> {
  */
 export function parseTranscriptionFields(fields: FormFields, endpoint: OpenAIEndpoint): TranscriptionFields {
   for (const name of SINGLE_FIELDS) single(fields, name);
-  const model = single(fields, 'model')?.trim() || undefined;
+  const model = readModel(single(fields, 'model'));
   const language = readLanguage(single(fields, 'language'));
-  const prompt = single(fields, 'prompt');
+  const prompt = readPrompt(single(fields, 'prompt'));
   const temperature = readTemperature(single(fields, 'temperature'));
   const responseFormat = readResponseFormat(single(fields, 'response_format'));
   const stream = readStream(single(fields, 'stream'));
@@ -105,7 +125,7 @@ export function parseTranscriptionFields(fields: FormFields, endpoint: OpenAIEnd
   }
   const options: TranscriptionFields['options'] = {};
   if (language !== undefined) options.language = language;
-  if (prompt !== undefined && prompt !== '') options.initialPrompt = prompt;
+  if (prompt !== undefined) options.initialPrompt = prompt;
   if (temperature !== undefined) options.temperature = temperature;
   if (endpoint === 'translations') options.translate = true;
   if (granularities.has('word')) options.wordTimestamps = true;

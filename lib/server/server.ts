@@ -17,12 +17,18 @@ export interface TranscriptionServerOptions extends TranscriptionHandlerOptions 
   requestTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this, in ms. Default 5000 (as node:http). */
   keepAliveTimeoutMs?: number;
+  /**
+   * Connections at once (live sockets included). One more is dropped, and connections that
+   * have no request under way (idle keep-alive, or silent since they connected) are closed to
+   * make room, so a flood of idle sockets cannot keep real clients out. Default 1024.
+   */
+  maxConnections?: number;
 }
 
 /** An http.Server answering with `handler`, which it was created with. */
 export type TranscriptionServer = http.Server & { readonly handler: TranscriptionHandler };
 
-const SERVER_KEYS = ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs'] as const;
+const SERVER_KEYS = ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'] as const;
 
 interface ServerTimeouts {
   headersTimeoutMs: number;
@@ -33,6 +39,9 @@ interface ServerTimeouts {
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+/** At most one sweep of idle connections this often, however many connections are dropped. */
+const SWEEP_INTERVAL_MS = 100;
 
 function resolveTimeouts(options: Record<string, unknown>): ServerTimeouts {
   const timeout = integerIn(0, INT32_MAX);
@@ -58,16 +67,37 @@ function checkingIntervalMs({ headersTimeoutMs, requestTimeoutMs }: ServerTimeou
   return Math.max(50, Math.floor(shortest / 2));
 }
 
-function splitOptions(options: TranscriptionServerOptions): { handlerOptions: TranscriptionHandlerOptions; timeouts: ServerTimeouts } {
+function splitOptions(options: TranscriptionServerOptions): { handlerOptions: TranscriptionHandlerOptions; timeouts: ServerTimeouts; maxConnections: number } {
   if (options === null || typeof options !== 'object') throw invalidArgument('options', 'an object', options);
   const handlerOptions: Record<string, unknown> = { ...options };
   for (const key of SERVER_KEYS) delete handlerOptions[key];
-  return { handlerOptions: handlerOptions as unknown as TranscriptionHandlerOptions, timeouts: resolveTimeouts(options as unknown as Record<string, unknown>) };
+  const given = options as unknown as Record<string, unknown>;
+  return {
+    handlerOptions: handlerOptions as unknown as TranscriptionHandlerOptions,
+    timeouts: resolveTimeouts(given),
+    maxConnections: pick(given, 'maxConnections', integerIn(1, 1_000_000), DEFAULT_MAX_CONNECTIONS),
+  };
+}
+
+/**
+ * When a connection is dropped for the limit, closes the connections with no request under way
+ * (node:http's closeIdleConnections: it leaves any whose answer is still going out), so the
+ * next client gets in. Sockets that connect and send nothing are what fills the limit in an
+ * attack; legitimate idle keep-alive clients simply reconnect.
+ */
+function sweepIdleWhenFull(server: http.Server): void {
+  let lastSweep = 0;
+  server.on('drop', () => {
+    const now = performance.now();
+    if (now - lastSweep < SWEEP_INTERVAL_MS) return;
+    lastSweep = now;
+    server.closeIdleConnections();
+  });
 }
 
 /** A server for `createTranscriptionHandler(options)`, its upgrades (live transcription) included; call listen() on it. */
 export function createTranscriptionServer(options: TranscriptionServerOptions): TranscriptionServer {
-  const { handlerOptions, timeouts } = splitOptions(options);
+  const { handlerOptions, timeouts, maxConnections } = splitOptions(options);
   const handler = createTranscriptionHandler(handlerOptions);
   const server = http.createServer(
     {
@@ -78,6 +108,8 @@ export function createTranscriptionServer(options: TranscriptionServerOptions): 
     },
     handler,
   );
+  server.maxConnections = maxConnections;
+  sweepIdleWhenFull(server);
   handler.attach(server);
   return Object.assign(server, { handler });
 }

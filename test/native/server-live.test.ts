@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadAudio, loadModel, type WhisperModel } from '../../lib';
 import { normalizeWords } from '../../lib/tools/wer';
-import { ModelRegistry, RunningWork, type JobReport, type ServerContext } from '../../lib/server/context';
+import { createServerContext, type JobReport } from '../../lib/server/context';
 import { createLiveEndpoint, type LiveEndpoint } from '../../lib/server/live';
 import { resolveHandlerOptions, type TranscriptionHandlerOptions } from '../../lib/server/options';
 import { JFK_WAV, SHARED } from '../support/paths';
@@ -391,13 +391,7 @@ describe('backpressure, reports and close()', () => {
   beforeAll(async () => {
     // A short idle limit: a socket paused by backpressure while a window is transcribed is not idle.
     const options = resolveHandlerOptions({ models: model, bodyTimeoutMs: 2000, transcribeDefaults: { threads: 1, language: 'en' } });
-    const context: ServerContext = {
-      options,
-      models: new ModelRegistry(options.models, options.defaultModel),
-      work: new RunningWork(),
-      observer: { jobSettled: (report) => reports.push(report) },
-      authorized: () => true,
-    };
+    const context = createServerContext(options, { jobSettled: (report) => void reports.push(report) });
     endpoint = createLiveEndpoint(context, {
       onHeld({ queuedBytes, windowSamples }) {
         held.queuedBytes = Math.max(held.queuedBytes, queuedBytes);

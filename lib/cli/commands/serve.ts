@@ -30,10 +30,16 @@ const OPTIONS = {
   cpu: { type: 'boolean' },
   'headers-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-audio-duration': { type: 'string' },
+  'allow-origin': { type: 'string', multiple: true },
+  'metrics-auth': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
 const DEFAULT_PORT = 8080;
+/** lib/server/options.ts' DEFAULT_QUEUE_PER_SLOT, restated: importing it would load lib/server for every command. */
+const DEFAULT_QUEUE_PER_SLOT = 4;
 const DEFAULT_HOST = '127.0.0.1';
 const PEER_DEPENDENCIES = ['busboy', 'ws', 'prom-client'] as const;
 
@@ -68,14 +74,23 @@ Server:
                           several keys; default: $WHISPER_NAPI_API_KEY, or no key asked for)
   --max-file-size <size>  the largest upload: bytes, or with kb, mb, gb (1024-based;
                           default 25mb, as OpenAI)
+  --max-audio-duration <s>  the longest audio one request may hold, in seconds of decoded
+                          audio; longer is answered 413 (default 7200, 2 hours)
   --headers-timeout <ms>  a client must send its request head within this (default 10000)
   --request-timeout <ms>  ... and its whole request within this (default 300000)
+  --max-connections <n>   connections at once; when full, connections with no request under
+                          way are closed to make room (default 1024)
+  --allow-origin <origin> a web origin (https://app.example) whose pages may use the live
+                          WebSocket; repeat it for several, or * for any (default: only the
+                          server's own page; programs that send no Origin are not affected)
+  --metrics-auth          /metrics asks for the API key too (default: it asks for none)
 
 Work:
   --concurrency <n|auto>  transcriptions that run at once, each on its own whisper state
                           (default 1; auto plans it from memory)
   --max-queue <n>         requests that may wait for a state; more are answered 429 with
-                          Retry-After (default: no limit)
+                          Retry-After, and so are uploads beyond what runs and waits
+                          (default: 4 × concurrency)
   -t, --threads <n>       CPU threads per transcription (default: cores / concurrency, at most 4)
 
 Messages:
@@ -108,6 +123,11 @@ interface ServeSettings {
   threads: number | undefined;
   headersTimeoutMs: number | undefined;
   requestTimeoutMs: number | undefined;
+  maxQueue: number | undefined;
+  maxConnections: number | undefined;
+  maxAudioDurationMs: number | undefined;
+  allowedOrigins: '*' | string[] | undefined;
+  metricsAuth: boolean;
   download: boolean;
   modelsDir: string | undefined;
   quiet: boolean;
@@ -140,6 +160,11 @@ function parseSettings(args: string[]): ServeSettings {
     threads: intOption('threads', values.threads, 1),
     headersTimeoutMs: intOption('headers-timeout', values['headers-timeout'], 1),
     requestTimeoutMs: intOption('request-timeout', values['request-timeout'], 1),
+    maxQueue,
+    maxConnections: intOption('max-connections', values['max-connections'], 1),
+    maxAudioDurationMs: audioDuration(values['max-audio-duration']),
+    allowedOrigins: origins(values['allow-origin']),
+    metricsAuth: values['metrics-auth'] === true,
     download: values.download === true,
     modelsDir: values['models-dir'],
     quiet: values.quiet === true,
@@ -150,6 +175,37 @@ function parseSettings(args: string[]): ServeSettings {
 function concurrencyOption(value: string | undefined): number | 'auto' {
   if (value === 'auto') return 'auto';
   return intOption('concurrency', value, 1) ?? 1;
+}
+
+/** --max-audio-duration in seconds (at least 1), as ms. */
+function audioDuration(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 1 || seconds > 24 * 3600) {
+    usageError(`--max-audio-duration expects seconds from 1 to 86400, got "${value}"`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** --allow-origin as given (repeatable): '*' alone, or origins such as https://app.example. */
+function origins(given: string[] | undefined): '*' | string[] | undefined {
+  if (given === undefined) return undefined;
+  if (given.includes('*')) {
+    if (given.length > 1) usageError('--allow-origin * allows every origin; give it alone');
+    return '*';
+  }
+  for (const origin of given) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || url.origin !== origin.replace(/\/$/, '') || !/^https?:$/.test(url.protocol)) {
+      usageError(`--allow-origin expects an origin such as https://app.example (scheme, host and port), got "${origin}"`);
+    }
+  }
+  return given.map((origin) => new URL(origin).origin);
 }
 
 /** --api-key as given (repeatable), else $WHISPER_NAPI_API_KEY, else none. */
@@ -252,6 +308,11 @@ function handlerOptions(settings: ServeSettings, loading: Promise<WhisperModel>)
     ...(settings.threads !== undefined ? { transcribeDefaults: { threads: settings.threads } } : {}),
     ...(settings.headersTimeoutMs !== undefined ? { headersTimeoutMs: settings.headersTimeoutMs } : {}),
     ...(settings.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.requestTimeoutMs } : {}),
+    ...(settings.maxQueue !== undefined ? { maxQueue: settings.maxQueue } : {}),
+    ...(settings.maxConnections !== undefined ? { maxConnections: settings.maxConnections } : {}),
+    ...(settings.maxAudioDurationMs !== undefined ? { maxAudioDurationMs: settings.maxAudioDurationMs } : {}),
+    ...(settings.allowedOrigins !== undefined ? { allowedOrigins: settings.allowedOrigins } : {}),
+    ...(settings.metricsAuth ? { metricsAuth: true } : {}),
   };
 }
 
@@ -267,7 +328,7 @@ async function serve(server: ServerModule, settings: ServeSettings, interrupt: A
   let go!: (listening: boolean) => void;
   const loading = loadServedModel(settings, new Promise<boolean>((resolve) => (go = resolve)), stopping);
   loading.then(
-    (model) => say(`model ${settings.modelName} ready (concurrency ${model.concurrency}, max queue ${model.stats().maxQueue})`),
+    (model) => say(`model ${settings.modelName} ready (concurrency ${model.concurrency}, max queue ${settings.maxQueue ?? DEFAULT_QUEUE_PER_SLOT * model.concurrency})`),
     () => {},
   );
   const loadFailed = loading.then(

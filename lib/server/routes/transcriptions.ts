@@ -11,7 +11,7 @@ import type { Transcript } from '../../transcription/transcript';
 import { clientGoneSignal, unavailable, type JobOutcome, type ServerContext } from '../context';
 import { closeAfterAnswer, declaredTooLarge, FILE_FIELD, isMultipart, readMultipart, takeChunks, type ReceivedFile } from '../multipart';
 import { fieldError, parseTranscriptionFields, transcribeOptionsFor, type OpenAIEndpoint, type TranscriptionFields } from '../openai-fields';
-import { badField, HttpError, RETRY_AFTER_SECONDS, sendError } from '../openai-errors';
+import { audioTooLong, badField, HttpError, RETRY_AFTER_SECONDS, sendError } from '../openai-errors';
 import { sendTranscript } from '../responses';
 import { transcriptEvents } from '../sse';
 
@@ -20,18 +20,19 @@ interface ChosenModel {
   model: WhisperModel;
 }
 
-/** True when one more job would be refused: no state free for it and maxQueue already waiting. */
-export function queueIsFull(model: WhisperModel): boolean {
-  const { running, queued, concurrency, maxQueue } = model.stats();
-  const startsAtOnce = running < concurrency && queued === 0;
-  return !startsAtOnce && queued >= maxQueue;
-}
-
 function queueFull(name: string): HttpError {
   return new HttpError(429, `the model \`${name}\` has as many jobs waiting as it takes; retry later`, {
     type: 'rate_limit_error',
     code: 'rate_limit_exceeded',
     headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+  });
+}
+
+function tooManyUploads(limit: number): HttpError {
+  return new HttpError(429, `the server holds as many uploads as it takes (${limit}); retry later`, {
+    type: 'rate_limit_error',
+    code: 'rate_limit_exceeded',
+    headers: { 'Retry-After': String(RETRY_AFTER_SECONDS), Connection: 'close' },
   });
 }
 
@@ -47,8 +48,12 @@ function onlyModel(context: ServerContext): ChosenModel | undefined {
   return context.models.names().length === 1 ? context.models.require(undefined) : undefined;
 }
 
-/** Refusals that need no body. Their answer leaves the connection open: node:http reads and drops the body. */
-function refuseBeforeReading(req: IncomingMessage, context: ServerContext, endpoint: OpenAIEndpoint): void {
+/**
+ * Refusals that need no body, and the upload slot the request holds until it is answered. A
+ * refusal's answer leaves the connection open (node:http reads and drops the body), except the
+ * one for too many uploads: that connection is closed, so its body is never read at all.
+ */
+function admitBeforeReading(req: IncomingMessage, context: ServerContext, endpoint: OpenAIEndpoint): () => void {
   if (context.work.closing) throw unavailable('the server is shutting down', 'shutting_down');
   if (!isMultipart(req)) {
     throw new HttpError(400, `the body must be multipart/form-data with the audio in \`${FILE_FIELD}\`, got ${req.headers['content-type'] ?? 'no Content-Type'}`, {
@@ -61,10 +66,14 @@ function refuseBeforeReading(req: IncomingMessage, context: ServerContext, endpo
     throw tooLarge;
   }
   const chosen = onlyModel(context);
-  if (chosen && queueIsFull(chosen.model)) {
-    context.observer.jobSettled({ model: chosen.name, endpoint, outcome: 'rejected', wallSeconds: 0 });
-    throw queueFull(chosen.name);
+  const { admissions } = context;
+  const release = admissions.takeUpload();
+  if (release === undefined) {
+    if (chosen) context.observer.jobSettled({ model: chosen.name, endpoint, outcome: 'rejected', wallSeconds: 0 });
+    closeAfterAnswer(req);
+    throw tooManyUploads(admissions.uploadLimit());
   }
+  return release;
 }
 
 /** A refusal while the body was being read: the rest is not read, so the connection closes after it. */
@@ -74,7 +83,15 @@ function closingConnection(error: unknown): unknown {
 }
 
 export async function transcriptionRoute(req: IncomingMessage, res: ServerResponse, context: ServerContext, endpoint: OpenAIEndpoint): Promise<void> {
-  refuseBeforeReading(req, context, endpoint);
+  const releaseUpload = admitBeforeReading(req, context, endpoint);
+  try {
+    await receiveAndRun(req, res, context, endpoint);
+  } finally {
+    releaseUpload();
+  }
+}
+
+async function receiveAndRun(req: IncomingMessage, res: ServerResponse, context: ServerContext, endpoint: OpenAIEndpoint): Promise<void> {
   const signal = clientGoneSignal(req, res);
   let form;
   try {
@@ -89,11 +106,22 @@ export async function transcriptionRoute(req: IncomingMessage, res: ServerRespon
   if (file === undefined) throw badField(FILE_FIELD, `file: missing; send the audio as a file in the field \`${FILE_FIELD}\``, 'missing_required_parameter');
   if (file.bytes === 0) throw badField(FILE_FIELD, 'file: empty; the upload held no bytes');
   const chosen = context.models.require(fields.model);
-  if (queueIsFull(chosen.model)) {
+  const releaseJob = context.admissions.takeJob(chosen.name, chosen.model);
+  if (releaseJob === undefined) {
+    file.chunks.length = 0;
     context.observer.jobSettled({ model: chosen.name, endpoint, outcome: 'rejected', wallSeconds: 0 });
     throw queueFull(chosen.name);
   }
-  await context.work.start(() => runJob({ res, context, endpoint, fields, file, chosen, signal }));
+  try {
+    await context.work.start(() => runJob({ res, context, endpoint, fields, file, chosen, signal }));
+  } finally {
+    releaseJob();
+  }
+}
+
+/** The library's refusal of audio past options.audio.maxDurationMs (INVALID_AUDIO), as the 413 the handler answers. */
+function durationRefusal(error: unknown, maxMs: number): HttpError | undefined {
+  return isWhisperError(error, 'INVALID_AUDIO') && error.message.includes('maxDurationMs') ? audioTooLong(maxMs) : undefined;
 }
 
 interface Job {
@@ -110,19 +138,23 @@ interface Job {
 async function runJob({ res, context, endpoint, fields, file, chosen, signal }: Job): Promise<void> {
   const started = performance.now();
   const events = fields.stream ? transcriptEvents(res) : undefined;
-  const options = transcribeOptionsFor(fields, context.options.transcribeDefaults, {
+  const { maxAudioDurationMs, transcribeDefaults } = context.options;
+  const defaults = { ...transcribeDefaults, audio: { ...transcribeDefaults.audio, maxDurationMs: maxAudioDurationMs } };
+  const options = transcribeOptionsFor(fields, defaults, {
     signal,
     ...(events ? { onSegment: (segment) => events.delta(segment.text) } : {}),
   });
   let transcript: Transcript;
   try {
     transcript = await chosen.model.transcribe(takeChunks(file), options);
-  } catch (error) {
+  } catch (failure) {
     file.chunks.length = 0;
+    const error = durationRefusal(failure, maxAudioDurationMs) ?? failure;
     const refusal = fieldError(error, fields);
     if (refusal) return sendError(res, refusal);
     if (!isWhisperError(error, 'INVALID_ARGUMENT')) {
-      context.observer.jobSettled({ model: chosen.name, endpoint, outcome: outcomeOf(error), wallSeconds: (performance.now() - started) / 1000 });
+      const outcome = error instanceof HttpError ? 'rejected' : outcomeOf(error);
+      context.observer.jobSettled({ model: chosen.name, endpoint, outcome, wallSeconds: (performance.now() - started) / 1000 });
     }
     if (signal.aborted) return;
     if (!events?.fail(error)) sendError(res, error);
