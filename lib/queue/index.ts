@@ -6,6 +6,7 @@ export {
   createTranscriptionWorker,
   TranscriptionWorker,
   type TranscriptionWorkerOptions,
+  type WorkerTranscribeDefaults,
   type QueueTranscriber,
   type WorkerCounts,
   type TranscriptionProgress,
@@ -28,6 +29,8 @@ export {
   type JobAudio,
   type QueueAudio,
   type QueueTranscribeOptions,
+  type QueueVadOptions,
+  type QueueAudioOptions,
   type TranscriptionJobData,
   type TranscriptionResult,
 } from './job-data';

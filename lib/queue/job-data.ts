@@ -1,14 +1,20 @@
 /**
  * What a transcription job carries through Redis, and the checks on it. BullMQ stores job data
  * as JSON, so everything here is plain data: the audio as a path or URL the workers read
- * themselves, or as a few bytes inline (base64); the transcribe options without callbacks or
- * signals; the output format. Pure: no Redis, no model.
+ * themselves (within what each worker allows: audio-fetch.ts), or as a few bytes inline
+ * (base64); the decoding and result options a job may set (job-options.ts); the output format.
+ * Producers may be untrusted: parseJobData builds fresh objects from checked values only, and
+ * failure reasons carry messages written here, never the audio's bytes or a server's words.
+ * Pure: no Redis, no model.
  */
 import path from 'node:path';
 import { invalidArgument, WhisperError, WHISPER_ERROR_CODES, type WhisperErrorCode } from '../errors/whisper-error';
-import { isNonEmptyString, oneOf, optionsObject, pick, rejectUnknownKeys } from '../errors/validate';
+import { integerIn, oneOf, optionsObject } from '../errors/validate';
 import { TRANSCRIPT_FORMATS, type FormatOptions, type TranscriptFormat } from '../transcription/formats';
-import type { TranscribeOptions } from '../transcription/options';
+import { checkedTable, checkJobOptions, type QueueTranscribeOptions } from './job-options';
+import { describeKey } from './safe-text';
+
+export type { QueueTranscribeOptions, QueueVadOptions, QueueAudioOptions } from './job-options';
 
 /**
  * The most audio bytes a job may carry inline: 1 MiB, about 32 s of 16 kHz 16-bit mono WAV or
@@ -17,11 +23,15 @@ import type { TranscribeOptions } from '../transcription/options';
  */
 export const MAX_INLINE_AUDIO_BYTES = 1024 * 1024;
 
+/** The longest path a job may name (Linux's PATH_MAX). */
+export const MAX_JOB_PATH_CHARS = 4096;
+/** The longest URL a job may name. */
+export const MAX_JOB_URL_CHARS = 8192;
+/** The longest model name a job may name. */
+const MAX_MODEL_NAME_CHARS = 128;
+
 /** The audio of a job as it travels: exactly one of the three. */
 export type JobAudio = { path: string } | { url: string } | { inline: string };
-
-/** The transcribe options a job can carry: everything but what cannot travel as JSON or is the queue's to decide. */
-export type QueueTranscribeOptions = Omit<TranscribeOptions, 'signal' | 'onProgress' | 'onSegment' | 'priority'>;
 
 /** One job's data in Redis. */
 export interface TranscriptionJobData {
@@ -46,14 +56,6 @@ export interface TranscriptionResult {
 /** What enqueueTranscription accepts as audio. */
 export type QueueAudio = string | URL | Uint8Array;
 
-/** Options a job cannot carry, and why, for the message. */
-const LOCAL_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
-  ['signal', 'cancel the job instead (cancelTranscription)'],
-  ['onProgress', "the worker reports progress with job.updateProgress (the queue's 'progress' event)"],
-  ['onSegment', 'the segments are in the result'],
-  ['priority', "pass the job's priority to enqueueTranscription"],
-]);
-
 const JOB_DATA_KEYS: ReadonlySet<string> = new Set(['audio', 'options', 'format', 'formatOptions', 'model']);
 const AUDIO_KEYS: ReadonlySet<string> = new Set(['path', 'url', 'inline']);
 
@@ -68,11 +70,12 @@ export function toJobAudio(audio: unknown): JobAudio {
   if (audio instanceof URL) return { url: checkedUrl('audio', audio.href) };
   if (typeof audio !== 'string' || audio.length === 0) throw invalidArgument('audio', AUDIO_EXPECTED, audio);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(audio)) return { url: checkedUrl('audio', audio) };
-  return { path: path.resolve(audio) };
+  return { path: checkedPath('audio', path.resolve(audio)) };
 }
 
 /** An http: or https: URL, as its href; anything else INVALID_ARGUMENT naming `name`. */
 function checkedUrl(name: string, value: string): string {
+  if (value.length > MAX_JOB_URL_CHARS) throw invalidArgument(name, `a URL of at most ${MAX_JOB_URL_CHARS} characters`, value);
   let url: URL;
   try {
     url = new URL(value);
@@ -80,39 +83,28 @@ function checkedUrl(name: string, value: string): string {
     throw invalidArgument(name, 'an http(s) URL', value);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidArgument(name, `an http(s) URL (workers fetch only http and https)`, value);
+  if (url.href.length > MAX_JOB_URL_CHARS) throw invalidArgument(name, `a URL of at most ${MAX_JOB_URL_CHARS} characters`, value);
   return url.href;
 }
 
-/**
- * The options checked for the trip: a plain object of JSON values, without the options only a
- * local call can have. Everything else (ranges, languages, the model's limits) is checked by
- * the worker's model, and a job it refuses fails at once with INVALID_ARGUMENT.
- */
-export function checkQueueOptions(name: string, options: unknown): QueueTranscribeOptions {
-  const o = optionsObject(name, options);
-  for (const [key, instead] of LOCAL_ONLY_OPTIONS) {
-    if (o[key] !== undefined) throw invalidArgument(`${name}.${key}`, `no ${key} in a queued job (${instead})`, o[key]);
-  }
-  assertJsonValue(name, o);
-  return o as QueueTranscribeOptions;
+/** An absolute path without NUL bytes, of at most MAX_JOB_PATH_CHARS. */
+function checkedPath(name: string, value: string): string {
+  if (value.length > MAX_JOB_PATH_CHARS) throw invalidArgument(name, `a path of at most ${MAX_JOB_PATH_CHARS} characters`, value);
+  if (value.includes('\0')) throw invalidArgument(name, 'a path without NUL characters', value);
+  if (!path.isAbsolute(value)) throw invalidArgument(name, 'an absolute path', value);
+  return value;
 }
 
-/** Throws INVALID_ARGUMENT naming the first value JSON would lose or change (a function, a NaN, a Date, ...). */
-function assertJsonValue(name: string, value: unknown): void {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw invalidArgument(name, 'a finite number (job data travels as JSON)', value);
-    return;
-  }
-  if (Array.isArray(value)) {
-    value.forEach((item, index) => assertJsonValue(`${name}[${index}]`, item));
-    return;
-  }
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const [key, item] of Object.entries(value)) if (item !== undefined) assertJsonValue(`${name}.${key}`, item);
-    return;
-  }
-  throw invalidArgument(name, 'a JSON value: a string, number, boolean, null, array or plain object (job data travels as JSON)', value);
+/** formatTranscript's options, bounded as it bounds them. */
+const FORMAT_OPTION_CHECKS = {
+  maxLineLength: integerIn(1, 1000),
+  maxLineCount: integerIn(1, 1000),
+  task: oneOf(['transcribe', 'translate']),
+};
+
+/** A job's format options: only formatTranscript's, within its bounds. */
+export function checkFormatOptions(name: string, value: unknown): FormatOptions {
+  return checkedTable(name, value, FORMAT_OPTION_CHECKS, 'formatOptions');
 }
 
 /**
@@ -121,31 +113,49 @@ function assertJsonValue(name: string, value: unknown): void {
  */
 export function parseJobData(data: unknown): TranscriptionJobData {
   const o = optionsObject('job.data', data);
-  rejectUnknownKeys('job.data', o, JOB_DATA_KEYS);
+  rejectUnknown('job.data', o, JOB_DATA_KEYS);
   const audio = parseJobAudio(o.audio);
-  const options = o.options === undefined ? undefined : checkQueueOptions('job.data.options', o.options);
-  const format = pick(o, 'format', oneOf(TRANSCRIPT_FORMATS), 'json', 'job.data.');
-  const formatOptions = o.formatOptions === undefined ? undefined : (optionsObject('job.data.formatOptions', o.formatOptions) as FormatOptions);
-  const model = o.model === undefined ? undefined : isNonEmptyString('job.data.model', o.model);
+  const options = o.options === undefined ? undefined : checkJobOptions('job.data.options', o.options);
+  const format = o.format === undefined ? 'json' : oneOf(TRANSCRIPT_FORMATS)('job.data.format', o.format);
+  const formatOptions = o.formatOptions === undefined ? undefined : checkFormatOptions('job.data.formatOptions', o.formatOptions);
+  const model = o.model === undefined ? undefined : checkedModelName('job.data.model', o.model);
   return { audio, options, format, formatOptions, model };
+}
+
+/** A model name as a job may give it: a short string; which names a worker serves is the worker's to say. */
+export function checkedModelName(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_MODEL_NAME_CHARS) {
+    throw invalidArgument(name, `a model name (a string of 1 to ${MAX_MODEL_NAME_CHARS} characters)`, value);
+  }
+  return value;
+}
+
+/** Refuses a key that is not known, quoting it only when it is a short name. */
+function rejectUnknown(name: string, o: Record<string, unknown>, known: ReadonlySet<string>): void {
+  for (const key of Object.keys(o)) {
+    if (!known.has(key) && o[key] !== undefined) throw new WhisperError('INVALID_ARGUMENT', `${name}: expected only ${[...known].join(', ')}, got ${describeKey(key)}`);
+  }
 }
 
 function parseJobAudio(value: unknown): JobAudio {
   const expected = 'an object with exactly one of path, url or inline (base64)';
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgument('job.data.audio', expected, value);
   const o = value as Record<string, unknown>;
-  rejectUnknownKeys('job.data.audio', o, AUDIO_KEYS);
+  rejectUnknown('job.data.audio', o, AUDIO_KEYS);
   const given = [...AUDIO_KEYS].filter((key) => o[key] !== undefined);
   if (given.length !== 1) throw invalidArgument('job.data.audio', expected, value);
-  const key = given[0];
-  const text = isNonEmptyString(`job.data.audio.${key}`, o[key]);
+  const key = given[0]!;
+  const text = o[key];
+  if (typeof text !== 'string' || text.length === 0) throw invalidArgument(`job.data.audio.${key}`, 'a non-empty string', text);
   if (key === 'url') return { url: checkedUrl('job.data.audio.url', text) };
-  if (key === 'path') return { path: text };
+  if (key === 'path') return { path: checkedPath('job.data.audio.path', text) };
   return { inline: checkedBase64(text) };
 }
 
 /** Base64 of at most MAX_INLINE_AUDIO_BYTES bytes. */
 function checkedBase64(text: string): string {
+  const most = Math.ceil(MAX_INLINE_AUDIO_BYTES / 3) * 4;
+  if (text.length > most) throw invalidArgument('job.data.audio.inline', `at most ${MAX_INLINE_AUDIO_BYTES} bytes of audio`, `${text.length} characters of base64`);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw invalidArgument('job.data.audio.inline', 'base64 audio bytes', text);
   const bytes = (text.length / 4) * 3 - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
   if (bytes > MAX_INLINE_AUDIO_BYTES) throw invalidArgument('job.data.audio.inline', `at most ${MAX_INLINE_AUDIO_BYTES} bytes of audio`, `${bytes} bytes`);
@@ -175,10 +185,51 @@ export function isPermanentFailure(error: unknown): boolean {
   return error instanceof WhisperError && PERMANENT_CODES.has(error.code);
 }
 
-/** How a failure is written into the job's failedReason: `CODE: message`, so any client can read the code back. */
+/** Errors whose messages the queue wrote itself (job data, paths, URLs): reported as they are. */
+const OWN_MESSAGES = new WeakSet<WhisperError>();
+
+/** Marks `error` as one whose message the queue wrote (it names only what the producer sent, briefly). */
+export function queueMessage<T extends WhisperError>(error: T): T {
+  OWN_MESSAGES.add(error);
+  return error;
+}
+
+/**
+ * Codes whose messages are written from checked values only (an option's name, what it
+ * expected and a short description of what it got; a cancellation; a deadline; the pool).
+ */
+const QUOTED_CODES: ReadonlySet<WhisperErrorCode> = new Set(['INVALID_ARGUMENT', 'ABORTED', 'TIMEOUT', 'QUEUE_FULL', 'DISPOSED', 'STATE_INIT_FAILED']);
+
+/**
+ * What the failure reason says for the other codes: their messages can quote the audio (the
+ * first bytes of an unknown format), ffmpeg's or whisper.cpp's output or the worker's files,
+ * none of which a producer may read. The worker keeps the original as the error's cause.
+ */
+const REASON_WORDS: Partial<Record<WhisperErrorCode, string>> = {
+  INVALID_AUDIO: 'the audio could not be decoded',
+  UNSUPPORTED_AUDIO: 'the audio is in a format this worker cannot decode',
+  AUDIO_NOT_FOUND: 'the audio file was not found',
+  FILE_UNREADABLE: 'the audio could not be read',
+  TRANSCRIPTION_FAILED: 'the transcription failed',
+  DOWNLOAD_FAILED: 'a download failed',
+  MODEL_NOT_FOUND: "the worker's model was not found",
+  INVALID_MODEL: "the worker's model is not usable",
+  MODEL_LOAD_FAILED: "the worker's model could not be loaded",
+};
+
+/** The longest failure reason written. */
+const MAX_REASON_CHARS = 1000;
+
+/**
+ * How a failure is written into the job's failedReason: `CODE: message` on one line, so any
+ * client can read the code back; the message only when the queue wrote it or its code's
+ * messages quote nothing but checked values (see QUOTED_CODES), else the code's own words.
+ */
 export function failureReason(error: unknown): string {
-  if (error instanceof WhisperError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof WhisperError)) return 'TRANSCRIPTION_FAILED: the worker failed unexpectedly';
+  const message = OWN_MESSAGES.has(error) || QUOTED_CODES.has(error.code) ? error.message : (REASON_WORDS[error.code] ?? `the job failed (${error.code})`);
+  const line = message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  return `${error.code}: ${line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS)}...` : line}`;
 }
 
 /**

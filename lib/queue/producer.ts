@@ -8,8 +8,10 @@ import { invalidArgument } from '../errors/whisper-error';
 import { integerIn, isNonEmptyString, oneOf, optionsObject, pick, rejectUnknownKeys } from '../errors/validate';
 import { TRANSCRIPT_FORMATS, type FormatOptions, type TranscriptFormat } from '../transcription/formats';
 import { markCancelled } from './cancel';
+import { checkJobOptions } from './job-options';
 import {
-  checkQueueOptions,
+  checkedModelName,
+  checkFormatOptions,
   errorFromFailure,
   toJobAudio,
   type QueueAudio,
@@ -36,7 +38,11 @@ export interface TranscriptionRequest {
    * larger audio never travels through Redis, and is refused with INVALID_ARGUMENT naming `audio`.
    */
   audio: QueueAudio;
-  /** transcribe() options, as JSON: no signal, onProgress, onSegment or priority. */
+  /**
+   * The decoding and result options a job may carry (QueueTranscribeOptions): no callbacks or
+   * signal, and nothing that is the worker's to decide (threads, ffmpeg, the VAD model file,
+   * audio limits); refused here with INVALID_ARGUMENT, as the worker would refuse them.
+   */
   options?: QueueTranscribeOptions;
   /** The result's format (formatTranscript). Default 'json'. */
   format?: TranscriptFormat;
@@ -56,10 +62,10 @@ export function transcriptionJobData(request: TranscriptionRequest): Transcripti
   const o = optionsObject('request', request);
   rejectUnknownKeys('request', o, REQUEST_KEYS);
   const data: TranscriptionJobData = { audio: toJobAudio(o.audio) };
-  if (o.options !== undefined) data.options = checkQueueOptions('request.options', o.options);
+  if (o.options !== undefined) data.options = checkJobOptions('request.options', o.options);
   if (o.format !== undefined) data.format = oneOf(TRANSCRIPT_FORMATS)('request.format', o.format);
-  if (o.formatOptions !== undefined) data.formatOptions = checkQueueOptions('request.formatOptions', o.formatOptions) as FormatOptions;
-  if (o.model !== undefined) data.model = isNonEmptyString('request.model', o.model);
+  if (o.formatOptions !== undefined) data.formatOptions = checkFormatOptions('request.formatOptions', o.formatOptions);
+  if (o.model !== undefined) data.model = checkedModelName('request.model', o.model);
   return data;
 }
 

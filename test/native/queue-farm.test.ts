@@ -55,7 +55,7 @@ describe.skipIf(unavailable !== undefined)('two worker processes, 100 jobs', () 
   });
 
   it('completes each job once, with its own transcript, the work shared between the two', async () => {
-    for (const name of ['farm-a', 'farm-b']) workers.push(startWorkerProcess({ redisUrl: redis.url, queue: 'farm', name, model }));
+    for (const name of ['farm-a', 'farm-b']) workers.push(startWorkerProcess({ redisUrl: redis.url, queue: 'farm', name, model, audioRoots: [scratch] }));
     await Promise.all(workers.map((worker) => worker.waitForLine(/^ready /)));
     const audioOf = new Map<string, string>();
     for (let i = 0; i < 100; i++) {

@@ -51,7 +51,7 @@ describe.skipIf(unavailable !== undefined)('recovery', () => {
   }
 
   function startWorker(queue: string, name: string, args: readonly string[] = []): WorkerProcess {
-    const worker = startWorkerProcess({ redisUrl: redis.url, queue, name, model, args });
+    const worker = startWorkerProcess({ redisUrl: redis.url, queue, name, model, audioRoots: [scratch, path.dirname(JFK_WAV)], args });
     workers.push(worker);
     return worker;
   }
@@ -89,7 +89,7 @@ describe.skipIf(unavailable !== undefined)('recovery', () => {
     const doomed = startWorker('stall', 'stall-a', SHORT_LOCKS);
     await doomed.waitForLine(/^ready /);
     // The full JFK clip with the full window: several seconds on one thread, long enough to be killed in.
-    const long = await enqueueTranscription(queue, { audio: JFK_WAV, options: { threads: 1, temperatureIncrement: 0 } });
+    const long = await enqueueTranscription(queue, { audio: JFK_WAV, options: { temperatureIncrement: 0 } });
     const audioOf = new Map<string, string>();
     for (const clip of clips.slice(0, 3)) audioOf.set((await enqueueTranscription(queue, { audio: clip, options: FAST_JOB_OPTIONS })).id!, clip);
     while ((await long.getState()) !== 'active') await new Promise((resolve) => setTimeout(resolve, 50));
@@ -154,10 +154,10 @@ describe.skipIf(unavailable !== undefined)('recovery', () => {
     }
 
     it('prints the job id without --wait, and the result in the -o format with it', async () => {
-      const queued = await submit([clips[3], '-t', '1']);
+      const queued = await submit([clips[3]]);
       expect(queued.code).toBe(0);
       expect(queued.stdout).toMatch(/^\d+\n$/);
-      const srt = await submit([clips[3], '--wait', '-o', 'srt', '-t', '1']);
+      const srt = await submit([clips[3], '--wait', '-o', 'srt']);
       expect(srt.stderr).toBe('');
       expect(srt.code).toBe(0);
       expect(srt.stdout).toMatch(/^1\n00:00:0\d,\d{3} --> 00:00:0\d,\d{3}\n.*not an ill/i);
@@ -165,7 +165,7 @@ describe.skipIf(unavailable !== undefined)('recovery', () => {
     });
 
     it('--inline sends the bytes; over the limit it is refused before anything is queued', async () => {
-      const inline = await submit([clips[0], '--inline', '--wait', '-o', 'txt', '-t', '1']);
+      const inline = await submit([clips[0], '--inline', '--wait', '-o', 'txt']);
       expect(inline.code).toBe(0);
       // Sent with the CLI's default options, not the fast ones the references were made with.
       expect(isNearestTo(inline.stdout.trim(), expected.get(clips[0])!, [...expected.values()]), inline.stdout).toBe(true);
@@ -195,6 +195,9 @@ describe.skipIf(unavailable !== undefined)('recovery', () => {
       const badFormat = await submit([clips[0], '-o', 'docx']);
       expect(badFormat.code).toBe(2);
       expect(badFormat.stderr).toContain('-o expects one of txt, srt, vtt, json, verbose_json, tsv, lrc, got "docx"');
+      const threads = await submit([clips[0], '-t', '2']);
+      expect(threads.code).toBe(2);
+      expect(threads.stderr).toContain("--threads is the worker's to decide: start the worker with --threads");
     });
   });
 });

@@ -16,12 +16,13 @@ import { REPO_ROOT, SHARED } from './paths';
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'cli.js');
 
 /**
- * One thread; a 5.12 s encoder window (every clip is shorter) instead of 30 s, a multiple of 256
- * frames so that results do not depend on the state's earlier jobs (with flash attention other
- * contexts read the cross-cache padding: ARCHITECTURE.md); no temperature fallback, whose
- * retries make a clip cut mid-word take many times longer.
+ * A 5.12 s encoder window (every clip is shorter) instead of 30 s, a multiple of 256 frames so
+ * that results do not depend on the state's earlier jobs (with flash attention other contexts
+ * read the cross-cache padding: ARCHITECTURE.md); no temperature fallback, whose retries make a
+ * clip cut mid-word take many times longer. One thread is the workers' own setting
+ * (`--threads 1`, transcribeDefaults), since jobs cannot set it.
  */
-export const FAST_JOB_OPTIONS: QueueTranscribeOptions = { threads: 1, audioContext: 256, temperatureIncrement: 0 };
+export const FAST_JOB_OPTIONS = { audioContext: 256, temperatureIncrement: 0 } as const satisfies QueueTranscribeOptions;
 
 /** Ten clips of 1 to 3.5 s with ten clearly different texts: three playing cards read out, six book and speech cuts. */
 export function makeClips(dir: string): string[] {
@@ -54,7 +55,7 @@ export async function referenceTranscripts(model: string, clips: readonly string
   const expected = new Map<string, string>();
   const reference = await loadModel(model, { gpu: false });
   try {
-    for (const clip of clips) expected.set(clip, (await reference.transcribe(clip, FAST_JOB_OPTIONS)).text);
+    for (const clip of clips) expected.set(clip, (await reference.transcribe(clip, { ...FAST_JOB_OPTIONS, threads: 1 })).text);
   } finally {
     await reference.dispose();
   }
@@ -93,7 +94,15 @@ export interface WorkerProcess {
   kill(): Promise<void>;
 }
 
-export function startWorkerProcess(options: { redisUrl: string; queue: string; name: string; model: string; args?: readonly string[] }): WorkerProcess {
+/** A `whisper-napi worker` with one thread that may read files under `audioRoots` (none by default). */
+export function startWorkerProcess(options: {
+  redisUrl: string;
+  queue: string;
+  name: string;
+  model: string;
+  audioRoots?: readonly string[];
+  args?: readonly string[];
+}): WorkerProcess {
   const args = [
     CLI,
     'worker',
@@ -108,6 +117,7 @@ export function startWorkerProcess(options: { redisUrl: string; queue: string; n
     '--threads',
     '1',
     '--cpu',
+    ...(options.audioRoots ?? []).flatMap((root) => ['--audio-root', root]),
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

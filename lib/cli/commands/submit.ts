@@ -18,6 +18,7 @@ const OPTIONS = {
   language: { type: 'string', short: 'l' },
   translate: { type: 'boolean' },
   threads: { type: 'string', short: 't' },
+  vad: { type: 'boolean' },
   inline: { type: 'boolean' },
   priority: { type: 'string' },
   timeout: { type: 'string' },
@@ -30,9 +31,10 @@ export const submitCommand: Command = {
   summary: 'put a transcription job on a BullMQ queue',
   usage: `Usage: whisper-napi submit --redis <url> --queue <name> <audio...> [options]
 
-  <audio>                 a file the workers can read (sent as its absolute path), or an
-                          http(s) URL they fetch; with --inline, the file's bytes go in the
-                          job itself (at most 1 MiB)
+  <audio>                 a file under one of the workers' --audio-root directories (sent
+                          as its absolute path), or an http(s) URL they fetch (public hosts,
+                          or those they --allow-host); with --inline, the file's bytes go in
+                          the job itself (at most 1 MiB)
 
   --redis <url>           redis://[user:password@]host[:port][/db] (rediss:// for TLS)
   --queue <name>          the BullMQ queue the workers take jobs from
@@ -41,7 +43,8 @@ export const submitCommand: Command = {
   -o, --output-format <f> the result's format: ${TRANSCRIPT_FORMATS.join(', ')} (default json)
   -l, --language <code>   en, de, ... or auto
   --translate             translate to English
-  -t, --threads <n>       CPU threads for the transcription
+  --vad                   voice activity detection first, with the worker's VAD model
+                          (the worker needs --vad)
   --inline                send the audio bytes instead of the path
   --priority <n>          BullMQ priority, 1 (first) to 2097152
   --timeout <ms>          the job's deadline on the worker (TIMEOUT, not retried)
@@ -59,14 +62,14 @@ Exit codes: 0 ok, 1 a job failed or Redis could not be reached, 2 a usage mistak
     if (queueName === undefined || queueName === '') usageError('submit needs --queue <name>');
     if (positionals.length === 0) usageError('submit needs at least one audio file or URL');
     const format = outputFormat(values['output-format']);
-    const threads = intOption('threads', values.threads, 1);
+    if (values.threads !== undefined) usageError("--threads is the worker's to decide: start the worker with --threads");
     const timeoutMs = intOption('timeout', values.timeout, 1);
     const priority = intOption('priority', values.priority, 1);
     const attempts = intOption('attempts', values.attempts, 1);
     const options: QueueTranscribeOptions = {
       ...(values.language !== undefined ? { language: values.language } : {}),
       ...(values.translate ? { translate: true } : {}),
-      ...(threads !== undefined ? { threads } : {}),
+      ...(values.vad ? { vad: true } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     };
     const queueModule = loadQueue('submit');

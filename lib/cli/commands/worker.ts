@@ -34,6 +34,12 @@ const OPTIONS = {
   'models-dir': { type: 'string' },
   cpu: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  vad: { type: 'string' },
+  'audio-root': { type: 'string', multiple: true },
+  'allow-host': { type: 'string', multiple: true },
+  'allow-private-urls': { type: 'boolean' },
+  'max-url-bytes': { type: 'string' },
+  'job-timeout': { type: 'string' },
 } as const;
 
 /** What lib/queue needs installed besides this package. */
@@ -57,7 +63,20 @@ and ioredis (npm install bullmq ioredis).
   -m, --model <name|path> a model file, or a name from \`whisper-napi models list\` found in
                           the model cache
   --concurrency <n>       transcriptions at once per device (default 1)
-  -t, --threads <n>       CPU threads per transcription, for jobs that do not say
+  -t, --threads <n>       CPU threads per transcription (jobs cannot set it)
+  --vad <name|path>       a Silero VAD model for jobs that ask for VAD (vad: true); without
+                          it such jobs are refused
+  --audio-root <dir>      a directory whose files jobs may name by path (repeatable; links
+                          are followed first, so one cannot lead out). Default none: jobs
+                          with a path are refused
+  --allow-host <host>     a host jobs' URLs may be on although it is not public: a name, an
+                          address or a subnet, optionally with :port (repeatable; e.g.
+                          --allow-host 10.0.0.5:8080). Loopback, private, link-local and
+                          reserved addresses are refused otherwise, after every redirect too
+  --allow-private-urls    fetch jobs' URLs from any address (a network you fully trust)
+  --max-url-bytes <n>     the most bytes a job's URL may give (default 104857600, 100 MiB)
+  --job-timeout <ms>      each job's deadline, fetching included; a job's own timeoutMs may
+                          only shorten it (TIMEOUT, not retried; default none)
   --name <id>             this worker's name in results and metrics (default host:pid)
   --lock-duration <ms>    how long a job stays locked without this worker renewing it;
                           a worker that died loses its jobs to others after it (default 30000)
@@ -81,6 +100,9 @@ Exit codes: 0 stopped by SIGTERM, 1 the model or Redis failed, 2 a usage mistake
     const threads = intOption('threads', values.threads, 1);
     const lockDuration = intOption('lock-duration', values['lock-duration'], 1);
     const stalledInterval = intOption('stalled-interval', values['stalled-interval'], 1);
+    const maxUrlBytes = intOption('max-url-bytes', values['max-url-bytes'], 1);
+    const jobTimeoutMs = intOption('job-timeout', values['job-timeout'], 1);
+    if (values.vad === '') usageError('--vad needs a Silero VAD model name or path');
     const queueModule = loadQueue('worker');
     if (values.verbose) setLogger((level, message) => process.stderr.write(`[${level}] ${message}\n`));
     const file = await resolveModelArgument(values.model, {
@@ -91,6 +113,17 @@ Exit codes: 0 stopped by SIGTERM, 1 the model or Redis failed, 2 a usage mistake
       mode: progressMode({ progress: true, verbose: values.verbose }),
       signal: context.signal,
     });
+    const vadModel =
+      values.vad === undefined
+        ? undefined
+        : await resolveModelArgument(values.vad, {
+            kind: 'vad',
+            option: '--vad',
+            download: values.download === true,
+            modelsDir: values['models-dir'],
+            mode: progressMode({ progress: true, verbose: values.verbose }),
+            signal: context.signal,
+          });
     const model = await loadModelGroup(file, { gpu: !values.cpu, concurrency });
     try {
       const worker = queueModule.worker.createTranscriptionWorker({
@@ -99,9 +132,15 @@ Exit codes: 0 stopped by SIGTERM, 1 the model or Redis failed, 2 a usage mistake
         model,
         ...(values.name !== undefined ? { name: values.name } : {}),
         ...(threads !== undefined ? { transcribeDefaults: { threads } } : {}),
+        ...(vadModel !== undefined ? { vadModel } : {}),
+        audioRoots: values['audio-root'] ?? [],
+        allowHosts: values['allow-host'] ?? [],
+        allowPrivateUrls: values['allow-private-urls'] === true,
+        ...(maxUrlBytes !== undefined ? { maxUrlBytes } : {}),
+        ...(jobTimeoutMs !== undefined ? { jobTimeoutMs } : {}),
         workerOptions: { ...(lockDuration !== undefined ? { lockDuration } : {}), ...(stalledInterval !== undefined ? { stalledInterval } : {}) },
       });
-      await runUntilStopped(worker, values.quiet === true, context.signal);
+      await runUntilStopped(worker, values.quiet === true, values.verbose === true, context.signal);
     } finally {
       await model.dispose();
     }
@@ -132,12 +171,16 @@ export function loadQueue(command: string): QueueModule {
 }
 
 /** Logs each job, and on SIGTERM or Ctrl-C closes the worker, which lets the running jobs finish. */
-async function runUntilStopped(worker: import('../../queue/worker').TranscriptionWorker, quiet: boolean, interrupt: AbortSignal): Promise<void> {
+async function runUntilStopped(worker: import('../../queue/worker').TranscriptionWorker, quiet: boolean, verbose: boolean, interrupt: AbortSignal): Promise<void> {
   const say = (line: string) => {
     if (!quiet) process.stdout.write(`${line}\n`);
   };
   worker.worker.on('completed', (job) => say(`completed ${job.id}`));
-  worker.worker.on('failed', (job, error) => say(`failed ${job?.id ?? '?'} ${oneLine(error.message)}`));
+  worker.worker.on('failed', (job, error) => {
+    say(`failed ${job?.id ?? '?'} ${oneLine(error.message)}`);
+    // The job's failure reason says only what a producer may read; the operator sees the rest.
+    if (verbose && error.cause instanceof Error) process.stderr.write(`whisper-napi worker: job ${job?.id ?? '?'}: ${oneLine(error.cause.message)}\n`);
+  });
   // BullMQ retries Redis by itself; its errors are reported, not thrown.
   worker.worker.on('error', (error) => process.stderr.write(`whisper-napi worker: ${oneLine(error.message)}\n`));
   await worker.waitUntilReady();
