@@ -4,7 +4,7 @@
  * listening, and a shutdown that lets running jobs finish.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { integerIn, INT32_MAX, pick } from '../errors/validate';
 import { invalidArgument } from '../errors/whisper-error';
 import { createTranscriptionHandler, type TranscriptionHandler } from './handler';
@@ -18,9 +18,10 @@ export interface TranscriptionServerOptions extends TranscriptionHandlerOptions 
   /** An idle keep-alive connection is closed after this, in ms. Default 5000 (as node:http). */
   keepAliveTimeoutMs?: number;
   /**
-   * Connections at once (live sockets included). One more is dropped, and connections that
-   * have no request under way (idle keep-alive, or silent since they connected) are closed to
-   * make room, so a flood of idle sockets cannot keep real clients out. Default 1024.
+   * Connections at once (live sockets included). When one more arrives, connections that have
+   * sent no request head for 0.5 s and idle keep-alive ones are closed to make room, so a flood
+   * of silent sockets cannot keep real clients out; if none can go, the new one is closed.
+   * Default 1024.
    */
   maxConnections?: number;
 }
@@ -40,8 +41,8 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
-/** At most one sweep of idle connections this often, however many connections are dropped. */
-const SWEEP_INTERVAL_MS = 100;
+/** A connection that has sent no whole request head for this long may be closed to make room. */
+const SILENT_GRACE_MS = 500;
 
 function resolveTimeouts(options: Record<string, unknown>): ServerTimeouts {
   const timeout = integerIn(0, INT32_MAX);
@@ -80,18 +81,35 @@ function splitOptions(options: TranscriptionServerOptions): { handlerOptions: Tr
 }
 
 /**
- * When a connection is dropped for the limit, closes the connections with no request under way
- * (node:http's closeIdleConnections: it leaves any whose answer is still going out), so the
- * next client gets in. Sockets that connect and send nothing are what fills the limit in an
- * attack; legitimate idle keep-alive clients simply reconnect.
+ * Keeps connections at most `max`. When one more arrives, room is made first: connections that
+ * have sent no whole request head for SILENT_GRACE_MS (a client sends its head as it connects;
+ * sockets that connect and stay silent, or trickle a head, are what fills the limit in an
+ * attack) and idle keep-alive ones (node:http's closeIdleConnections, which leaves any whose
+ * answer is still going out) are closed. Only if none can go is the new connection closed.
  */
-function sweepIdleWhenFull(server: http.Server): void {
-  let lastSweep = 0;
-  server.on('drop', () => {
+function limitConnections(server: http.Server, max: number): void {
+  const silentSince = new Map<Socket, number>();
+  const open = new Set<Socket>();
+  const spoke = (socket: Socket) => silentSince.delete(socket);
+  server.on('request', (req: http.IncomingMessage) => spoke(req.socket));
+  server.on('upgrade', (req: http.IncomingMessage) => spoke(req.socket));
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    silentSince.set(socket, performance.now());
+    socket.once('close', () => {
+      open.delete(socket);
+      silentSince.delete(socket);
+    });
+    if (open.size <= max) return;
     const now = performance.now();
-    if (now - lastSweep < SWEEP_INTERVAL_MS) return;
-    lastSweep = now;
+    for (const [silent, since] of silentSince) {
+      if (now - since < SILENT_GRACE_MS) break;
+      silent.destroy();
+      silentSince.delete(silent);
+    }
     server.closeIdleConnections();
+    const closing = [...open].filter((candidate) => candidate.destroyed).length;
+    if (open.size - closing > max) socket.destroy();
   });
 }
 
@@ -108,8 +126,7 @@ export function createTranscriptionServer(options: TranscriptionServerOptions): 
     },
     handler,
   );
-  server.maxConnections = maxConnections;
-  sweepIdleWhenFull(server);
+  limitConnections(server, maxConnections);
   handler.attach(server);
   return Object.assign(server, { handler });
 }

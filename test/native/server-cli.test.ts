@@ -108,6 +108,12 @@ describe('serve refuses before listening', () => {
     [['-m', 'x', '--concurrency', '0'], '--concurrency expects an integer of at least 1, got "0"'],
     [['-m', 'x', '--api-key', ''], '--api-key needs a non-empty key'],
     [['-m', 'x', 'extra.wav'], 'unexpected argument "extra.wav"'],
+    [['-m', 'x', '--max-connections', '0'], '--max-connections expects an integer of at least 1, got "0"'],
+    [['-m', 'x', '--max-audio-duration', 'long'], '--max-audio-duration expects seconds from 1 to 86400, got "long"'],
+    [
+      ['-m', 'x', '--allow-origin', 'https://a.example/page'],
+      '--allow-origin expects an origin such as https://app.example (scheme, host and port), got "https://a.example/page"',
+    ],
   ])('%j: exit 2 with the mistake and the usage', async (args, message) => {
     const run = spawnCli(['serve', ...args]);
     expect(await run.exited).toEqual({ code: 2, signal: null });
@@ -186,9 +192,28 @@ describe('serve --model base (two API keys by flag)', () => {
   it('/health says loading until the model is ready, then ok; the model is served by its file name and as whisper-1', async () => {
     const seen = await untilReady(served.url);
     expect(seen).toEqual(['loading', 'ok']);
-    expect(served.stderr()).toBe('whisper-napi serve: model ggml-base-q8_0 ready (concurrency 1, max queue Infinity)\n');
+    // The queue is bounded by default: 4 × concurrency (it was unlimited).
+    expect(served.stderr()).toBe('whisper-napi serve: model ggml-base-q8_0 ready (concurrency 1, max queue 4)\n');
     const models = (await (await fetch(`${served.url}/v1/models`, { headers: auth })).json()) as { data: { id: string }[] };
     expect(models.data.map((model) => model.id)).toEqual(['whisper-1', 'ggml-base-q8_0']);
+  });
+
+  it('a 65,535-byte prompt gets a 400 (or a transcript), a 4 KiB one a transcript, and the server lives on', async () => {
+    // A prompt this long once crashed the process in whisper.cpp's tokenizer.
+    for (const [prompt, statuses] of [
+      ['a'.repeat(65_535), [400, 200]],
+      ['Kennedy '.repeat(512), [200]],
+      ['ü'.repeat(2048), [200]],
+    ] as const) {
+      const form = new FormData();
+      form.append('file', new Blob([fs.readFileSync(JFK_WAV)]), 'jfk.wav');
+      form.append('prompt', prompt);
+      const response = await fetch(`${served.url}/v1/audio/transcriptions`, { method: 'POST', body: form, headers: auth });
+      expect(statuses as readonly number[], await response.clone().text()).toContain(response.status);
+      await response.arrayBuffer();
+      expect((await fetch(`${served.url}/health`)).status).toBe(200);
+    }
+    expect(served.child.exitCode).toBeNull();
   });
 
   it('transcribes an upload from fetch and FormData with either key; none or a wrong one is 401', async () => {
