@@ -161,6 +161,28 @@ int64_t StatedFrames(DecoderHandle& handle) {
   return static_cast<int64_t>(frames);
 }
 
+// dr_wav opens a WAV of any encoding, then reads no frame of one it cannot decode: that is
+// said at open, naming the encoding, rather than as audio that holds no samples.
+WorkerFailure CheckWavEncoding(const DecoderHandle& handle) {
+  if (handle.format->encoding != ma_encoding_format_wav) return {};
+  const auto* wav = static_cast<const ma_wav*>(handle.decoder.pBackend);
+  if (wav == nullptr) return {};
+  switch (wav->dr.translatedFormatTag) {
+    case MA_DR_WAVE_FORMAT_PCM:
+    case MA_DR_WAVE_FORMAT_ADPCM:
+    case MA_DR_WAVE_FORMAT_IEEE_FLOAT:
+    case MA_DR_WAVE_FORMAT_ALAW:
+    case MA_DR_WAVE_FORMAT_MULAW:
+    case MA_DR_WAVE_FORMAT_DVI_ADPCM: return {};
+    default: {
+      char tag[8];
+      std::snprintf(tag, sizeof tag, "0x%04x", static_cast<unsigned>(wav->dr.translatedFormatTag));
+      return {"UNSUPPORTED_AUDIO", std::string("audio: a WAV in an encoding miniaudio does not decode (format tag ") +
+                                       tag + "; it decodes PCM, IEEE float, A-law, mu-law, MS and IMA ADPCM)"};
+    }
+  }
+}
+
 class OpenWorker : public PromiseWorker {
  public:
   OpenWorker(Napi::Env env, OpenRequest request)
@@ -214,6 +236,8 @@ class OpenWorker : public PromiseWorker {
       return;
     }
     handle->initialized = true;
+    failure_ = CheckWavEncoding(*handle);
+    if (failure_.failed()) return;
     handle->output_channels = handle->decoder.outputChannels;
     if (ma_data_source_get_data_format(handle->decoder.pBackend, nullptr, &info_.source_channels,
                                        &info_.source_sample_rate, nullptr, 0) != MA_SUCCESS) {

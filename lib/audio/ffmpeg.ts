@@ -5,7 +5,9 @@
  *
  * - The input is a file (`-i file:<absolute path>`: the `file:` protocol stops a name such as
  *   `-x` or `http:...` being read as an option or a protocol) or chunks written to stdin with
- *   backpressure (`-i pipe:0`). No shell is involved anywhere.
+ *   backpressure (`-i pipe:0`), with `-protocol_whitelist` naming that one protocol, so a
+ *   playlist inside the input cannot reach the network (nor, from a pipe, a file). No shell
+ *   is involved anywhere.
  * - 'mix' is ffmpeg's downmix (`-ac 1`) with `-rematrix_maxval 1`, which scales the matrix so
  *   the sum of its gains is 1: stereo becomes (L + R) / 2, as our WAV decoder and miniaudio
  *   mix it, where ffmpeg alone would give 0.707 (L + R) and leave [-1, 1]. A channel index is
@@ -133,7 +135,9 @@ function notExecutableBecause(file: string): string | undefined {
 }
 
 function ffmpegArguments(input: { path: string } | { chunks: unknown }, channel: 'mix' | number): string[] {
-  const from = 'path' in input ? ['-nostdin', '-i', `file:${path.resolve(input.path)}`] : ['-i', 'pipe:0'];
+  // The input may only open its own protocol: a playlist (HLS, concat) in the bytes cannot make
+  // ffmpeg fetch a URL or, from a pipe, read a local file.
+  const from = 'path' in input ? ['-nostdin', '-protocol_whitelist', 'file', '-i', `file:${path.resolve(input.path)}`] : ['-protocol_whitelist', 'pipe', '-i', 'pipe:0'];
   const toMono = channel === 'mix' ? ['-ac', '1', '-rematrix_maxval', '1'] : ['-af', `channelmap=map=${channel}-0:channel_layout=mono`];
   return ['-hide_banner', '-loglevel', 'error', ...from, '-map', '0:a:0', '-vn', '-sn', '-dn', ...toMono, '-ar', String(WHISPER_SAMPLE_RATE), '-f', 'f32le', 'pipe:1'];
 }

@@ -1,37 +1,63 @@
 /**
  * openAudioSource: every AudioInput made into one AudioSource. The format is found from the
- * first bytes (detect.ts), then the input goes to the decoder for it: our WAV decoder, the
- * addon's miniaudio decoders (FLAC, MP3, Ogg Vorbis), or ffmpeg for everything else.
+ * first bytes (detect.ts), then the input goes to the decoder for it: the addon's miniaudio
+ * decoders (WAV, FLAC, MP3, Ogg Vorbis: decoded and resampled on libuv's threads, a piece per
+ * read, as whisper-cli decodes them), or ffmpeg for everything else.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { abortError } from '../errors/abort';
 import { fileError } from '../errors/file-errors';
-import { invalidArgument } from '../errors/whisper-error';
+import { invalidArgument, WhisperError } from '../errors/whisper-error';
 import { AUDIO_FILE, openAudioFile, withFileName } from './audio-file';
 import type { ResolvedAudioOptions } from './audio-options';
 import { byteChunks, isByteStream, PeekableBytes } from './byte-input';
 import { DETECT_HEAD_BYTES, detectAudio, type DetectedAudio } from './detect';
 import { ffmpegMissing, findFfmpeg, openFfmpegSource } from './ffmpeg';
+import type { NativeAudioFormat } from '../native/native-api';
 import { openNativeSource } from './native-source';
-import { assertFinitePcm, invalidAudio, type AudioInput } from './pcm';
-import { pcmSource, wavFileSource } from './pcm-source';
+import { assertFinitePcm, invalidAudio, SAMPLES_PER_MS, type AudioInput } from './pcm';
+import { pcmSource } from './pcm-source';
 import type { AudioSource } from './source';
-import { decodeWav } from './wav';
-import { openWavWindows } from './wav-windows';
-
-/** WAV files are read in pieces of this many 16 kHz samples (5 s): small next to a window. */
-const WAV_READ_SAMPLES = 5 * 16000;
 
 export const AUDIO_INPUT_EXPECTED =
   'a Float32Array of 16 kHz mono PCM, an audio file path (string), audio file bytes (Buffer or Uint8Array), or a stream of them (Readable, ReadableStream or AsyncIterable of Uint8Array)';
 
 /** @internal */
 export async function openAudioSource(input: AudioInput, options: ResolvedAudioOptions, signal?: AbortSignal): Promise<AudioSource> {
+  const source = await openAnySource(input, options, signal);
+  return options.maxSamples === undefined ? source : await withDurationLimit(source, options.maxSamples);
+}
+
+async function openAnySource(input: AudioInput, options: ResolvedAudioOptions, signal: AbortSignal | undefined): Promise<AudioSource> {
   if (input instanceof Float32Array) return openPcm(input, options);
   if (typeof input === 'string') return openPath(input, options, signal);
   if (input instanceof Uint8Array) return openBytes(input, options, signal);
   if (isByteStream(input)) return openStream(input, options, signal);
   throw invalidArgument('audio', AUDIO_INPUT_EXPECTED, input);
+}
+
+/**
+ * `source`, refusing audio longer than `maxSamples` (options.audio.maxDurationMs): at once
+ * when the container states a longer length, else at the read that passes the limit.
+ */
+async function withDurationLimit(source: AudioSource, maxSamples: number): Promise<AudioSource> {
+  const tooLong = () => invalidAudio(`longer than options.audio.maxDurationMs (${Math.round(maxSamples / SAMPLES_PER_MS)} ms)`);
+  if (source.statedSamples !== undefined && source.statedSamples > maxSamples) {
+    await source.close();
+    throw tooLong();
+  }
+  let read = 0;
+  return {
+    format: source.format,
+    statedSamples: source.statedSamples,
+    read: async (maxPiece) => {
+      const piece = await source.read(maxPiece);
+      read += piece.length;
+      if (read > maxSamples) throw tooLong();
+      return piece;
+    },
+    close: () => source.close(),
+  };
 }
 
 function openPcm(samples: Float32Array, options: ResolvedAudioOptions): AudioSource {
@@ -49,9 +75,8 @@ async function openPath(path: string, options: ResolvedAudioOptions, signal: Abo
     const { detected, head } = await detectFile(path);
     switch (detected.kind) {
       case 'wav':
-        return wavFileSource(await openWavWindows(path, { channel: options.channel, windowSamples: WAV_READ_SAMPLES }));
       case 'native':
-        return namingFile(await openNativeSource(path, detected.format, options.channel), path);
+        return namingFile(await openNativeSource(path, nativeFormat(detected), options.channel), path);
       default:
         return namingFile(openFfmpegSource({ path }, ffmpegOptions(detected, head, options, signal)), path);
     }
@@ -74,9 +99,8 @@ async function openBytes(bytes: Uint8Array, options: ResolvedAudioOptions, signa
   const detected = await detectBytes(bytes);
   switch (detected.kind) {
     case 'wav':
-      return pcmSource(decodeWav(bytes, { channel: options.channel }), 'wav');
     case 'native':
-      return openNativeSource(bytes, detected.format, options.channel);
+      return openNativeSource(bytes, nativeFormat(detected), options.channel);
     default:
       return openFfmpegSource({ chunks: oneChunk(bytes) }, ffmpegOptions(detected, bytes, options, signal));
   }
@@ -116,15 +140,27 @@ async function openStream(stream: unknown, options: ResolvedAudioOptions, signal
 function ffmpegOptions(detected: Exclude<DetectedAudio, { kind: 'wav' | 'native' }>, head: Uint8Array, options: ResolvedAudioOptions, signal: AbortSignal | undefined) {
   // Nothing to decode, whoever decodes it: said at once, ffmpeg or not.
   if (detected.kind === 'ffmpeg' && detected.what.endsWith('with no audio stream')) throw invalidAudio(`${detected.what} (nothing to transcribe)`);
-  const what = detected.kind === 'ffmpeg' ? detected.what : `audio that is not WAV, FLAC, MP3 or Ogg Vorbis (its first bytes are ${firstBytes(head)})`;
+  // ffmpeg would open the files a playlist names, wherever they are: the caller chose this input, not those.
+  if (isPlaylist(head)) throw new WhisperError('UNSUPPORTED_AUDIO', 'audio: a playlist (HLS, ffconcat or DASH), which names other files; give the audio itself');
+  // The input's own bytes are never quoted: the message may reach whoever sent them, and the bytes may be anyone's file.
+  const what = detected.kind === 'ffmpeg' ? detected.what : `audio that is not WAV, FLAC, MP3 or Ogg Vorbis (${head.length} bytes, no known signature)`;
   const ffmpegPath = findFfmpeg(options.ffmpegPath);
   if (ffmpegPath === undefined) throw ffmpegMissing(what);
   return { ffmpegPath, channel: options.channel, idleTimeoutMs: options.ffmpegTimeoutMs, what, ...(signal ? { signal } : {}) };
 }
 
-/** The first bytes in hex, for a message about a format nobody recognised. */
-function firstBytes(head: Uint8Array): string {
-  return Array.from(head.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+/** Text that ffmpeg's hls, concat or dash demuxers would read as a list of other inputs. */
+function isPlaylist(head: Uint8Array): boolean {
+  const text = Buffer.from(head.buffer, head.byteOffset, Math.min(head.length, 4096))
+    .toString('latin1')
+    .replace(/^\uFEFF|^\xEF\xBB\xBF/, '')
+    .trimStart();
+  return text.startsWith('#EXTM3U') || text.startsWith('ffconcat') || /<MPD[\s>]/.test(text);
+}
+
+/** The addon's decoder for audio detected as one it decodes. */
+function nativeFormat(detected: Extract<DetectedAudio, { kind: 'wav' | 'native' }>): NativeAudioFormat {
+  return detected.kind === 'wav' ? 'wav' : detected.format;
 }
 
 async function detectBytes(bytes: Uint8Array): Promise<DetectedAudio> {

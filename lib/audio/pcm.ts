@@ -45,6 +45,13 @@ export interface AudioOptions {
    * input are never held whole.
    */
   maxInputBytes?: number;
+  /**
+   * The longest audio accepted, in ms of decoded audio: longer audio is refused with
+   * INVALID_AUDIO, at once when its container states its length, else when decoding reaches
+   * the limit. Default: no limit (whisper's own is about 37 hours a call). A server facing the
+   * public sets one, since a few compressed megabytes can decode to hours.
+   */
+  maxDurationMs?: number;
 }
 
 /** @internal AudioOptions.channel checked: 'mix' or a non-negative channel index. */

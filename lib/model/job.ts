@@ -81,7 +81,7 @@ export async function runJob(host: JobHost, audio: AudioInput, options: Transcri
         await checkVadModelFile(params.vadModelPath, 'options.vad.modelPath');
       }
       const audioStart = performance.now();
-      prepared = await prepareAudio(audio, audioOptions, mayWindow(options), job.signal);
+      prepared = await prepareAudio(audio, audioOptions, mayWindow(options), params, job.signal);
       if (host.limits.wordTimestamps && prepared.kind === 'whole') prepared = windowedForAlignment(prepared.pcm, params);
       audioMs = performance.now() - audioStart;
     } catch (error) {
@@ -158,25 +158,44 @@ function windowedForAlignment(pcm: Float32Array, params: NativeTranscribeParams)
 }
 
 /**
- * Decodes the audio while the job waits in the queue. PCM in memory (a Float32Array, or WAV
- * bytes, decoded at once) runs in one whisper_full call, as whisper-cli would. Anything else
- * is read up to one window: audio that ends within it runs in one call too, longer audio in
- * windows (LONG_FILE_SAMPLES), decoded as the windows go.
+ * Decodes the audio while the job waits in the queue, never past what the job will use, and
+ * checking the job's signal between pieces (so abort and timeoutMs end a long decode). PCM
+ * already in memory (a Float32Array) runs in one whisper_full call, as whisper-cli would.
+ * Options that need the audio as one piece (offsetMs, durationMs, detectLanguage) read it
+ * whole, up to the end of the range they use. Anything else is read up to one window: audio
+ * that ends within it runs in one call too, longer audio in windows (LONG_FILE_SAMPLES),
+ * decoded as the windows go, so a waiting job holds at most one window of PCM.
  */
-async function prepareAudio(audio: AudioInput, options: ResolvedAudioOptions, mayWindow: boolean, signal: AbortSignal): Promise<PreparedAudio> {
+async function prepareAudio(
+  audio: AudioInput,
+  options: ResolvedAudioOptions,
+  mayWindow: boolean,
+  params: NativeTranscribeParams,
+  signal: AbortSignal,
+): Promise<PreparedAudio> {
   const source = await openAudioSource(audio, options, signal);
   let keepOpen = false;
   try {
     if (audio instanceof Float32Array) return { kind: 'whole', pcm: audio };
-    const inMemory = audio instanceof Uint8Array && source.format === 'wav';
-    if (inMemory || !mayWindow) return { kind: 'whole', pcm: await readRemainingPcm(source) };
+    if (!mayWindow) return { kind: 'whole', pcm: await readRemainingPcm(source, undefined, { maxSamples: samplesUsed(params), signal }) };
     const { head, ended } = await readHead(source, LONG_FILE_SAMPLES + 1);
-    if (ended) return { kind: 'whole', pcm: await readRemainingPcm(source, head) };
+    if (ended) return { kind: 'whole', pcm: await readRemainingPcm(source, head, { signal }) };
     keepOpen = true;
     return { kind: 'windows', source, head, offsetMs: 0 };
   } finally {
     if (!keepOpen) await source.close();
   }
+}
+
+/**
+ * How many samples from the start a call on audio read whole will look at: up to the end of
+ * `durationMs`, or the one window language detection reads, or (offsetMs alone) all of it.
+ */
+function samplesUsed(params: NativeTranscribeParams): number | undefined {
+  const offset = Math.round(params.offsetMs * SAMPLES_PER_MS);
+  if (params.durationMs > 0) return offset + Math.round(params.durationMs * SAMPLES_PER_MS);
+  if (params.detectLanguage) return offset + LONG_FILE_SAMPLES;
+  return undefined;
 }
 
 /**

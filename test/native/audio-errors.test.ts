@@ -33,13 +33,18 @@ describe('transcribe rejects bad audio with typed errors', () => {
     });
   });
 
-  it('an unsupported WAV format (IMA ADPCM)', async () => {
-    const wav = new WaveFile();
-    wav.fromScratch(1, 8000, '16', new Int16Array(4096));
-    wav.toIMAADPCM(); // wavefile only encodes ADPCM at 8 kHz
-    await expect(model.transcribe(Buffer.from(wav.toBuffer()), options)).rejects.toMatchObject({
-      code: 'INVALID_AUDIO',
-      message: expect.stringMatching(/ADPCM|unsupported/i),
+  it('IMA ADPCM decodes (dr_wav); an encoding dr_wav lacks is UNSUPPORTED_AUDIO naming its tag', async () => {
+    const adpcm = new WaveFile();
+    adpcm.fromScratch(1, 8000, '16', new Int16Array(4096));
+    adpcm.toIMAADPCM(); // wavefile only encodes ADPCM at 8 kHz
+    expect((await loadAudio(Buffer.from(adpcm.toBuffer()))).length).toBeGreaterThan(8000);
+    const pcm = new WaveFile();
+    pcm.fromScratch(1, 16000, '16', new Int16Array(4096));
+    const unknown = Buffer.from(pcm.toBuffer());
+    unknown.writeUInt16LE(0x0055, 20); // MPEG layer 3 inside WAV
+    await expect(model.transcribe(unknown, options)).rejects.toMatchObject({
+      code: 'UNSUPPORTED_AUDIO',
+      message: expect.stringMatching(/format tag 0x0055/),
     });
   });
 

@@ -709,7 +709,7 @@ describe('loadAudio', () => {
       expectError(
         err,
         'UNSUPPORTED_AUDIO',
-        /^audio: audio that is not WAV, FLAC, MP3 or Ogg Vorbis \(its first bytes are 68 65 6c 6c 6f 2c 20 74\) needs ffmpeg, which was not found: install it .*notes\.txt\)$/,
+        /^audio: audio that is not WAV, FLAC, MP3 or Ogg Vorbis \(\d+ bytes, no known signature\) needs ffmpeg, which was not found: install it .*notes\.txt\)$/,
       );
       // A stand-in ffmpeg that fails as ffmpeg fails on such bytes: its exit status and stderr make the error.
       const fake = path.join(tmp, 'fake-ffmpeg');
@@ -719,6 +719,22 @@ describe('loadAudio', () => {
     } finally {
       process.env.PATH = savedPath;
       if (savedFfmpeg !== undefined) process.env.WHISPER_NAPI_FFMPEG = savedFfmpeg;
+    }
+  });
+
+  it('a playlist (HLS, ffconcat, DASH) is UNSUPPORTED_AUDIO, never handed to ffmpeg to open what it names', async () => {
+    const target = path.join(tmp, 'target.wav');
+    fs.writeFileSync(target, buildWav({ sampleRate: 16000, channels: 1, bitsPerSample: 16, data: packInts(new Int16Array(1600), 16) }));
+    const playlists = [
+      `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile://${target}\n#EXT-X-ENDLIST\n`,
+      `ffconcat version 1.0\nfile '${target}'\n`,
+      `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"></MPD>\n`,
+    ];
+    for (const text of playlists) {
+      expectError(await rejectedWhisperError(loadAudio(Buffer.from(text))), 'UNSUPPORTED_AUDIO', /^audio: a playlist/);
+      const file = path.join(tmp, 'list.m3u8');
+      fs.writeFileSync(file, text);
+      expectError(await rejectedWhisperError(loadAudio(file)), 'UNSUPPORTED_AUDIO', /a playlist/);
     }
   });
 
