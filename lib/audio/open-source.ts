@@ -25,7 +25,7 @@ export const AUDIO_INPUT_EXPECTED =
 /** @internal */
 export async function openAudioSource(input: AudioInput, options: ResolvedAudioOptions, signal?: AbortSignal): Promise<AudioSource> {
   const source = await openAnySource(input, options, signal);
-  return options.maxSamples === undefined ? source : await withDurationLimit(source, options.maxSamples);
+  return options.maxSamples === undefined ? source : withDurationLimit(source, options.maxSamples);
 }
 
 async function openAnySource(input: AudioInput, options: ResolvedAudioOptions, signal: AbortSignal | undefined): Promise<AudioSource> {
