@@ -22,7 +22,8 @@ const { Queue } = require('bullmq');
 const { enqueueTranscription } = require(path.join(root, 'dist', 'queue', 'index.js'));
 const CLI = path.join(root, 'dist', 'cli', 'cli.js');
 const SHARED = path.resolve(root, '..', 'shared', 'audio');
-const JOB_OPTIONS = { threads: 1, audioContext: 256, temperatureIncrement: 0 };
+// Threads are the worker's to set (--threads below), not a job's.
+const JOB_OPTIONS = { audioContext: 256, temperatureIncrement: 0 };
 
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '40' }, workers: { type: 'string', default: '1,2,3,4' }, model: { type: 'string' } } });
 const jobCount = Number(values.jobs);
@@ -71,8 +72,9 @@ async function startRedis(dir) {
 }
 
 /** A `whisper-napi worker` process; -q keeps its stdout quiet, and the queue's worker count says when it is ready. */
-function startWorker(port, queue, name) {
-  const args = [CLI, 'worker', '--redis', `redis://127.0.0.1:${port}`, '--queue', queue, '--model', model, '--name', name, '--threads', '1', '--cpu', '-q'];
+function startWorker(port, queue, name, audioRoots) {
+  const roots = audioRoots.flatMap((root) => ['--audio-root', root]);
+  const args = [CLI, 'worker', '--redis', `redis://127.0.0.1:${port}`, '--queue', queue, '--model', model, '--name', name, '--threads', '1', '--cpu', '-q', ...roots];
   return spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
@@ -83,7 +85,7 @@ async function waitUntilWorkers(queue, count) {
 async function run(port, clips, workers) {
   const name = `bench-${workers}`;
   const queue = new Queue(name, { connection: { host: '127.0.0.1', port } });
-  const children = Array.from({ length: workers }, (_, index) => startWorker(port, name, `${name}-${index}`));
+  const children = Array.from({ length: workers }, (_, index) => startWorker(port, name, `${name}-${index}`, [...new Set(clips.map((clip) => path.dirname(clip)))]));
   try {
     await waitUntilWorkers(queue, workers);
     const started = Date.now();
