@@ -189,8 +189,8 @@ function liveCase(url, rand) {
       const error = received.find((m) => m.type === 'error');
       if (received.some((m) => m.type === 'done') && code === 1000) return resolve({ target: `live ${field}`, status: 200, typed: false });
       if (error) {
-        const status = code === 1011 ? 500 : 400;
-        return resolve({ target: `live ${field}`, status, typed: typeof error.error?.code === 'string' && status === 400 });
+        const status = code === 1011 ? 500 : code === 1013 ? 429 : 400;
+        return resolve({ target: `live ${field}`, status, typed: typeof error.error?.code === 'string' && status < 500 });
       }
       // Closed by the WebSocket layer (1009: message too big) is typed by its close code.
       resolve({ target: `live ${field}`, status: code === 1009 || code === 1008 ? 400 : 0, typed: code === 1009 || code === 1008 });
@@ -221,22 +221,31 @@ export async function runHostile({ model, seconds = 150, cases = 2000, seed = 1,
   const rows = {};
   const deadline = Date.now() + seconds * 1000;
   let done = 0;
-  while (done < cases && Date.now() < deadline) {
-    const batch = Array.from({ length: 4 }, () => (rand() < 0.5 ? formCase(url, rand, audio) : liveCase(url, rand)));
-    const results = await Promise.allSettled(batch);
-    for (const result of results) {
-      done++;
-      if (result.status === 'fulfilled') tally(rows, result.value);
-      else tally(rows, { target: 'network error', status: 0, typed: false });
-    }
-    if (server.child.exitCode !== null || server.child.signalCode !== null) {
+  let restarting;
+  const restartIfDead = async () => {
+    if (server.child.exitCode === null && server.child.signalCode === null) return;
+    restarting ??= (async () => {
       deaths++;
       exitsOf.push(await server.exited);
       server = startServer(cli, model, threads);
       url = await server.listening;
       await untilHealthy(url);
+    })().finally(() => (restarting = undefined));
+    await restarting;
+  };
+  // Four clients at once, each sending its next case as soon as its last is answered.
+  const client = async () => {
+    while (done < cases && Date.now() < deadline) {
+      done++;
+      try {
+        tally(rows, await (rand() < 0.5 ? formCase(url, rand, audio) : liveCase(url, rand)));
+      } catch {
+        tally(rows, { target: 'network error', status: 0, typed: false });
+      }
+      await restartIfDead();
     }
-  }
+  };
+  await Promise.all(Array.from({ length: 4 }, client));
   const stall = await monitor.stop();
   const rssAfter = residentBytes(server.child.pid);
   server.child.kill('SIGTERM');
