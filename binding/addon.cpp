@@ -7,6 +7,7 @@
 #include "backends.h"
 #include "log_bridge.h"
 #include "model.h"
+#include "params.h"
 #include "quantize.h"
 #include "state.h"
 #include "system.h"
@@ -26,6 +27,14 @@ void SetLogger(const Napi::CallbackInfo& info) {
   const Napi::Value level = info.Length() > 1 ? info[1] : env.Undefined();
   const int min_level = level.IsUndefined() ? 1 : static_cast<int>(ReadInteger(level, "setLogger.minLevel", 0, 3));
   AddonData::Of(env)->log_sink->SetLogger(env, logger, min_level);
+}
+
+// checkSuppressRegex(pattern: string): throws INVALID_ARGUMENT unless transcribe would accept it
+// as options.suppressRegex. lib/ asks this while it resolves options, before a job is queued.
+void CheckSuppressRegexArgument(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Value pattern = info.Length() > 0 ? info[0] : env.Undefined();
+  CheckSuppressRegex(env, ReadString(pattern, "options.suppressRegex"), pattern);
 }
 
 }  // namespace
@@ -48,6 +57,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getSystemInfo", Napi::Function::New<GetSystemInfo>(env, "getSystemInfo"));
   exports.Set("getLanguages", Napi::Function::New<GetLanguages>(env, "getLanguages"));
   exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
+  exports.Set("checkSuppressRegex", Napi::Function::New<CheckSuppressRegexArgument>(env, "checkSuppressRegex"));
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
   exports.Set("openAudioDecoder", Napi::Function::New<OpenAudioDecoder>(env, "openAudioDecoder"));
   exports.Set("vadSpeechProbabilities", Napi::Function::New<VadSpeechProbabilities>(env, "vadSpeechProbabilities"));

@@ -7,8 +7,13 @@
 #include <napi.h>
 #include <whisper.h>
 
+#include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "errors.h"
 
 namespace whisper_napi {
 
@@ -69,6 +74,44 @@ TranscribeParams ReadTranscribeParams(const Napi::Object& object, const ModelLim
 
 // The returned struct points into `params`' strings: keep `params` alive while it is used.
 whisper_full_params ToWhisperParams(const TranscribeParams& params);
+
+// The tail of `prompt` whisper.cpp's tokenizer is given: at most kMaxPromptBytes (params.cpp says
+// why), cut on a UTF-8 boundary and, where there is one, at the whitespace before a word, so the
+// tail tokenizes into the last tokens of the whole prompt.
+std::string PromptTail(const std::string& prompt);
+
+// Throws INVALID_ARGUMENT naming options.suppressRegex unless std::regex compiles `pattern` within
+// the addon's bounds (size, automaton states, no back-references). Cheap: at most a few
+// milliseconds on the calling thread, which waits for a large-stack thread to compile it.
+void CheckSuppressRegex(Napi::Env env, const std::string& pattern, const Napi::Value& given);
+
+// The ids whisper.cpp's suppress_regex would set to -INFINITY at every decoding step (those of
+// its vocab.token_to_id whose text the pattern matches whole), found once. Runs on the calling
+// thread, which must have a large stack (a LargeStackThread). On failure returns false with
+// `failure` set: INVALID_ARGUMENT when the pattern is refused or takes too long, ABORTED when
+// `abort` is set meanwhile.
+bool SuppressedTokens(whisper_context* ctx, const std::string& pattern, const std::atomic<bool>& abort,
+                      std::vector<whisper_token>& ids, WorkerFailure& failure);
+
+// A thread with a stack large enough for std::regex, whose compiler and executors recurse (over
+// nesting, and over chains of states that consume nothing): whisper.cpp's tokenizer and the
+// suppressRegex matching run on one. The stack is reserved address space, committed as used.
+class LargeStackThread {
+ public:
+  LargeStackThread();
+  ~LargeStackThread();  // joins
+  LargeStackThread(const LargeStackThread&) = delete;
+  LargeStackThread& operator=(const LargeStackThread&) = delete;
+
+  // Throws std::system_error when no thread can be started. Exceptions escaping `body` are dropped.
+  void Start(std::function<void()> body);
+  bool Joinable() const;
+  void Join();
+
+ private:
+  struct Native;
+  std::unique_ptr<Native> native_;
+};
 
 // whisper_full_with_state's temperature ladder, built with its own float loop: the temperature
 // of each decoding attempt of a window, in order.

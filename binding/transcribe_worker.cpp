@@ -56,7 +56,7 @@ TranscribeWorker::TranscribeWorker(Napi::Env env, Napi::Object state_object, std
 
 TranscribeWorker::~TranscribeWorker() {
   // No busy reset here: this runs after Settle, when the next job may already own the state.
-  if (thread_.joinable()) thread_.join();
+  if (thread_.Joinable()) thread_.Join();
 }
 
 void TranscribeWorker::Queue() {
@@ -72,7 +72,7 @@ void TranscribeWorker::Queue() {
   }
   channel_open_ = true;
   try {
-    thread_ = std::thread([this] { ThreadMain(); });
+    thread_.Start([this] { ThreadMain(); });
   } catch (const std::system_error& error) {
     failure_ = {"TRANSCRIPTION_FAILED", std::string("could not start a transcription thread: ") + error.what()};
     Settle(env_);
@@ -83,7 +83,7 @@ void TranscribeWorker::Queue() {
 }
 
 void TranscribeWorker::ThreadMain() {
-  // An exception escaping a std::thread would terminate the host process.
+  // An exception escaping a thread would terminate the host process.
   try {
     Run();
   } catch (const std::exception& error) {
@@ -197,6 +197,8 @@ void TranscribeWorker::Run() {
   wparams.logits_filter_callback = [](whisper_context* c, whisper_state*, const whisper_token_data* tokens,
                                       int n_tokens, float* logits, void* user_data) {
     auto* self = static_cast<TranscribeWorker*>(user_data);
+    // Where whisper.cpp would apply suppress_regex: right after this callback, at every step.
+    for (const whisper_token id : self->suppressed_) logits[id] = -INFINITY;
     // Only the first step of an attempt has no tokens, and it runs on whisper_full's own thread;
     // later steps may run on its sampling threads, where only this decoder's logits are touched.
     if (n_tokens == 0) {
@@ -240,6 +242,11 @@ void TranscribeWorker::Run() {
       static_cast<TranscribeWorker*>(user_data)->SendNewSegments();
     };
     wparams.new_segment_callback_user_data = this;
+  }
+
+  if (!params_.suppress_regex.empty() && !params_.detect_language &&
+      !SuppressedTokens(ctx, params_.suppress_regex, state_->abort_requested, suppressed_, failure_)) {
+    return;
   }
 
   if (params_.vad) {

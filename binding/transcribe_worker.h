@@ -1,4 +1,5 @@
-// Runs whisper_full_with_state on a thread of its own and streams progress and new
+// Runs whisper_full_with_state on a thread of its own (a LargeStackThread: whisper.cpp's
+// tokenizer and the suppressRegex matching recurse with std::regex) and streams progress and new
 // segments back to JS as copies.
 //
 // Not on libuv's threadpool: that pool has 4 threads by default, shared with fs, dns,
@@ -11,7 +12,6 @@
 
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "errors.h"
@@ -89,6 +89,8 @@ class TranscribeWorker {
   // first step of an attempt does too).
   std::vector<float> temperature_ladder_;
   std::vector<DecodedWindow> windows_;
+  // The ids options.suppressRegex suppresses, set before whisper_full starts; read by the logits filter.
+  std::vector<whisper_token> suppressed_;
   int delivered_segments_ = 0;
   // whisper_full's last progress percent: (seek - seek_start) * 100 / (seek_end - seek_start), rounded down.
   int progress_ = 0;
@@ -99,7 +101,7 @@ class TranscribeWorker {
   std::mutex channel_mutex_;
   bool channel_open_ = false;
   Channel channel_;
-  std::thread thread_;
+  LargeStackThread thread_;
   bool settled_ = false;
 };
 

@@ -257,6 +257,12 @@ export interface NativeAddon {
    * type's block size and divide the value count. Bad arguments throw (code INVALID_ARGUMENT).
    */
   quantize(src: ArrayBufferView, srcType: 0 | 1, dstType: number, nPerRow: number): Promise<Buffer>;
+  /**
+   * Throws INVALID_ARGUMENT naming options.suppressRegex unless transcribe accepts `pattern` as its
+   * suppressRegex: std::regex (ECMAScript) compiles it within the addon's bounds (binding/params.cpp
+   * owns them). Synchronous and cheap (milliseconds at most).
+   */
+  checkSuppressRegex(pattern: string): void;
   /** minLevel: 0 debug, 1 info, 2 warn, 3 error. */
   setLogger(logger: ((level: NativeLogLevel, message: string) => void) | null, minLevel: number): void;
   /**

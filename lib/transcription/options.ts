@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { invalidArgument } from '../errors/whisper-error';
 import { INT32_MAX, integerIn, isBoolean, isString, numberIn, oneOf, optionsObject, pick, rejectUnknownKeys, type Check } from '../errors/validate';
+import { fromNativeError, native } from '../native/addon';
 import type { NativeTranscribeParams } from '../native/native-api';
 import type { DownloadProgress } from '../model-files/download';
 import { WHISPER_SAMPLE_RATE, type AudioOptions } from '../audio/pcm';
@@ -85,13 +86,22 @@ export interface TranscribeOptions {
    * again with the model's context. A model loaded with word timestamps always uses its own.
    */
   audioContext?: number | 'auto';
-  /** Text to prime the decoder with (names, spelling, style). */
+  /**
+   * Text to prime the decoder with (names, spelling, style). whisper keeps its last 223 tokens,
+   * and the addon tokenizes only the end of a long prompt: as much as any natural text's last 223
+   * tokens take (binding/params.cpp).
+   */
   initialPrompt?: string;
   /** Prepend initialPrompt to every 30 s window, not only the first. Default false. */
   carryInitialPrompt?: boolean;
   suppressBlank?: boolean;
   suppressNonSpeechTokens?: boolean;
-  /** Regular expression (ECMAScript syntax, as std::regex) of tokens never to emit. */
+  /**
+   * Regular expression (ECMAScript syntax, as std::regex reads it) of tokens never to emit: a token
+   * whose whole text matches is suppressed. The addon refuses, before the job is queued, a pattern
+   * std::regex does not accept, one with back-references, and one too long or too complex to run
+   * in bounded time (INVALID_ARGUMENT).
+   */
   suppressRegex?: string;
   /** Initial sampling temperature, 0..1. Default 0. */
   temperature?: number;
@@ -338,6 +348,18 @@ export function resolveResultShaping(input: unknown, limits: ModelLimits): Resul
   return { wordTimestamps, keepNonSpeech: pick(o, 'keepNonSpeech', isBoolean, false) };
 }
 
+/**
+ * The addon judges a suppressRegex (std::regex is what runs it, and JS RegExp disagrees with it:
+ * lookbehind passes one and not the other), here before the job is counted or queued.
+ */
+function checkSuppressRegex(pattern: string): void {
+  try {
+    native().checkSuppressRegex(pattern);
+  } catch (error) {
+    throw fromNativeError(error);
+  }
+}
+
 /** Validates options against the model and fills every default. */
 export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): NativeTranscribeParams {
   const o = optionsObject('options', input);
@@ -392,13 +414,7 @@ export function resolveTranscribeOptions(input: unknown, limits: ModelLimits): N
     );
   }
   const suppressRegex = pick(o, 'suppressRegex', isString, '');
-  if (suppressRegex) {
-    try {
-      new RegExp(suppressRegex);
-    } catch {
-      throw invalidArgument('options.suppressRegex', 'a valid regular expression', suppressRegex);
-    }
-  }
+  if (suppressRegex) checkSuppressRegex(suppressRegex);
   for (const callback of ['onProgress', 'onSegment'] as const) {
     if (o[callback] !== undefined && typeof o[callback] !== 'function') {
       throw invalidArgument(`options.${callback}`, 'a function', o[callback]);
