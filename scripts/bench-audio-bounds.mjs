@@ -7,7 +7,7 @@
 // Cases (the audio is made here, in memory):
 //   wav-1khz-duration  25 MiB of 8-bit mono WAV at 1000 Hz (7.3 hours) as bytes, durationMs 2000
 //   wav-1khz-timeout   the same bytes with no range: windowed, ended by timeoutMs 3000
-//   wav-1khz-cap       the same bytes with audio.maxDurationMs 60000: refused before decoding
+//   wav-1khz-cap       the same bytes with audio.maxDurationMs 60000: AUDIO_TOO_LONG from its stated length
 //   wav-44k-stereo     25 MB of 16-bit stereo WAV at 44.1 kHz (2.4 min) as bytes, durationMs 2000
 // Each row: how it ended, its wall time, the event loop's worst stall while it ran (sampled
 // every 10 ms), and how far RSS rose above the row's start.

@@ -41,7 +41,7 @@ async function openAnySource(input: AudioInput, options: ResolvedAudioOptions, s
  * when the container states a longer length, else at the read that passes the limit.
  */
 async function withDurationLimit(source: AudioSource, maxSamples: number): Promise<AudioSource> {
-  const tooLong = () => invalidAudio(`longer than options.audio.maxDurationMs (${Math.round(maxSamples / SAMPLES_PER_MS)} ms)`);
+  const tooLong = () => new WhisperError('AUDIO_TOO_LONG', `audio: longer than options.audio.maxDurationMs (${Math.round(maxSamples / SAMPLES_PER_MS)} ms)`);
   if (source.statedSamples !== undefined && source.statedSamples > maxSamples) {
     await source.close();
     throw tooLong();

@@ -47,7 +47,7 @@ export interface AudioOptions {
   maxInputBytes?: number;
   /**
    * The longest audio accepted, in ms of decoded audio: longer audio is refused with
-   * INVALID_AUDIO, at once when its container states its length, else when decoding reaches
+   * AUDIO_TOO_LONG, at once when its container states its length, else when decoding reaches
    * the limit. Default: no limit (whisper's own is about 37 hours a call). A server facing the
    * public sets one, since a few compressed megabytes can decode to hours.
    */

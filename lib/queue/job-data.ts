@@ -171,6 +171,7 @@ function checkedBase64(text: string): string {
 const PERMANENT_CODES: ReadonlySet<WhisperErrorCode> = new Set([
   'INVALID_ARGUMENT',
   'INVALID_AUDIO',
+  'AUDIO_TOO_LONG',
   'UNSUPPORTED_AUDIO',
   'AUDIO_NOT_FOUND',
   'FILE_UNREADABLE',
@@ -198,7 +199,7 @@ export function queueMessage<T extends WhisperError>(error: T): T {
  * Codes whose messages are written from checked values only (an option's name, what it
  * expected and a short description of what it got; a cancellation; a deadline; the pool).
  */
-const QUOTED_CODES: ReadonlySet<WhisperErrorCode> = new Set(['INVALID_ARGUMENT', 'ABORTED', 'TIMEOUT', 'QUEUE_FULL', 'DISPOSED', 'STATE_INIT_FAILED']);
+const QUOTED_CODES: ReadonlySet<WhisperErrorCode> = new Set(['INVALID_ARGUMENT', 'AUDIO_TOO_LONG', 'ABORTED', 'TIMEOUT', 'QUEUE_FULL', 'DISPOSED', 'STATE_INIT_FAILED']);
 
 /**
  * What the failure reason says for the other codes: their messages can quote the audio (the

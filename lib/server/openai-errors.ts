@@ -30,6 +30,7 @@ const WHISPER_STATUS: Partial<Record<WhisperErrorCode, { status: number; type: s
   INVALID_AUDIO: { status: 400, type: 'invalid_request_error' },
   AUDIO_NOT_FOUND: { status: 400, type: 'invalid_request_error' },
   UNSUPPORTED_AUDIO: { status: 415, type: 'invalid_request_error' },
+  AUDIO_TOO_LONG: { status: 413, type: 'invalid_request_error', code: 'audio_too_long' },
   QUEUE_FULL: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
   DISPOSED: { status: 503, type: 'server_error' },
   TIMEOUT: { status: 504, type: 'server_error' },

@@ -108,6 +108,8 @@ describe('/metrics counts the jobs and reads the model', () => {
   it('a completed, a queued, a refused (429) and a failed job: counted by outcome, audio seconds, RTF, gauges that move', async () => {
     const running = upload(server.url, fs.readFileSync(JFK_WAV), 'jfk.wav');
     await waitForGauge(server.url, 'whisper_napi_running_jobs', 1);
+    // The job holds its permit while its audio decodes (off the event loop); its state comes after.
+    await waitForGauge(server.url, 'whisper_napi_whisper_states', 1);
     const queued = upload(server.url, fs.readFileSync(CARD_WAV), 'card.wav');
     await waitForGauge(server.url, 'whisper_napi_queue_depth', 1);
     const during = await scrape(server.url);

@@ -119,9 +119,9 @@ async function receiveAndRun(req: IncomingMessage, res: ServerResponse, context:
   }
 }
 
-/** The library's refusal of audio past options.audio.maxDurationMs (INVALID_AUDIO), as the 413 the handler answers. */
+/** The library's refusal of audio past options.audio.maxDurationMs, as the 413 the handler answers, in the handler's own words. */
 function durationRefusal(error: unknown, maxMs: number): HttpError | undefined {
-  return isWhisperError(error, 'INVALID_AUDIO') && error.message.includes('maxDurationMs') ? audioTooLong(maxMs) : undefined;
+  return isWhisperError(error, 'AUDIO_TOO_LONG') ? audioTooLong(maxMs) : undefined;
 }
 
 interface Job {
