@@ -10,6 +10,9 @@ import { invalidArgument } from '../errors/whisper-error';
 import { createTranscriptionHandler, type TranscriptionHandler } from './handler';
 import type { TranscriptionHandlerOptions } from './options';
 
+/** For `serve`, which loads this module lazily and reports the queue bound the handler will use. */
+export { DEFAULT_QUEUE_PER_SLOT } from './options';
+
 export interface TranscriptionServerOptions extends TranscriptionHandlerOptions {
   /** A client must send its whole request head within this, in ms (then 408 and closed). 0: no limit. Default 10000. */
   headersTimeoutMs?: number;

@@ -38,8 +38,6 @@ const OPTIONS = {
 } as const;
 
 const DEFAULT_PORT = 8080;
-/** lib/server/options.ts' DEFAULT_QUEUE_PER_SLOT, restated: importing it would load lib/server for every command. */
-const DEFAULT_QUEUE_PER_SLOT = 4;
 const DEFAULT_HOST = '127.0.0.1';
 const PEER_DEPENDENCIES = ['busboy', 'ws', 'prom-client'] as const;
 
@@ -328,7 +326,8 @@ async function serve(server: ServerModule, settings: ServeSettings, interrupt: A
   let go!: (listening: boolean) => void;
   const loading = loadServedModel(settings, new Promise<boolean>((resolve) => (go = resolve)), stopping);
   loading.then(
-    (model) => say(`model ${settings.modelName} ready (concurrency ${model.concurrency}, max queue ${settings.maxQueue ?? DEFAULT_QUEUE_PER_SLOT * model.concurrency})`),
+    (model) =>
+      say(`model ${settings.modelName} ready (concurrency ${model.concurrency}, max queue ${settings.maxQueue ?? server.DEFAULT_QUEUE_PER_SLOT * model.concurrency})`),
     () => {},
   );
   const loadFailed = loading.then(
