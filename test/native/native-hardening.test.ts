@@ -20,6 +20,7 @@ interface Outcome {
   threw: boolean;
   code?: string;
   message?: string;
+  ms: number;
 }
 
 /**
@@ -34,11 +35,12 @@ function runInChild(body: string, input: unknown): { status: number | null; sign
     async function record(name, fn) {
       process.stdout.write('start ' + JSON.stringify(name) + '\\n');
       let outcome;
+      const start = performance.now();
       try {
         await fn();
-        outcome = { name, threw: false };
+        outcome = { name, threw: false, ms: performance.now() - start };
       } catch (error) {
-        outcome = { name, threw: true, code: error && error.code, message: error && error.message };
+        outcome = { name, threw: true, code: error && error.code, message: error && error.message, ms: performance.now() - start };
       }
       process.stdout.write('outcome ' + JSON.stringify(outcome) + '\\n');
     }
@@ -154,6 +156,9 @@ const BAD_PARAMS: Array<[Record<string, unknown>, string, string]> = [
   [{ language: 'xx' }, 'options.language', 'got "xx"'],
   [{ translate: 'yes' }, 'options.translate', 'expected a boolean, got "yes"'],
   [{ suppressRegex: '(?<=a)b' }, 'options.suppressRegex', 'std::regex'],
+  [{ suppressRegex: '(a)\\1' }, 'options.suppressRegex', '(too complex: back-references are not supported), got "(a)\\1"'],
+  [{ suppressRegex: '(?:){49000}' }, 'options.suppressRegex', '(too complex: its automaton would have more than 2048 states)'],
+  [{ suppressRegex: 'x'.repeat(257) }, 'options.suppressRegex', '(it has 257 bytes), got a string of length 257'],
   [{ vadThreshold: 2 }, 'options.vad.threshold', 'got 2'],
   [{ vadSpeechPadMs: -1 }, 'options.vad.speechPadMs', 'got -1'],
   [{ vadMinSilenceDurationMs: 200000 }, 'options.vad.minSilenceDurationMs', 'expected an integer from 0 to 134217, got 200000'],
@@ -247,6 +252,64 @@ describe('the addon, called directly, refuses bad arguments with typed errors an
     });
     expect(outcomes.get('shorter than the spectrogram padding')).toMatchObject({ threw: false });
     expect(outcomes.get('still works')).toMatchObject({ threw: false });
+  });
+
+  it('hostile prompts transcribe in bounded time; hostile patterns are INVALID_ARGUMENT, from checkSuppressRegex too', () => {
+    const body = `
+      const model = await addon.loadModel(input.model, { useGpu: false, gpuDevice: 0, flashAttn: true });
+      const state = await model.createState();
+      const pcm = new Float32Array(16000);
+      const prompts = {
+        'prompt 30,000 letters': 'a'.repeat(30000),
+        'prompt 65,535 spaces': ' '.repeat(65535),
+        'prompt 65,535 digits': '7'.repeat(65535),
+        'prompt 65,535 bytes of ab ab': 'ab '.repeat(21845),
+        'prompt 1 MB of one emoji': '\u{1F600}'.repeat(250000),
+      };
+      for (const [name, prompt] of Object.entries(prompts)) {
+        await record(name, () => state.transcribe(pcm, { ...input.valid, initialPrompt: prompt }));
+        await record(name + ' carried', () => state.transcribe(pcm, { ...input.valid, initialPrompt: prompt, carryInitialPrompt: true }));
+      }
+      const nested = '('.repeat(100000) + ')'.repeat(100000);
+      await record('transcribe regex 200,000', () => state.transcribe(pcm, { ...input.valid, suppressRegex: nested }));
+      await record('check regex 200,000', () => addon.checkSuppressRegex(nested));
+      await record('check regex 42', () => addon.checkSuppressRegex(42));
+      await record('check regex none', () => addon.checkSuppressRegex());
+      await record('check regex lookbehind', () => addon.checkSuppressRegex('(?<=a)b'));
+      await record('check regex fine', () => addon.checkSuppressRegex('[0-9]+|(a|a)*b'));
+      await record('transcribe regex too slow', () => state.transcribe(pcm, { ...input.valid, suppressRegex: '(.?){300}' }));
+      await record('transcribe regex fine', () => state.transcribe(pcm, { ...input.valid, suppressRegex: '[0-9]+|(a|a)*b' }));
+      await record('still works', () => state.transcribe(pcm, input.valid));
+    `;
+    const outcomes = survived(runInChild(body, { model, valid: VALID_PARAMS }), 19);
+    const plain = outcomes.get('still works')!;
+    expect(plain).toMatchObject({ threw: false });
+    for (const name of ['30,000 letters', '65,535 spaces', '65,535 digits', '65,535 bytes of ab ab', '1 MB of one emoji']) {
+      for (const suffix of ['', ' carried']) {
+        const outcome = outcomes.get(`prompt ${name}${suffix}`)!;
+        expect(outcome, name).toMatchObject({ threw: false });
+        // Before: SIGSEGV (letters, spaces, digits) or minutes in the tokenizer.
+        expect(outcome.ms, name).toBeLessThan(3 * plain.ms + 5000);
+      }
+    }
+    const invalid = (name: string, message: RegExp) => {
+      expect(outcomes.get(name), name).toMatchObject({ threw: true, code: 'INVALID_ARGUMENT' });
+      expect(outcomes.get(name)!.message, name).toMatch(message);
+    };
+    invalid(
+      'transcribe regex 200,000',
+      /^options\.suppressRegex: expected .* of at most 256 bytes, without back-references \(it has 200000 bytes\), got a string of length 200000$/,
+    );
+    invalid('check regex 200,000', /^options\.suppressRegex: expected .*\(it has 200000 bytes\), got a string of length 200000$/);
+    invalid('check regex 42', /^options\.suppressRegex: expected a string, got 42$/);
+    invalid('check regex none', /^options\.suppressRegex: expected a string, got undefined$/);
+    invalid('check regex lookbehind', /^options\.suppressRegex: expected a valid regular expression std::regex \(ECMAScript\) accepts.*got "\(\?<=a\)b"$/);
+    invalid(
+      'transcribe regex too slow',
+      /^options\.suppressRegex: expected .*\(too complex: matching it against the model's 51864 tokens took over 2 s\), got "\(\.\?\)\{300\}"$/,
+    );
+    expect(outcomes.get('check regex fine')).toMatchObject({ threw: false });
+    expect(outcomes.get('transcribe regex fine')).toMatchObject({ threw: false });
   });
 
   it('a second transcribe on a busy state throws STATE_BUSY at once; the first completes', () => {
