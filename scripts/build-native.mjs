@@ -51,7 +51,7 @@ function run(file, args) {
     process.stderr.write(
       '\n[whisper-napi] building the native addon failed. It needs cmake >= 3.21, a C++17 compiler ' +
         '(g++ >= 9 or clang >= 10; MSVC 2022 on Windows) and, for CUDA, nvcc with cuBLAS. ' +
-        'See "Building from source" in README.md.\n',
+        'See docs/building.md.\n',
     );
     process.exit(result.status ?? 1);
   }
