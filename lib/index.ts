@@ -44,8 +44,6 @@ export { MODEL_CATALOGUE, findCatalogueEntry, addCatalogueEntry, type CatalogueE
 export { defaultModelsDir, cachedModelPath, listModels, removeModel, type ModelListing } from './model-files/model-cache';
 export { downloadModel, type DownloadOptions, type DownloadProgress } from './model-files/download';
 export { loadAudio } from './audio/load';
-export { decodeWav } from './audio/wav';
-export { resample } from './audio/resample';
 export { WHISPER_SAMPLE_RATE, type AudioInput, type AudioOptions, type AudioByteStream } from './audio/pcm';
 export { transcribeStream } from './stream/transcribe-stream';
 export { transcribeLongFile, type LongFileOptions } from './stream/long-file';

@@ -1,6 +1,6 @@
 /**
- * Opening an audio file by path, shared by loadAudio and openWavWindows, so a missing,
- * unreadable or not-a-file path gives the same code and message on both.
+ * Opening an audio file by path (to find its format before a decoder opens it), so a missing,
+ * unreadable or not-a-file path gives the same code and message whichever decoder reads it.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { openForReading, type FileRole } from '../errors/file-errors';

@@ -1,9 +1,8 @@
-/** AudioSources over PCM that is already decoded or read from a WAV file, and reading one whole. */
+/** An AudioSource over PCM that is already decoded, and reading any source whole. */
 import { abortError } from '../errors/abort';
 import { INT32_MAX } from '../errors/validate';
 import { invalidAudio } from './pcm';
 import type { AudioSource } from './source';
-import type { WavWindows } from './wav-windows';
 
 /** @internal PCM already in memory, handed out as views (no copies). */
 export function pcmSource(samples: Float32Array, format: string): AudioSource {
@@ -18,29 +17,6 @@ export function pcmSource(samples: Float32Array, format: string): AudioSource {
     },
     close: async () => {
       position = samples.length;
-    },
-  };
-}
-
-/** @internal A WAV file read window by window (openWavWindows), in pieces of any size. */
-export function wavFileSource(wav: WavWindows): AudioSource {
-  let pending: Float32Array | undefined;
-  return {
-    format: 'wav',
-    statedSamples: wav.info.outputSamples,
-    read: async (maxSamples) => {
-      if (pending === undefined || pending.length === 0) {
-        const next = await wav.windows.next();
-        if (next.done) return new Float32Array(0);
-        pending = next.value;
-      }
-      const piece = pending.subarray(0, maxSamples);
-      pending = pending.subarray(piece.length);
-      return piece;
-    },
-    close: async () => {
-      pending = undefined;
-      await wav.close();
     },
   };
 }

@@ -37,4 +37,3 @@ export type { Token } from '../transcription/transcript';
 export { wordErrorRate, corpusWordErrorRate, normalizeWords, parseSphinxTranscription, type WordErrorRate } from './wer';
 export { maxConcurrencyForBudget, kvCacheBytes, computeBufferBytes, decodersFor } from '../model/planner';
 export { AUTO_SAFETY_MARGIN } from '../model/concurrency';
-export { openWavWindows, type WavWindows, type WavWindowOptions, type WavFileInfo } from '../audio/wav-windows';

@@ -1,6 +1,6 @@
 /**
  * The addon's own decoders (openAudioDecoder: miniaudio's dr_flac, dr_mp3, dr_wav and
- * stb_vorbis), called directly: the samples they give against decodeWav of the source WAV
+ * stb_vorbis), called directly: the samples they give against loadAudio of the source WAV
  * (exactly, where the codec is lossless and nothing is resampled), the channel mix and pick,
  * reads in order, close(), and every bad input as a typed error rather than a crash. Files are
  * made with ffmpeg at test time.
@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { decodeWav } from '../../lib/audio/wav';
+import { loadAudio } from '../../lib/audio/load';
 import { native } from '../../lib/native/addon';
 import type { NativeAudioDecoder, NativeAudioFormat } from '../../lib/native/native-api';
 import { REPO_ROOT } from '../support/paths';
@@ -222,9 +222,9 @@ describe('native audio decoder', () => {
   const file = (name: string): string => path.join(dir, name);
   let jfk: Float32Array;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     fs.mkdirSync(dir, { recursive: true });
-    jfk = decodeWav(fs.readFileSync(JFK_WAV));
+    jfk = await loadAudio(JFK_WAV);
     expect(jfk.length).toBe(JFK_FRAMES);
     ffmpeg('-i', JFK_WAV, '-c:a', 'flac', file('jfk16.flac'));
   });
@@ -258,7 +258,7 @@ describe('native audio decoder', () => {
     // The gain makes full use of the 24 bits (the low byte is not just zeros).
     ffmpeg('-i', JFK_WAV, '-af', 'volume=0.731', '-c:a', 'pcm_s24le', file('jfk24.wav'));
     ffmpeg('-i', file('jfk24.wav'), '-c:a', 'flac', '-sample_fmt', 's32', '-bits_per_raw_sample', '24', file('jfk24.flac'));
-    const expected = decodeWav(fs.readFileSync(file('jfk24.wav')));
+    const expected = await loadAudio(file('jfk24.wav'));
     expect(expected.some((sample) => !Number.isInteger(sample * 32768))).toBe(true);
     const decoder = await open(new Uint8Array(fs.readFileSync(file('jfk24.flac'))), 'flac');
     expect(decoder.info().statedFrames).toBe(JFK_FRAMES);
@@ -267,15 +267,15 @@ describe('native audio decoder', () => {
     expect(firstDifference(samples, expected)).toBe(-1);
   });
 
-  it("mixes and picks channels of a 16 kHz stereo FLAC exactly as decodeWav (miniaudio's downmix)", async () => {
+  it("mixes and picks channels of a 16 kHz stereo FLAC exactly as its WAV (miniaudio's downmix)", async () => {
     // right = jfk reversed in time, so the two channels differ everywhere
     ffmpeg('-i', JFK_WAV, '-filter_complex', '[0:a]asplit[l][r0];[r0]areverse[r];[l][r]join=inputs=2:channel_layout=stereo', '-c:a', 'pcm_s16le', file('stereo.wav'));
     ffmpeg('-i', file('stereo.wav'), '-c:a', 'flac', file('stereo.flac'));
-    const wav = fs.readFileSync(file('stereo.wav'));
+    const wav = file('stereo.wav');
     const mixed = await decodeAll(file('stereo.flac'), 'flac', -1);
-    expect(firstDifference(mixed, decodeWav(wav))).toBe(-1);
+    expect(firstDifference(mixed, await loadAudio(wav))).toBe(-1);
     const right = await decodeAll(file('stereo.flac'), 'flac', 1);
-    expect(firstDifference(right, decodeWav(wav, { channel: 1 }))).toBe(-1);
+    expect(firstDifference(right, await loadAudio(wav, { channel: 1 }))).toBe(-1);
     expect(firstDifference(right, mixed)).not.toBe(-1);
   });
 

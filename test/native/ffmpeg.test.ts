@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegMissing, findFfmpeg, openFfmpegSource, type FfmpegSourceOptions } from '../../lib/audio/ffmpeg';
+import { loadAudio } from '../../lib/audio/load';
 import type { AudioSource } from '../../lib/audio/source';
-import { decodeWav } from '../../lib/audio/wav';
 import { WhisperError } from '../../lib/errors/whisper-error';
 import { rejectedWhisperError, thrownWhisperError } from '../support/errors';
 import { mulberry32 } from '../support/prng';
@@ -34,11 +34,11 @@ function makeWithFfmpeg(args: string[]): void {
   execFileSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   const found = findFfmpeg(undefined);
   if (found === undefined) throw new Error('these tests need ffmpeg on PATH (apt install ffmpeg)');
   ffmpeg = found;
-  jfk = decodeWav(fs.readFileSync(JFK_WAV));
+  jfk = await loadAudio(JFK_WAV);
   makeWithFfmpeg(['-i', JFK_WAV, '-c:a', 'libopus', '-b:a', '48k', file('jfk.opus')]);
   // ffmpeg's default for MP4 puts the index (moov) after the audio; +faststart moves it first.
   makeWithFfmpeg(['-i', JFK_WAV, '-c:a', 'aac', file('jfk.m4a')]);

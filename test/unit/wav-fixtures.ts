@@ -191,12 +191,6 @@ export function fitTone(x: ArrayLike<number>, rate: number, freq: number, from: 
   return { amplitude: Math.hypot(a, b), phase: Math.atan2(b, a), residualRms: Math.sqrt(residual / (to - from)) };
 }
 
-export function rms(x: ArrayLike<number>, from = 0, to = x.length): number {
-  let e = 0;
-  for (let i = from; i < to; i++) e += x[i]! * x[i]!;
-  return Math.sqrt(e / (to - from));
-}
-
 /** The float32 bit pattern of each element, for bitwise comparisons. */
 export function bits32(x: Float32Array): number[] {
   return Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
