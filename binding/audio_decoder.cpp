@@ -167,20 +167,24 @@ WorkerFailure CheckWavEncoding(const DecoderHandle& handle) {
   if (handle.format->encoding != ma_encoding_format_wav) return {};
   const auto* wav = static_cast<const ma_wav*>(handle.decoder.pBackend);
   if (wav == nullptr) return {};
-  switch (wav->dr.translatedFormatTag) {
+  const unsigned tag = wav->dr.translatedFormatTag;
+  const unsigned bits = wav->dr.bitsPerSample;
+  bool decodable = false;
+  switch (tag) {
     case MA_DR_WAVE_FORMAT_PCM:
     case MA_DR_WAVE_FORMAT_ADPCM:
-    case MA_DR_WAVE_FORMAT_IEEE_FLOAT:
+    case MA_DR_WAVE_FORMAT_DVI_ADPCM: decodable = true; break;
+    // dr_wav reads other float widths and G.711 sizes as silence.
+    case MA_DR_WAVE_FORMAT_IEEE_FLOAT: decodable = bits == 32 || bits == 64; break;
     case MA_DR_WAVE_FORMAT_ALAW:
-    case MA_DR_WAVE_FORMAT_MULAW:
-    case MA_DR_WAVE_FORMAT_DVI_ADPCM: return {};
-    default: {
-      char tag[8];
-      std::snprintf(tag, sizeof tag, "0x%04x", static_cast<unsigned>(wav->dr.translatedFormatTag));
-      return {"UNSUPPORTED_AUDIO", std::string("audio: a WAV in an encoding miniaudio does not decode (format tag ") +
-                                       tag + "; it decodes PCM, IEEE float, A-law, mu-law, MS and IMA ADPCM)"};
-    }
+    case MA_DR_WAVE_FORMAT_MULAW: decodable = bits == 8; break;
+    default: break;
   }
+  if (decodable) return {};
+  char what[64];
+  std::snprintf(what, sizeof what, "format tag 0x%04x, %u bits", tag, bits);
+  return {"UNSUPPORTED_AUDIO", std::string("audio: a WAV in an encoding miniaudio does not decode (") + what +
+                                   "; it decodes PCM, 32- and 64-bit float, 8-bit A-law and mu-law, MS and IMA ADPCM)"};
 }
 
 class OpenWorker : public PromiseWorker {

@@ -1,11 +1,11 @@
 /**
  * What an audio input is, from its first bytes alone: never from a file name, which can lie
- * and which a Buffer or a stream does not have. The answer routes the input to a decoder: our
- * WAV decoder, the addon's miniaudio decoders (dr_flac, dr_mp3, stb_vorbis), or ffmpeg.
+ * and which a Buffer or a stream does not have. The answer routes the input to a decoder: the
+ * addon's miniaudio decoders (dr_wav, dr_flac, dr_mp3, stb_vorbis), or ffmpeg.
  */
 
 export type DetectedAudio =
-  /** RIFF/RIFX/RF64/BW64 with form type WAVE: our TypeScript WAV decoder, which gives its own errors. */
+  /** RIFF/RIFX/RF64/BW64 with form type WAVE: the addon's dr_wav decodes it. */
   | { kind: 'wav' }
   /** The addon decodes it. `what` names it for people ('FLAC', 'MP3', 'MP2', 'MP1', 'Ogg Vorbis'). */
   | { kind: 'native'; format: 'flac' | 'mp3' | 'vorbis'; what: string }
@@ -116,7 +116,7 @@ function detectAfterTags(h: Head): DetectedAudio {
   }
   if (at === 0) return detectFormat(h, 0);
   const behindTag = detectFormat(h, at);
-  // dr_flac and dr_mp3 skip an ID3v2 tag themselves; our WAV decoder and stb_vorbis do not, ffmpeg does.
+  // dr_flac and dr_mp3 skip an ID3v2 tag themselves; dr_wav and stb_vorbis do not, ffmpeg does.
   if (behindTag.kind === 'wav') return ffmpeg('WAV behind an ID3 tag');
   if (behindTag.kind === 'native' && behindTag.format === 'vorbis') return ffmpeg('Ogg Vorbis behind an ID3 tag');
   return behindTag;

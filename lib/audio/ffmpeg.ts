@@ -9,7 +9,7 @@
  *   playlist inside the input cannot reach the network (nor, from a pipe, a file). No shell
  *   is involved anywhere.
  * - 'mix' is ffmpeg's downmix (`-ac 1`) with `-rematrix_maxval 1`, which scales the matrix so
- *   the sum of its gains is 1: stereo becomes (L + R) / 2, as our WAV decoder and miniaudio
+ *   the sum of its gains is 1: stereo becomes (L + R) / 2, as miniaudio
  *   mix it, where ffmpeg alone would give 0.707 (L + R) and leave [-1, 1]. A channel index is
  *   picked with `channelmap`, which fails for a channel the input lacks (`pan` would give silence).
  * - ffmpeg's exit status and stderr decide the outcome. ffmpeg 5.1 exits 0 with no output when it

@@ -85,7 +85,7 @@ async function openPath(path: string, options: ResolvedAudioOptions, signal: Abo
   }
 }
 
-/** The source, with the file's path in the errors of its reads too (a WAV file's windows add it themselves). */
+/** The source, with the file's path in the errors of its reads too. */
 function namingFile(source: AudioSource, path: string): AudioSource {
   return {
     format: source.format,

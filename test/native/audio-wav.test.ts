@@ -376,9 +376,12 @@ describe('bad input is INVALID_AUDIO or UNSUPPORTED_AUDIO, never anything else',
 
   it('an encoding dr_wav does not decode is UNSUPPORTED_AUDIO naming its format tag (plain and EXTENSIBLE)', async () => {
     const g722 = buildWav({ formatTag: 0x65, channels: 1, sampleRate: 16000, bitsPerSample: 4, blockAlign: 1, data: new Uint8Array(100) });
-    await expectRejection(loadAudio(g722), 'UNSUPPORTED_AUDIO', /^audio: a WAV in an encoding miniaudio does not decode \(format tag 0x0065;/);
+    await expectRejection(loadAudio(g722), 'UNSUPPORTED_AUDIO', /^audio: a WAV in an encoding miniaudio does not decode \(format tag 0x0065, 4 bits;/);
+    // dr_wav would read 16-bit float as silence.
+    const halfFloat = buildWav({ formatTag: 3, channels: 1, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(100) });
+    await expectRejection(loadAudio(halfFloat), 'UNSUPPORTED_AUDIO', /\(format tag 0x0003, 16 bits;/);
     const mp3InExtensible = buildWav({ extensible: { subFormatTag: 0x55, validBits: 16 }, channels: 1, sampleRate: 16000, bitsPerSample: 16, data: new Uint8Array(100) });
-    await expectRejection(loadAudio(mp3InExtensible), 'UNSUPPORTED_AUDIO', /\(format tag 0x0055;/);
+    await expectRejection(loadAudio(mp3InExtensible), 'UNSUPPORTED_AUDIO', /\(format tag 0x0055, /);
   });
 
   it('a float WAV with NaN or Infinity names the sample', async () => {
