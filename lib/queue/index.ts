@@ -34,5 +34,6 @@ export {
   type TranscriptionJobData,
   type TranscriptionResult,
 } from './job-data';
+export type { JobDecodingKey } from './job-options';
 export { registerQueueMetrics, QUEUE_DEPTH_STATES } from './metrics';
 export { redisConnectionFromUrl, type RedisConnectionOptions } from './connection';

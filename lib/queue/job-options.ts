@@ -17,7 +17,7 @@ import { describeKey } from './safe-text';
 export const MAX_JOB_PROMPT_CHARS = 4096;
 
 /** Decoding and result options a job may set, as TranscribeOptions has them. */
-type JobDecodingKey =
+export type JobDecodingKey =
   | 'language'
   | 'translate'
   | 'detectLanguage'
