@@ -6,16 +6,16 @@
 # encoder ms and decode ms per token against whisper-bench, throughput at 1, 2 and 4 states).
 # Everything goes into one Markdown report, gpu-check-report.md in the --out folder.
 #
-#   scripts/gpu-pack.sh              # here, first: fills the bundle .gpu-carry/ within its size cap
+#   scripts/gpu-pack.sh              # here, first: fills the bundle .gpu-bundle/ within its size cap
 #   bash scripts/gpu-check.sh        # there
 #   bash scripts/gpu-check.sh --dry-run   # here: the same flow on this CPU, in about 3 minutes
 #
-# On the GPU host: copy the working tree there with the bundle .gpu-carry/ in it, then run
+# On the GPU host: copy the working tree there with the bundle .gpu-bundle/ in it, then run
 #   bash scripts/gpu-check.sh        # under a 10-minute limit
 # and bring back the report, the one file the check writes.
 #
-# Options: --carry DIR (the bundle, default .gpu-carry), --out DIR (default: the OUT environment
-# variable if set, else /tmp/gpu-check-out), --budget SECONDS (default 570: every step is cut to
+# Options: --bundle DIR (the bundle, default .gpu-bundle), --out DIR (default
+# /tmp/gpu-check-out), --budget SECONDS (default 570: every step is cut to
 # what is left of it, so the report is written within a 10-minute run), --jobs N (default nproc).
 #
 # The host needs bash, xz, tar, cmake >= 3.24, a C++ compiler, CUDA 13 nvcc and cuBLAS (a
@@ -24,20 +24,20 @@
 # with whisper-bench added to the same build (scripts/gpu/whisper-bench.cmake), so ggml-cuda is
 # compiled once. --dry-run replaces the build by this machine's build/Release addon and cached
 # whisper-bench (it still configures, to check the build's CMake step), large-v3 by tiny, and
-# skips nvidia-smi; it unpacks .gpu-carry into a copy of the working tree, so the bundled
+# skips nvidia-smi; it unpacks .gpu-bundle into a copy of the working tree, so the bundled
 # dist/ and node_modules/ subset is what runs.
 set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DRY_RUN=0
-CARRY_DIR="$ROOT_DIR/.gpu-carry"
-OUT_DIR="${OUT:-${TMPDIR:-/tmp}/gpu-check-out}"
+BUNDLE_DIR="$ROOT_DIR/.gpu-bundle"
+OUT_DIR="${TMPDIR:-/tmp}/gpu-check-out"
 BUDGET_S=570
 JOBS="$(nproc)"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY_RUN=1; shift ;;
-    --carry) CARRY_DIR="$(cd "${2:?--carry needs a folder}" && pwd -P)"; shift 2 ;;
+    --bundle) BUNDLE_DIR="$(cd "${2:?--bundle needs a folder}" && pwd -P)"; shift 2 ;;
     --out) OUT_DIR="${2:?--out needs a folder}"; shift 2 ;;
     --budget) BUDGET_S="${2:?--budget needs seconds}"; shift 2 ;;
     --jobs) JOBS="${2:?--jobs needs a number}"; shift 2 ;;
@@ -107,7 +107,7 @@ step() {
 
 # ---- the tree to run in, with the bundled files unpacked into it ----------------------------------
 for file in node.xz whisper-src.tar.xz app.tar.xz data.tar.xz; do
-  [ -f "$CARRY_DIR/$file" ] || { say "$CARRY_DIR/$file is missing: run scripts/gpu-pack.sh first and copy .gpu-carry/ with the working tree"; exit 1; }
+  [ -f "$BUNDLE_DIR/$file" ] || { say "$BUNDLE_DIR/$file is missing: run scripts/gpu-pack.sh first and copy .gpu-bundle/ with the working tree"; exit 1; }
 done
 if [ "$DRY_RUN" = 1 ]; then
   # A copy of what goes to the host (tracked and untracked-not-ignored files), so nothing here is read from this checkout's ignored folders.
@@ -120,13 +120,13 @@ fi
 DATA="$WORK/data"
 mkdir -p "$WORK/bin" "$DATA" "$TREE/deps/whisper.cpp"
 unpack() {
-  xz -dc "$CARRY_DIR/node.xz" > "$WORK/bin/node" && chmod +x "$WORK/bin/node"
-  tar -xJf "$CARRY_DIR/whisper-src.tar.xz" -C "$TREE/deps/whisper.cpp"
-  tar -xJf "$CARRY_DIR/app.tar.xz" -C "$TREE"
-  tar -xJf "$CARRY_DIR/data.tar.xz" -C "$DATA"
+  xz -dc "$BUNDLE_DIR/node.xz" > "$WORK/bin/node" && chmod +x "$WORK/bin/node"
+  tar -xJf "$BUNDLE_DIR/whisper-src.tar.xz" -C "$TREE/deps/whisper.cpp"
+  tar -xJf "$BUNDLE_DIR/app.tar.xz" -C "$TREE"
+  tar -xJf "$BUNDLE_DIR/data.tar.xz" -C "$DATA"
   "$WORK/bin/node" --version
 }
-export CARRY_DIR WORK TREE DATA DRY_RUN
+export BUNDLE_DIR WORK TREE DATA DRY_RUN
 export -f unpack
 step unpack 60 unpack || exit 1
 export PATH="$WORK/bin:$PATH"
