@@ -150,6 +150,9 @@ const OPTION_CHECKS = {
   audio: (name, value) => checkedTable(name, value, AUDIO_CHECKS, 'audio'),
 } satisfies Checks<QueueTranscribeOptions>;
 
+/** @internal Every key of TranscribeOptions the allow-list decides on, allowed or refused (for the hostile-input suite). */
+export const JOB_OPTION_KEYS: readonly string[] = [...Object.keys(OPTION_CHECKS), ...Object.keys(REFUSED_OPTIONS)];
+
 /**
  * A job's options checked against the allow-list: a new plain object holding only the allowed
  * keys, each within its bounds. INVALID_ARGUMENT names the first key that is refused or out of
